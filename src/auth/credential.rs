@@ -1,0 +1,102 @@
+//! A credential of an upstream provider, and the ids under which it is shown and stored.
+//!
+//! The secret is a `secrecy` type: it has no `Debug`/`Display` that could leak into a log, an
+//! error body or a state file; code that needs the value calls `expose_secret()` explicitly.
+
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+/// Stable id of a credential: for an API key the first 12 hex characters of SHA-256(key), the
+/// same id the Python LLM-API-Key-Proxy uses, so its usage records map one to one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CredentialId(String);
+
+impl CredentialId {
+    pub fn for_api_key(key: &str) -> Self {
+        let digest = Sha256::digest(key.as_bytes());
+        let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+        Self(hex)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CredentialId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One API key of one provider.
+pub struct Credential {
+    pub id: CredentialId,
+    pub provider: String,
+    /// The variable it came from (`OPENAI_API_KEY_2`), used by priorities and messages.
+    pub source: String,
+    /// `…` + the last 4 characters: safe to show anywhere.
+    pub masked: String,
+    secret: SecretString,
+}
+
+impl Credential {
+    pub fn api_key(provider: &str, source: &str, key: &str) -> Self {
+        Self {
+            id: CredentialId::for_api_key(key),
+            provider: provider.to_string(),
+            source: source.to_string(),
+            masked: mask(key),
+            secret: SecretString::from(key.to_string()),
+        }
+    }
+
+    /// The key itself, for the one place that puts it on the wire.
+    pub fn secret(&self) -> &str {
+        self.secret.expose_secret()
+    }
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credential")
+            .field("id", &self.id)
+            .field("provider", &self.provider)
+            .field("source", &self.source)
+            .field("masked", &self.masked)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `…` + the last 4 characters; short keys show nothing of themselves.
+pub fn mask(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    if chars.len() < 12 {
+        return "…".to_string();
+    }
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("…{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stable_id_is_first_twelve_hex_of_sha256() {
+        // sha256("abc") = ba7816bf8f01cfea…
+        assert_eq!(CredentialId::for_api_key("abc").as_str(), "ba7816bf8f01");
+    }
+
+    #[test]
+    fn debug_and_mask_never_show_the_secret() {
+        let c = Credential::api_key("openai", "OPENAI_API_KEY", "sk-test-1234567890abcd");
+        let shown = format!("{c:?} {}", c.masked);
+        assert!(!shown.contains("sk-test-1234567890abcd"));
+        assert!(!shown.contains("1234567890"));
+        assert_eq!(c.masked, "…abcd");
+        assert_eq!(mask("short"), "…");
+    }
+}

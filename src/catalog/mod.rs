@@ -1,0 +1,5 @@
+//! Model lists: what each provider offers, cached with a TTL.
+
+pub mod models;
+
+pub use models::{ModelCard, ModelCatalog};

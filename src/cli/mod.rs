@@ -1,0 +1,209 @@
+//! The command line: clap definitions, the shared start-up (home directory, merged environment,
+//! logging), and dispatch to one module per subcommand.
+
+pub mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{Env, EnvFiles, LoadWarning, Settings};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "llmkp",
+    version,
+    about = "A self-hosted LLM gateway: many keys, many providers, one small binary",
+    propagate_version = true
+)]
+#[command(arg_required_else_help = true)]
+pub struct Cli {
+    /// Home directory: .env, oauth_creds/, state database, logs [default: $XDG_CONFIG_HOME/llmkp]
+    #[arg(long, global = true, env = "LLMKP_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+
+    /// Extra env file, loaded before ./.env and <home>/.env (repeatable)
+    #[arg(long = "env-file", global = true, value_name = "FILE")]
+    pub env_files: Vec<PathBuf>,
+
+    /// Log level on stderr [default: $LOG_LEVEL, else info]
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<LogLevel>,
+
+    /// Only warnings and errors on stderr
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP gateway in the foreground
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Listen address (loopback by default; 0.0.0.0 in containers) [default: $LLMKP_HOST, else 127.0.0.1]
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// Listen port [default: $LLMKP_PORT, else $PORT, else 8000]
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::Warn => "warn",
+            Self::Info => "info",
+            Self::Debug => "debug",
+            Self::Trace => "trace",
+        }
+    }
+}
+
+/// A command's failure, with the exit code it maps to.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl CliError {
+    /// Exit code 2: bad flags, fatal configuration, address in use.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self { code: 2, message: message.into() }
+    }
+
+    /// Exit code 1: the operation failed.
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self { code: 1, message: message.into() }
+    }
+}
+
+/// What every subcommand starts from.
+pub struct Context {
+    pub home: PathBuf,
+    pub env: Env,
+    pub settings: Settings,
+}
+
+/// `$XDG_CONFIG_HOME/llmkp`, else `~/.config/llmkp`.
+pub fn default_home(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    let nonempty = |name: &str| env(name).filter(|v| !v.is_empty());
+    if let Some(xdg) = nonempty("XDG_CONFIG_HOME").map(PathBuf::from).filter(|p| p.is_absolute()) {
+        return xdg.join("llmkp");
+    }
+    match nonempty("HOME") {
+        Some(home) => PathBuf::from(home).join(".config").join("llmkp"),
+        None => PathBuf::from(".llmkp"),
+    }
+}
+
+/// Parses nothing; runs the already parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let home = cli.home.clone().unwrap_or_else(|| default_home(&|name| std::env::var(name).ok()));
+    let files =
+        EnvFiles { explicit: cli.env_files.clone(), cwd: std::env::current_dir().ok(), home: Some(home.clone()) };
+    let (env, mut warnings) = match Env::load(std::env::vars(), &files) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let settings = Settings::resolve(&env);
+    init_logging(&cli, &env);
+    for file in &env.loaded_files {
+        tracing::debug!("loaded {}", file.display());
+    }
+    warnings.extend(settings.warnings.iter().cloned());
+    for LoadWarning(message) in &warnings {
+        tracing::warn!("{message}");
+    }
+    let context = Context { home, env, settings };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(context, args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{}", err.message);
+            ExitCode::from(err.code)
+        }
+    }
+}
+
+fn init_logging(cli: &Cli, env: &Env) {
+    let level = match (cli.quiet, cli.log_level) {
+        (_, Some(level)) => level.as_str().to_string(),
+        (true, None) => "warn".to_string(),
+        (false, None) => env
+            .get_nonempty(crate::config::env_names::LOG_LEVEL)
+            .map(str::to_ascii_lowercase)
+            .filter(|l| LogLevel::from_str(l, true).is_ok())
+            .unwrap_or_else(|| "info".to_string()),
+    };
+    // HTTP internals are noisy below warn and say nothing a user needs.
+    let filter = tracing_subscriber::EnvFilter::new(format!(
+        "{level},hyper=warn,hyper_util=warn,reqwest=warn,h2=warn,rustls=warn"
+    ));
+    let json = env.get_nonempty(crate::config::env_names::LOG_FORMAT).is_some_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    if json {
+        builder.json().init();
+    } else {
+        builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
+            .init();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_home_follows_xdg_then_home() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_string())
+        };
+        assert_eq!(default_home(&env(&[("XDG_CONFIG_HOME", "/x"), ("HOME", "/h")])), PathBuf::from("/x/llmkp"));
+        assert_eq!(
+            default_home(&env(&[("XDG_CONFIG_HOME", "rel"), ("HOME", "/h")])),
+            PathBuf::from("/h/.config/llmkp")
+        );
+        assert_eq!(default_home(&env(&[("HOME", "/h")])), PathBuf::from("/h/.config/llmkp"));
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

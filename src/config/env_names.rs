@@ -1,0 +1,105 @@
+//! Every environment variable llmkp reads, as one documented constant each.
+//!
+//! Names that embed a provider (`<P>_API_KEY_<suffix>`, `<NAME>_API_BASE`) are patterns, listed in
+//! [`PATTERNS`]; everything else is a fixed name listed in [`FIXED`]. A test checks that
+//! `.env.example` mentions each of them, so the documentation cannot drift from the code.
+
+/// Home (data) directory: `.env`, `oauth_creds/`, state database, logs.
+pub const LLMKP_HOME: &str = "LLMKP_HOME";
+/// Listen address of `llmkp serve`.
+pub const LLMKP_HOST: &str = "LLMKP_HOST";
+/// Listen port of `llmkp serve` (wins over `PORT`).
+pub const LLMKP_PORT: &str = "LLMKP_PORT";
+/// Listen port, the platform convention (Heroku, Render, …).
+pub const PORT: &str = "PORT";
+/// The proxy key, taken literally.
+pub const PROXY_API_KEY: &str = "PROXY_API_KEY";
+/// Additional proxy keys, comma-separated.
+pub const PROXY_API_KEYS: &str = "PROXY_API_KEYS";
+/// Refuse to start without a proxy key.
+pub const REQUIRE_PROXY_KEY: &str = "REQUIRE_PROXY_KEY";
+/// `/healthz` without a key.
+pub const HEALTH_PUBLIC: &str = "HEALTH_PUBLIC";
+/// Allowed CORS origins (comma list or `*`).
+pub const CORS_ALLOW_ORIGINS: &str = "CORS_ALLOW_ORIGINS";
+/// Request body size limit in bytes.
+pub const MAX_REQUEST_BODY_BYTES: &str = "MAX_REQUEST_BODY_BYTES";
+/// Send `x-llmkp-*` routing headers.
+pub const EXPOSE_ROUTING_HEADERS: &str = "EXPOSE_ROUTING_HEADERS";
+/// Keep-alive comment after this much stream silence (s); 0 = off.
+pub const SSE_KEEPALIVE_INTERVAL: &str = "SSE_KEEPALIVE_INTERVAL";
+/// Drain time on SIGINT/SIGTERM (s).
+pub const SHUTDOWN_GRACE_SECONDS: &str = "SHUTDOWN_GRACE_SECONDS";
+/// Outbound proxy for HTTPS upstream calls.
+pub const HTTPS_PROXY: &str = "HTTPS_PROXY";
+/// Outbound proxy for plain-HTTP upstream calls.
+pub const HTTP_PROXY: &str = "HTTP_PROXY";
+/// Hosts that bypass the outbound proxy.
+pub const NO_PROXY: &str = "NO_PROXY";
+/// Request deadline (s): bounds waits, retries and each attempt up to its response head.
+pub const GLOBAL_TIMEOUT: &str = "GLOBAL_TIMEOUT";
+/// Commit a stream this long (s) after the upstream head even without content.
+pub const STREAM_COMMIT_TIMEOUT: &str = "STREAM_COMMIT_TIMEOUT";
+/// TCP+TLS connect timeout (s).
+pub const TIMEOUT_CONNECT: &str = "TIMEOUT_CONNECT";
+/// Idle time allowed between stream reads (s).
+pub const TIMEOUT_READ_STREAMING: &str = "TIMEOUT_READ_STREAMING";
+/// Read time for bodies of non-streamed upstream calls (s).
+pub const TIMEOUT_READ_NON_STREAMING: &str = "TIMEOUT_READ_NON_STREAMING";
+/// Execute non-streaming client requests as upstream streams.
+pub const UPSTREAM_STREAM_FOR_NON_STREAM: &str = "UPSTREAM_STREAM_FOR_NON_STREAM";
+/// Upstream attempts per credential per request.
+pub const MAX_ATTEMPTS_PER_CREDENTIAL: &str = "MAX_ATTEMPTS_PER_CREDENTIAL";
+/// Base wait (s) before retrying after a transient error.
+pub const TRANSIENT_RETRY_DELAY: &str = "TRANSIENT_RETRY_DELAY";
+/// Extra uniform random wait (s), 0..value.
+pub const TRANSIENT_RETRY_JITTER: &str = "TRANSIENT_RETRY_JITTER";
+/// Same-credential retry after 429 only if the upstream's wait is at most this (s).
+pub const SMALL_COOLDOWN_RETRY_THRESHOLD: &str = "SMALL_COOLDOWN_RETRY_THRESHOLD";
+/// Model-list refresh interval (s).
+pub const MODELS_CACHE_TTL: &str = "MODELS_CACHE_TTL";
+/// Log level: error, warn, info, debug, trace.
+pub const LOG_LEVEL: &str = "LOG_LEVEL";
+/// Log format on stderr: text or json.
+pub const LOG_FORMAT: &str = "LOG_FORMAT";
+
+/// Fixed names, in the order `.env.example` documents them.
+pub const FIXED: &[&str] = &[
+    LLMKP_HOME,
+    LLMKP_HOST,
+    LLMKP_PORT,
+    PORT,
+    PROXY_API_KEY,
+    PROXY_API_KEYS,
+    REQUIRE_PROXY_KEY,
+    HEALTH_PUBLIC,
+    CORS_ALLOW_ORIGINS,
+    MAX_REQUEST_BODY_BYTES,
+    EXPOSE_ROUTING_HEADERS,
+    SSE_KEEPALIVE_INTERVAL,
+    SHUTDOWN_GRACE_SECONDS,
+    HTTPS_PROXY,
+    HTTP_PROXY,
+    NO_PROXY,
+    GLOBAL_TIMEOUT,
+    STREAM_COMMIT_TIMEOUT,
+    TIMEOUT_CONNECT,
+    TIMEOUT_READ_STREAMING,
+    TIMEOUT_READ_NON_STREAMING,
+    UPSTREAM_STREAM_FOR_NON_STREAM,
+    MAX_ATTEMPTS_PER_CREDENTIAL,
+    TRANSIENT_RETRY_DELAY,
+    TRANSIENT_RETRY_JITTER,
+    SMALL_COOLDOWN_RETRY_THRESHOLD,
+    MODELS_CACHE_TTL,
+    LOG_LEVEL,
+    LOG_FORMAT,
+];
+
+/// Suffix of API-key variables: `<P>_API_KEY`, `<P>_API_KEY_<suffix>`.
+pub const API_KEY_MARKER: &str = "_API_KEY";
+/// Suffix of base-URL variables: `<NAME>_API_BASE`.
+pub const API_BASE_SUFFIX: &str = "_API_BASE";
+
+/// Pattern names, as `.env.example` writes them.
+pub const PATTERNS: &[&str] = &["<PROVIDER>_API_KEY", "<PROVIDER>_API_KEY_<N>", "<NAME>_API_BASE"];

@@ -1,0 +1,160 @@
+//! Resolved settings: every knob of the server and the engine as a plain value, read once from
+//! the merged environment with the defaults of the configuration reference.
+
+use std::time::Duration;
+
+use super::env::{Env, LoadWarning};
+use super::env_names as names;
+use super::values::ValueReader;
+
+/// Knobs of the engine's attempt loop and upstream HTTP client.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Request deadline: waits, retries and each attempt up to its response head.
+    pub global_timeout: Duration,
+    pub stream_commit_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub read_timeout_streaming: Duration,
+    pub read_timeout_non_streaming: Duration,
+    pub upstream_stream_for_non_stream: bool,
+    pub max_attempts_per_credential: u32,
+    pub transient_retry_delay: Duration,
+    pub transient_retry_jitter: Duration,
+    pub small_cooldown_retry_threshold: Duration,
+    pub models_cache_ttl: Duration,
+    /// Outbound proxies from the merged environment (reqwest only sees the process environment).
+    pub https_proxy: Option<String>,
+    pub http_proxy: Option<String>,
+    pub no_proxy: Option<String>,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self::from_reader(&mut ValueReader::new(&Env::default()))
+    }
+}
+
+impl EngineSettings {
+    fn from_reader(r: &mut ValueReader<'_>) -> Self {
+        let env = r.env();
+        Self {
+            global_timeout: r.seconds(names::GLOBAL_TIMEOUT, 30.0),
+            stream_commit_timeout: r.seconds(names::STREAM_COMMIT_TIMEOUT, 10.0),
+            connect_timeout: r.seconds(names::TIMEOUT_CONNECT, 30.0),
+            read_timeout_streaming: r.seconds(names::TIMEOUT_READ_STREAMING, 300.0),
+            read_timeout_non_streaming: r.seconds(names::TIMEOUT_READ_NON_STREAMING, 600.0),
+            upstream_stream_for_non_stream: r.bool(names::UPSTREAM_STREAM_FOR_NON_STREAM, true),
+            max_attempts_per_credential: u32::try_from(r.positive(names::MAX_ATTEMPTS_PER_CREDENTIAL, 2))
+                .unwrap_or(u32::MAX),
+            transient_retry_delay: r.seconds(names::TRANSIENT_RETRY_DELAY, 1.0),
+            transient_retry_jitter: r.seconds(names::TRANSIENT_RETRY_JITTER, 0.5),
+            small_cooldown_retry_threshold: r.seconds(names::SMALL_COOLDOWN_RETRY_THRESHOLD, 10.0),
+            models_cache_ttl: r.seconds(names::MODELS_CACHE_TTL, 3600.0),
+            https_proxy: proxy_var(env, names::HTTPS_PROXY),
+            http_proxy: proxy_var(env, names::HTTP_PROXY),
+            no_proxy: proxy_var(env, names::NO_PROXY),
+        }
+    }
+}
+
+/// The upper-case name wins; the lower-case spelling is the curl convention many users have.
+fn proxy_var(env: &Env, name: &str) -> Option<String> {
+    env.get_nonempty(name).or_else(|| env.get_nonempty(&name.to_ascii_lowercase())).map(str::to_string)
+}
+
+/// Knobs of the HTTP server around the engine.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub require_proxy_key: bool,
+    pub health_public: bool,
+    pub cors_allow_origins: Vec<String>,
+    pub max_request_body_bytes: usize,
+    pub expose_routing_headers: bool,
+    /// `None` when keep-alives are off.
+    pub sse_keepalive_interval: Option<Duration>,
+    pub shutdown_grace: Duration,
+}
+
+impl ServerSettings {
+    fn from_reader(r: &mut ValueReader<'_>) -> Self {
+        let env = r.env();
+        let host = env.get_nonempty(names::LLMKP_HOST).unwrap_or("127.0.0.1").to_string();
+        let port_var = if env.get_nonempty(names::LLMKP_PORT).is_some() { names::LLMKP_PORT } else { names::PORT };
+        let port = u16::try_from(r.u64(port_var, 8000)).unwrap_or_else(|_| {
+            r.warnings.push(LoadWarning(format!("{port_var}: expected a port number; using the default 8000")));
+            8000
+        });
+        let keepalive = r.seconds(names::SSE_KEEPALIVE_INTERVAL, 15.0);
+        let mut cors = r.list(names::CORS_ALLOW_ORIGINS);
+        if env.get(names::CORS_ALLOW_ORIGINS).is_none() {
+            cors = vec!["*".to_string()];
+        }
+        Self {
+            host,
+            port,
+            require_proxy_key: r.bool(names::REQUIRE_PROXY_KEY, false),
+            health_public: r.bool(names::HEALTH_PUBLIC, true),
+            cors_allow_origins: cors,
+            max_request_body_bytes: usize::try_from(r.u64(names::MAX_REQUEST_BODY_BYTES, 33_554_432))
+                .unwrap_or(usize::MAX),
+            expose_routing_headers: r.bool(names::EXPOSE_ROUTING_HEADERS, true),
+            sse_keepalive_interval: (!keepalive.is_zero()).then_some(keepalive),
+            shutdown_grace: r.seconds(names::SHUTDOWN_GRACE_SECONDS, 30.0),
+        }
+    }
+}
+
+/// Everything resolved from one environment, plus the warnings found on the way.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub engine: EngineSettings,
+    pub warnings: Vec<LoadWarning>,
+}
+
+impl Settings {
+    pub fn resolve(env: &Env) -> Self {
+        let mut r = ValueReader::new(env);
+        let server = ServerSettings::from_reader(&mut r);
+        let engine = EngineSettings::from_reader(&mut r);
+        Self { server, engine, warnings: r.warnings }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_configuration_reference() {
+        let s = Settings::resolve(&Env::default());
+        assert_eq!((s.server.host.as_str(), s.server.port), ("127.0.0.1", 8000));
+        assert_eq!(s.server.max_request_body_bytes, 33_554_432);
+        assert_eq!(s.server.cors_allow_origins, vec!["*"]);
+        assert_eq!(s.server.sse_keepalive_interval, Some(Duration::from_secs(15)));
+        assert_eq!(s.engine.global_timeout, Duration::from_secs(30));
+        assert_eq!(s.engine.stream_commit_timeout, Duration::from_secs(10));
+        assert_eq!(s.engine.read_timeout_streaming, Duration::from_secs(300));
+        assert_eq!(s.engine.max_attempts_per_credential, 2);
+        assert_eq!(s.engine.transient_retry_delay, Duration::from_secs(1));
+        assert_eq!(s.engine.models_cache_ttl, Duration::from_secs(3600));
+        assert!(s.engine.upstream_stream_for_non_stream);
+        assert!(s.warnings.is_empty());
+    }
+
+    #[test]
+    fn llmkp_port_wins_over_port() {
+        let s = Settings::resolve(&Env::from_pairs([("PORT", "9000"), ("LLMKP_PORT", "9001")]));
+        assert_eq!(s.server.port, 9001);
+        let s = Settings::resolve(&Env::from_pairs([("PORT", "9000")]));
+        assert_eq!(s.server.port, 9000);
+    }
+
+    #[test]
+    fn zero_keepalive_turns_it_off() {
+        let s = Settings::resolve(&Env::from_pairs([("SSE_KEEPALIVE_INTERVAL", "0")]));
+        assert_eq!(s.server.sse_keepalive_interval, None);
+    }
+}

@@ -1,0 +1,326 @@
+//! Error classification: what an upstream failure means for the request (fail fast, retry,
+//! rotate) and for the credential, from the transport error, the body and the HTTP status.
+
+use std::time::Duration;
+
+use http::HeaderMap;
+use serde_json::Value;
+
+/// The classes of the resilience specification (§6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    ClientError,
+    ContextWindow,
+    Auth,
+    Forbidden,
+    Billing,
+    Quota,
+    RateLimit,
+    Overloaded,
+    ServerError,
+    Connection,
+}
+
+impl ErrorClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientError => "client_error",
+            Self::ContextWindow => "context_window",
+            Self::Auth => "auth",
+            Self::Forbidden => "forbidden",
+            Self::Billing => "billing",
+            Self::Quota => "quota",
+            Self::RateLimit => "rate_limit",
+            Self::Overloaded => "overloaded",
+            Self::ServerError => "server_error",
+            Self::Connection => "connection",
+        }
+    }
+
+    /// The client's own mistake: answered with the upstream status, never retried elsewhere.
+    pub fn fails_fast(self) -> bool {
+        matches!(self, Self::ClientError | Self::ContextWindow)
+    }
+
+    /// The credential's rate or quota is used up (a 429 for the client when nothing is left).
+    pub fn is_rate_limit(self) -> bool {
+        matches!(self, Self::RateLimit | Self::Quota)
+    }
+
+    /// The upstream rejected the credential itself.
+    pub fn is_auth(self) -> bool {
+        matches!(self, Self::Auth | Self::Forbidden)
+    }
+}
+
+/// One failed upstream attempt, classified.
+#[derive(Debug, Clone)]
+pub struct UpstreamFailure {
+    pub class: ErrorClass,
+    /// HTTP status, or the status embedded in an in-stream error; `None` for transport errors.
+    pub status: Option<u16>,
+    /// The upstream's message (not yet scrubbed of secrets).
+    pub message: String,
+    /// OpenAI-style `error.code` / `error.type` / `error.param` when the upstream sent them.
+    pub code: Option<String>,
+    pub kind: Option<String>,
+    pub param: Value,
+    /// How long the upstream asked us to wait, when it said.
+    pub retry_after: Option<Duration>,
+}
+
+impl UpstreamFailure {
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
+        Self {
+            class,
+            status: None,
+            message: message.into(),
+            code: None,
+            kind: None,
+            param: Value::Null,
+            retry_after: None,
+        }
+    }
+}
+
+/// Classifies a non-2xx upstream response.
+pub fn classify_http(status: u16, headers: &HeaderMap, body: &[u8]) -> UpstreamFailure {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let (message, code, kind, param) = match parsed.as_ref() {
+        Some(value) => error_fields(value),
+        None => (String::from_utf8_lossy(body).chars().take(500).collect(), None, None, Value::Null),
+    };
+    let text = String::from_utf8_lossy(body).to_ascii_lowercase();
+    let class = class_for(status, &text);
+    let retry_after = retry_after_from_headers(headers).or_else(|| retry_after_from_text(&text));
+    let message = if message.trim().is_empty() { format!("upstream answered HTTP {status}") } else { message };
+    UpstreamFailure { class, status: Some(status), message, code, kind, param, retry_after }
+}
+
+/// Classifies an error object found inside a 200 stream (`data: {"error":{…}}`).
+pub fn classify_stream_error(error: &Value) -> UpstreamFailure {
+    let wrapped = serde_json::json!({ "error": error });
+    let (message, code, kind, param) = error_fields(&wrapped);
+    let text = error.to_string().to_ascii_lowercase();
+    let embedded = error
+        .get("status")
+        .or_else(|| error.get("code"))
+        .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+        .and_then(|s| u16::try_from(s).ok())
+        .filter(|s| (400..600).contains(s));
+    let class = match embedded {
+        Some(status) => class_for(status, &text),
+        None if text.contains("rate limit") || text.contains("rate_limit") => ErrorClass::RateLimit,
+        None if text.contains("overloaded") => ErrorClass::Overloaded,
+        None => ErrorClass::ServerError,
+    };
+    let message = if message.trim().is_empty() { "upstream sent an error event".to_string() } else { message };
+    UpstreamFailure { class, status: embedded, message, code, kind, param, retry_after: retry_after_from_text(&text) }
+}
+
+/// Classifies a failure to talk to the upstream at all.
+pub fn classify_transport(err: &reqwest::Error) -> UpstreamFailure {
+    let what = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "connection failed"
+    } else if err.is_body() || err.is_decode() {
+        "connection broke while reading the response"
+    } else {
+        "request failed"
+    };
+    // The source chain names the cause (refused, reset, DNS) without any secret in it.
+    let mut cause = String::new();
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        cause = s.to_string();
+        source = s.source();
+    }
+    let message = if cause.is_empty() { format!("upstream {what}") } else { format!("upstream {what}: {cause}") };
+    UpstreamFailure::new(ErrorClass::Connection, message)
+}
+
+fn class_for(status: u16, text: &str) -> ErrorClass {
+    let has = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
+    const CONTEXT: &[&str] = &[
+        "context_length_exceeded",
+        "maximum context length",
+        "context window",
+        "prompt is too long",
+        "input is too long",
+        "too many tokens",
+        "exceeds the maximum number of tokens",
+    ];
+    const BILLING: &[&str] = &["insufficient_quota", "insufficient credits", "credit balance", "billing"];
+    match status {
+        400 | 413 if has(CONTEXT) => ErrorClass::ContextWindow,
+        400 if has(&["api_key_invalid", "api key not valid"]) => ErrorClass::Auth,
+        400 if has(&["failed_precondition"]) && has(&["location", "billing"]) => ErrorClass::Forbidden,
+        401 => ErrorClass::Auth,
+        402 => ErrorClass::Billing,
+        403 if has(&["invalid api key", "invalid x-api-key", "invalid_api_key"]) => ErrorClass::Auth,
+        403 | 429 if has(BILLING) => ErrorClass::Billing,
+        403 => ErrorClass::Forbidden,
+        429 if has(&["quota", "resource_exhausted", "quotaresetdelay", "exhausted your capacity"]) => ErrorClass::Quota,
+        429 => ErrorClass::RateLimit,
+        529 => ErrorClass::Overloaded,
+        503 if has(&["overloaded", "model_capacity_exhausted", "high demand"]) => ErrorClass::Overloaded,
+        _ if has(&["overloaded_error"]) => ErrorClass::Overloaded,
+        408 | 500..=599 => ErrorClass::ServerError,
+        _ => ErrorClass::ClientError,
+    }
+}
+
+/// `(message, code, type, param)` from the error shapes of OpenAI, Anthropic and Google.
+fn error_fields(value: &Value) -> (String, Option<String>, Option<String>, Value) {
+    let error = value.get("error").unwrap_or(value);
+    if let Some(text) = error.as_str() {
+        return (text.to_string(), None, None, Value::Null);
+    }
+    let message = error.get("message").and_then(Value::as_str).unwrap_or_default().to_string();
+    let as_text = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let code = error.get("code").and_then(as_text);
+    let kind = error.get("type").or_else(|| error.get("status")).and_then(as_text);
+    let param = error.get("param").cloned().unwrap_or(Value::Null);
+    (message, code, kind, param)
+}
+
+/// `retry-after-ms`, `retry-after` (seconds), then `x-ratelimit-reset-*` durations (`7s`, `1m30s`).
+pub fn retry_after_from_headers(headers: &HeaderMap) -> Option<Duration> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    if let Some(ms) =
+        header("retry-after-ms").and_then(|v| v.parse::<f64>().ok()).filter(|v| v.is_finite() && *v >= 0.0)
+    {
+        return Some(Duration::from_secs_f64(ms / 1000.0));
+    }
+    if let Some(secs) = header("retry-after").and_then(|v| v.parse::<f64>().ok()).filter(|v| v.is_finite() && *v >= 0.0)
+    {
+        return Some(Duration::from_secs_f64(secs));
+    }
+    ["x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", "x-ratelimit-reset"]
+        .iter()
+        .filter_map(|name| header(name).and_then(parse_duration_text))
+        .max()
+}
+
+/// "try again in 7s", "retryDelay": "12s", "quotaResetDelay": "1h2m3.5s" in a (lower-cased) body.
+pub fn retry_after_from_text(text: &str) -> Option<Duration> {
+    for marker in
+        ["try again in ", "retrydelay\":\"", "retrydelay\": \"", "quotaresetdelay\":\"", "quotaresetdelay\": \""]
+    {
+        if let Some(pos) = text.find(marker) {
+            let rest = &text[pos + marker.len()..];
+            let token: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '.').collect();
+            if let Some(d) = parse_duration_text(&token) {
+                return Some(d);
+            }
+        }
+    }
+    None
+}
+
+/// `250ms`, `7s`, `1.5s`, `6m0s`, `1h2m3s`; a bare number is seconds.
+pub fn parse_duration_text(text: &str) -> Option<Duration> {
+    let text = text.trim().trim_end_matches('.');
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(secs) = text.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let mut total = 0.0_f64;
+    let mut number = String::new();
+    let mut chars = text.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            number.push(c);
+            continue;
+        }
+        let value: f64 = number.parse().ok()?;
+        number.clear();
+        let unit = match c {
+            'h' => 3600.0,
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                0.001
+            }
+            'm' => 60.0,
+            's' => 1.0,
+            _ => return None,
+        };
+        total += value * unit;
+        any = true;
+    }
+    (any && number.is_empty() && total.is_finite()).then(|| Duration::from_secs_f64(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn class(status: u16, body: &str) -> ErrorClass {
+        classify_http(status, &HeaderMap::new(), body.as_bytes()).class
+    }
+
+    #[test]
+    fn statuses_map_to_classes() {
+        assert_eq!(class(400, r#"{"error":{"message":"bad temperature"}}"#), ErrorClass::ClientError);
+        assert_eq!(class(404, "{}"), ErrorClass::ClientError);
+        assert_eq!(class(422, "{}"), ErrorClass::ClientError);
+        assert_eq!(class(400, r#"{"error":{"code":"context_length_exceeded"}}"#), ErrorClass::ContextWindow);
+        assert_eq!(class(401, "{}"), ErrorClass::Auth);
+        assert_eq!(
+            class(400, r#"{"error":{"message":"API key not valid. Please pass a valid API key."}}"#),
+            ErrorClass::Auth
+        );
+        assert_eq!(class(403, r#"{"error":{"message":"no access"}}"#), ErrorClass::Forbidden);
+        assert_eq!(class(402, "{}"), ErrorClass::Billing);
+        assert_eq!(class(429, r#"{"error":{"code":"insufficient_quota"}}"#), ErrorClass::Billing);
+        assert_eq!(class(429, r#"{"error":{"status":"RESOURCE_EXHAUSTED"}}"#), ErrorClass::Quota);
+        assert_eq!(class(429, r#"{"error":{"code":"rate_limit_exceeded"}}"#), ErrorClass::RateLimit);
+        assert_eq!(class(529, "{}"), ErrorClass::Overloaded);
+        assert_eq!(class(503, "The engine is currently overloaded"), ErrorClass::Overloaded);
+        assert_eq!(class(500, "{}"), ErrorClass::ServerError);
+        assert_eq!(class(408, "{}"), ErrorClass::ServerError);
+        assert_eq!(class(524, "<html>"), ErrorClass::ServerError);
+    }
+
+    #[test]
+    fn openai_error_fields_are_extracted() {
+        let f = classify_http(400, &HeaderMap::new(), br#"{"error":{"message":"Invalid value","type":"invalid_request_error","param":"temperature","code":"invalid_value"}}"#);
+        assert_eq!(f.message, "Invalid value");
+        assert_eq!(f.code.as_deref(), Some("invalid_value"));
+        assert_eq!(f.kind.as_deref(), Some("invalid_request_error"));
+        assert_eq!(f.param, "temperature");
+    }
+
+    #[test]
+    fn retry_information_is_read_from_headers_and_messages() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "7".parse().unwrap());
+        assert_eq!(retry_after_from_headers(&headers), Some(Duration::from_secs(7)));
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-reset-requests", "1m30s".parse().unwrap());
+        headers.insert("x-ratelimit-reset-tokens", "250ms".parse().unwrap());
+        assert_eq!(retry_after_from_headers(&headers), Some(Duration::from_secs(90)));
+        assert_eq!(retry_after_from_text("please try again in 1.5s."), Some(Duration::from_millis(1500)));
+        assert_eq!(retry_after_from_text(r#""retrydelay": "12s""#), Some(Duration::from_secs(12)));
+        assert_eq!(parse_duration_text("6m0s"), Some(Duration::from_secs(360)));
+        assert_eq!(parse_duration_text("soon"), None);
+    }
+
+    #[test]
+    fn in_stream_errors_use_their_embedded_status() {
+        let f = classify_stream_error(&serde_json::json!({"message":"slow down","code":429}));
+        assert_eq!(f.class, ErrorClass::RateLimit);
+        let f = classify_stream_error(&serde_json::json!({"message":"boom","type":"server_error","code":null}));
+        assert_eq!(f.class, ErrorClass::ServerError);
+        let f = classify_stream_error(&serde_json::json!({"type":"overloaded_error","message":"Overloaded"}));
+        assert_eq!(f.class, ErrorClass::Overloaded);
+    }
+}

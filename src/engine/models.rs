@@ -1,0 +1,80 @@
+//! Live model lists: each provider's listing endpoint, fetched with the first credential that
+//! works, cached in the catalog.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
+
+use super::Engine;
+use crate::catalog::ModelCard;
+use crate::providers::{Protocol, Provider, openai};
+
+/// A listing call should be quick; a slow one must not hold `/v1/models` for the full deadline.
+const LISTING_TIMEOUT: Duration = Duration::from_secs(15);
+
+impl Engine {
+    /// Every routable provider's models as `provider/model` cards, providers in name order.
+    pub async fn list_models(&self, force_refresh: bool) -> Vec<ModelCard> {
+        let lists =
+            futures::future::join_all(self.registry.providers().map(|p| self.provider_models(p, force_refresh))).await;
+        let mut cards: Vec<ModelCard> = Vec::new();
+        for card in lists.into_iter().flatten() {
+            if !cards.iter().any(|c| c.id == card.id) {
+                cards.push(card);
+            }
+        }
+        cards
+    }
+
+    async fn provider_models(&self, provider: &Provider, force_refresh: bool) -> Vec<ModelCard> {
+        if !force_refresh && let Some(cards) = self.catalog.fresh(&provider.name, Instant::now()) {
+            return cards;
+        }
+        match self.fetch_models(provider).await {
+            Some(cards) => {
+                self.catalog.store(&provider.name, cards.clone(), Instant::now());
+                cards
+            }
+            None => self.catalog.store_failure(&provider.name, Instant::now()),
+        }
+    }
+
+    /// `None` when no credential could fetch the list.
+    async fn fetch_models(&self, provider: &Provider) -> Option<Vec<ModelCard>> {
+        let url = provider.models_url.as_deref()?;
+        if provider.protocol != Protocol::OpenAi {
+            return None;
+        }
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let timeout = LISTING_TIMEOUT.min(self.settings.global_timeout);
+        for credential in &provider.credentials {
+            let call = async {
+                let response = openai::list_models(&self.http, url, credential).send().await?;
+                let status = response.status();
+                let body = response.bytes().await?;
+                Ok::<_, reqwest::Error>((status, body))
+            };
+            match tokio::time::timeout(timeout, call).await {
+                Ok(Ok((status, body))) if status.is_success() => match parse_cards(provider, &body, now) {
+                    Some(cards) => return Some(cards),
+                    None => tracing::warn!(provider = %provider.name, "model list is not an OpenAI list body"),
+                },
+                Ok(Ok((status, _))) => {
+                    tracing::warn!(provider = %provider.name, credential = %credential.masked, status = status.as_u16(), "model list refused");
+                }
+                Ok(Err(err)) => {
+                    tracing::warn!(provider = %provider.name, credential = %credential.masked, error = %super::classify::classify_transport(&err).message, "model list failed");
+                }
+                Err(_) => {
+                    tracing::warn!(provider = %provider.name, credential = %credential.masked, "model list timed out")
+                }
+            }
+        }
+        None
+    }
+}
+
+fn parse_cards(provider: &Provider, body: &[u8], now: u64) -> Option<Vec<ModelCard>> {
+    let models = openai::parse_model_list(body).ok()?;
+    Some(models.iter().map(|m| ModelCard::new(&provider.name, &m.id, m.created.unwrap_or(now))).collect())
+}

@@ -1,0 +1,103 @@
+//! Model addressing: a client's `model` value → the provider and upstream model that serve it.
+
+use std::sync::Arc;
+
+use super::error::EngineError;
+use crate::providers::builtin::builtin;
+use crate::providers::{Provider, Registry};
+
+/// Where one request goes.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub provider: Arc<Provider>,
+    /// The id the upstream knows (`gpt-4o`, `google/gemini-2.5-pro` on OpenRouter).
+    pub upstream_model: String,
+    /// `provider/model` as reported to the client in `model` and `x-llmkp-model`.
+    pub served_id: String,
+}
+
+/// Splits at the first `/` and finds the provider.
+pub fn resolve(registry: &Registry, model: &str) -> Result<Target, EngineError> {
+    let not_found = |message: String| EngineError::ModelNotFound { message };
+    let configured = || {
+        let names = registry.names();
+        if names.is_empty() {
+            "none configured".to_string()
+        } else {
+            format!("configured providers: {}", names.join(", "))
+        }
+    };
+    let Some((provider_name, upstream_model)) = model.split_once('/').filter(|(p, m)| !p.is_empty() && !m.is_empty())
+    else {
+        return Err(not_found(format!(
+            "model '{model}' not found: model ids must have the form provider/model ({})",
+            configured()
+        )));
+    };
+    if let Some(provider) = registry.get(provider_name) {
+        return Ok(Target {
+            served_id: format!("{}/{upstream_model}", provider.name),
+            upstream_model: upstream_model.to_string(),
+            provider: provider.clone(),
+        });
+    }
+    if let Some(unroutable) = registry.unroutable.iter().find(|u| u.name == provider_name) {
+        return Err(not_found(format!("provider '{provider_name}' cannot serve '{model}': {}", unroutable.reason)));
+    }
+    if builtin(provider_name).is_some() {
+        let upper = provider_name.to_ascii_uppercase();
+        return Err(not_found(format!(
+            "no credentials configured for provider '{provider_name}': set {upper}_API_KEY or {upper}_API_KEY_1 ({})",
+            configured()
+        )));
+    }
+    Err(not_found(format!(
+        "unknown provider '{provider_name}' in model '{model}': model ids must have the form provider/model ({})",
+        configured()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Env;
+
+    fn registry() -> Registry {
+        Registry::from_env(&Env::from_pairs([
+            ("OPENROUTER_API_KEY", "k1"),
+            ("ANTHROPIC_API_KEY", "k2"),
+            ("TOGETHER_API_KEY", "k3"),
+        ]))
+        .0
+    }
+
+    fn message(model: &str) -> String {
+        match resolve(&registry(), model) {
+            Err(EngineError::ModelNotFound { message }) => message,
+            other => panic!("expected model_not_found, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn splits_at_the_first_slash() {
+        let t = resolve(&registry(), "openrouter/google/gemini-2.5-pro").unwrap();
+        assert_eq!(t.provider.name, "openrouter");
+        assert_eq!(t.upstream_model, "google/gemini-2.5-pro");
+        assert_eq!(t.served_id, "openrouter/google/gemini-2.5-pro");
+    }
+
+    #[test]
+    fn short_alias_reports_the_canonical_provider() {
+        assert_eq!(resolve(&registry(), "together/llama").unwrap().served_id, "together_ai/llama");
+    }
+
+    #[test]
+    fn unresolvable_models_say_why() {
+        assert!(message("gpt-4o").contains("provider/model"));
+        assert!(message("gpt-4o").contains("openrouter"));
+        assert!(message("nosuch/x").contains("unknown provider 'nosuch'"));
+        assert!(message("groq/llama").contains("set GROQ_API_KEY"));
+        assert!(message("anthropic/claude").contains("not supported by this build"));
+        assert!(message("openrouter/").contains("provider/model"));
+    }
+}

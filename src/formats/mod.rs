@@ -1,0 +1,4 @@
+//! Wire formats: pure types, parsers and translators, with no IO.
+
+pub mod openai;
+pub mod sse;

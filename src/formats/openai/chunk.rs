@@ -1,0 +1,86 @@
+//! What a `chat.completion.chunk` carries, as far as the proxy must know: content or not, a
+//! finish reason, usage, or an in-stream error.
+
+use serde_json::{Map, Value};
+
+/// The proxy's reading of one upstream chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChunkFacts {
+    /// Reasoning, text, refusal, tool calls or a finish reason: the chunk commits a stream.
+    pub has_content: bool,
+    pub has_finish: bool,
+    /// `"choices": []` with a `usage` object: the usage-only chunk.
+    pub usage_only: bool,
+}
+
+impl ChunkFacts {
+    pub fn of(chunk: &Map<String, Value>) -> Self {
+        let choices = chunk.get("choices").and_then(Value::as_array);
+        let has_usage = chunk.get("usage").is_some_and(Value::is_object);
+        let Some(choices) = choices else {
+            return Self { usage_only: has_usage, ..Self::default() };
+        };
+        let mut facts = Self { usage_only: choices.is_empty() && has_usage, ..Self::default() };
+        for choice in choices {
+            if choice.get("finish_reason").is_some_and(|f| !f.is_null()) {
+                facts.has_finish = true;
+                facts.has_content = true;
+            }
+            if let Some(delta) = choice.get("delta").and_then(Value::as_object) {
+                facts.has_content |= delta_has_content(delta);
+            }
+        }
+        facts
+    }
+}
+
+fn delta_has_content(delta: &Map<String, Value>) -> bool {
+    delta.iter().any(|(key, value)| match key.as_str() {
+        "role" => false,
+        "tool_calls" | "function_call" => !value.is_null(),
+        _ => match value {
+            Value::String(s) => !s.is_empty(),
+            Value::Null => false,
+            Value::Array(a) => !a.is_empty(),
+            _ => true,
+        },
+    })
+}
+
+/// The `error` object of an in-stream error event (`data: {"error":{…}}`), if this is one.
+pub fn stream_error(event: &Map<String, Value>) -> Option<&Value> {
+    event.get("error").filter(|e| !e.is_null())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn facts(v: Value) -> ChunkFacts {
+        ChunkFacts::of(v.as_object().unwrap())
+    }
+
+    #[test]
+    fn role_only_chunk_does_not_commit() {
+        let f = facts(
+            json!({"choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"finish_reason":null}]}),
+        );
+        assert!(!f.has_content);
+    }
+
+    #[test]
+    fn text_reasoning_tool_calls_and_finish_commit() {
+        assert!(facts(json!({"choices":[{"delta":{"content":"Hi"}}]})).has_content);
+        assert!(facts(json!({"choices":[{"delta":{"reasoning_content":"hm"}}]})).has_content);
+        assert!(facts(json!({"choices":[{"delta":{"tool_calls":[{"index":0}]}}]})).has_content);
+        let f = facts(json!({"choices":[{"delta":{},"finish_reason":"stop"}]}));
+        assert!(f.has_content && f.has_finish);
+    }
+
+    #[test]
+    fn usage_only_chunk_is_recognised() {
+        assert!(facts(json!({"choices":[],"usage":{"prompt_tokens":1}})).usage_only);
+        assert!(!facts(json!({"choices":[],"usage":null})).usage_only);
+    }
+}

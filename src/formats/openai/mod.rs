@@ -1,0 +1,9 @@
+//! The OpenAI Chat Completions wire family: requests, stream chunks, and stream aggregation.
+
+pub mod aggregate;
+pub mod chunk;
+pub mod request;
+
+pub use aggregate::ChatAggregator;
+pub use chunk::ChunkFacts;
+pub use request::{ChatRequest, InvalidRequest};

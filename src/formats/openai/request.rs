@@ -1,0 +1,139 @@
+//! An OpenAI Chat Completions request as the client sent it: the JSON object kept whole (unknown
+//! fields survive passthrough), with the few fields the proxy acts on decoded and validated.
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+/// Why a request body was refused (HTTP 400).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct InvalidRequest {
+    pub message: String,
+    /// The offending field, as OpenAI's `error.param`.
+    pub param: Option<String>,
+}
+
+impl InvalidRequest {
+    fn new(message: impl Into<String>, param: Option<&str>) -> Self {
+        Self { message: message.into(), param: param.map(str::to_string) }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    body: Map<String, Value>,
+    /// The `model` the client asked for (`provider/model`, an alias, …).
+    pub model: String,
+    pub stream: bool,
+    /// The client asked for the usage-only chunk at the end of a stream.
+    pub include_usage: bool,
+}
+
+impl ChatRequest {
+    pub fn parse(bytes: &[u8]) -> Result<Self, InvalidRequest> {
+        let value: Value = serde_json::from_slice(bytes)
+            .map_err(|err| InvalidRequest::new(format!("request body is not valid JSON: {err}"), None))?;
+        let Value::Object(body) = value else {
+            return Err(InvalidRequest::new("request body must be a JSON object", None));
+        };
+        let model = match body.get("model") {
+            Some(Value::String(m)) if !m.trim().is_empty() => m.trim().to_string(),
+            Some(Value::String(_)) | None | Some(Value::Null) => {
+                return Err(InvalidRequest::new(
+                    "missing required field 'model' (expected \"provider/model\")",
+                    Some("model"),
+                ));
+            }
+            Some(_) => return Err(InvalidRequest::new("'model' must be a string", Some("model"))),
+        };
+        match body.get("messages") {
+            Some(Value::Array(messages)) if !messages.is_empty() => {
+                if let Some(i) = messages.iter().position(|m| !m.get("role").is_some_and(Value::is_string)) {
+                    return Err(InvalidRequest::new(
+                        format!("messages[{i}] must be an object with a string 'role'"),
+                        Some(&format!("messages[{i}]")),
+                    ));
+                }
+            }
+            Some(Value::Array(_)) => return Err(InvalidRequest::new("'messages' must not be empty", Some("messages"))),
+            None | Some(Value::Null) => {
+                return Err(InvalidRequest::new("missing required field 'messages'", Some("messages")));
+            }
+            Some(_) => return Err(InvalidRequest::new("'messages' must be an array", Some("messages"))),
+        }
+        let stream = match body.get("stream") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(InvalidRequest::new("'stream' must be a boolean", Some("stream"))),
+        };
+        let include_usage = match body.get("stream_options") {
+            None | Some(Value::Null) => false,
+            Some(Value::Object(options)) => options.get("include_usage").and_then(Value::as_bool).unwrap_or(false),
+            Some(_) => return Err(InvalidRequest::new("'stream_options' must be an object", Some("stream_options"))),
+        };
+        Ok(Self { body, model, stream, include_usage })
+    }
+
+    /// The body sent upstream: the client's JSON with `model` replaced, and for upstream streams
+    /// `stream: true` plus `stream_options.include_usage: true` so usage is always reported.
+    pub fn upstream_body(&self, upstream_model: &str, upstream_stream: bool) -> Bytes {
+        let mut body = self.body.clone();
+        body.insert("model".into(), Value::String(upstream_model.to_string()));
+        if upstream_stream {
+            body.insert("stream".into(), Value::Bool(true));
+            let options = body.entry("stream_options").or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(options) = options {
+                options.insert("include_usage".into(), Value::Bool(true));
+            }
+        } else {
+            body.remove("stream_options");
+            if body.get("stream").is_some() {
+                body.insert("stream".into(), Value::Bool(false));
+            }
+        }
+        Bytes::from(serde_json::to_vec(&body).expect("a JSON map always serialises"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_survive_and_only_model_and_stream_options_change() {
+        let req = ChatRequest::parse(
+            br#"{"model":"openai/gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"x":1},"vendor_extra":{"k":[1,2]}}"#,
+        )
+        .unwrap();
+        assert!(req.stream && !req.include_usage);
+        let body: Value = serde_json::from_slice(&req.upstream_body("gpt-4o", true)).unwrap();
+        assert_eq!(body["model"], "gpt-4o");
+        assert_eq!(body["vendor_extra"]["k"][1], 2);
+        assert_eq!(body["stream_options"], serde_json::json!({"x":1,"include_usage":true}));
+    }
+
+    #[test]
+    fn non_stream_upstream_body_drops_stream_options() {
+        let req = ChatRequest::parse(br#"{"model":"a/b","messages":[{"role":"user","content":"hi"}],"stream":false}"#)
+            .unwrap();
+        let body: Value = serde_json::from_slice(&req.upstream_body("b", false)).unwrap();
+        assert_eq!(body["stream"], false);
+        assert!(body.get("stream_options").is_none());
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let cases: [(&[u8], Option<&str>); 6] = [
+            (b"{not json", None),
+            (b"[1]", None),
+            (br#"{"messages":[{"role":"user"}]}"#, Some("model")),
+            (br#"{"model":"a/b"}"#, Some("messages")),
+            (br#"{"model":"a/b","messages":[]}"#, Some("messages")),
+            (br#"{"model":"a/b","messages":[{"role":"user"}],"stream":"yes"}"#, Some("stream")),
+        ];
+        for (body, param) in cases {
+            let err = ChatRequest::parse(body).unwrap_err();
+            assert_eq!(err.param.as_deref(), param, "{}", err.message);
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! The providers this process can route to, each with its credentials, built once from the
+//! merged environment: built-in providers (base URL overridable by `<NAME>_API_BASE`), custom
+//! OpenAI-compatible providers (`<NAME>_API_BASE` with an unknown name), and the API keys of both.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::Protocol;
+use super::builtin::{ModelListing, PROVIDER_ALIASES, builtin};
+use crate::auth::Credential;
+use crate::auth::env_keys::api_key_vars;
+use crate::config::env_names::API_BASE_SUFFIX;
+use crate::config::{Env, LoadWarning};
+
+/// One routable provider.
+#[derive(Debug)]
+pub struct Provider {
+    pub name: String,
+    pub protocol: Protocol,
+    /// Normalised base URL (what the vendor's SDK takes as `base_url`).
+    pub base_url: String,
+    /// Where the live model list is fetched, if anywhere.
+    pub models_url: Option<String>,
+    /// Credentials in rotation order.
+    pub credentials: Vec<Arc<Credential>>,
+    /// Defined by `<NAME>_API_BASE` rather than the built-in table.
+    pub custom: bool,
+}
+
+/// A provider name with keys that cannot be routed, and why.
+#[derive(Debug, Clone)]
+pub struct UnroutableProvider {
+    pub name: String,
+    pub keys: usize,
+    pub reason: String,
+}
+
+/// All providers with at least one credential, by name.
+#[derive(Debug, Default)]
+pub struct Registry {
+    providers: BTreeMap<String, Arc<Provider>>,
+    /// Names with keys but no usable endpoint (unknown name, protocol not in this build).
+    pub unroutable: Vec<UnroutableProvider>,
+}
+
+impl Registry {
+    pub fn from_env(env: &Env) -> (Self, Vec<LoadWarning>) {
+        let mut warnings = Vec::new();
+        let bases = api_bases(env, &mut warnings);
+        let is_custom = |name: &str| bases.get(name).is_some_and(|(_, custom)| *custom);
+        let (keys, key_warnings) = api_key_vars(env, &is_custom);
+        warnings.extend(key_warnings);
+
+        let mut grouped: BTreeMap<String, Vec<Arc<Credential>>> = BTreeMap::new();
+        for key in keys {
+            let provider = canonical_name(&key.provider, &is_custom);
+            let credential = Credential::api_key(&provider, &key.var, &key.value);
+            let list = grouped.entry(provider).or_default();
+            if list.iter().any(|c| c.id == credential.id) {
+                warnings
+                    .push(LoadWarning(format!("{} repeats another key of the same provider; counted once", key.var)));
+                continue;
+            }
+            list.push(Arc::new(credential));
+        }
+
+        let mut registry = Self::default();
+        for (name, credentials) in grouped {
+            let built = builtin(&name);
+            let (protocol, base, listing, custom) = match (built, bases.get(&name)) {
+                (Some(b), Some((base, _))) => (b.protocol, base.clone(), b.listing, false),
+                (Some(b), None) => (b.protocol, b.base_url.to_string(), b.listing, false),
+                (None, Some((base, _))) => (Protocol::OpenAi, base.clone(), ModelListing::FromBase, true),
+                (None, None) => {
+                    let upper = name.to_ascii_uppercase();
+                    warnings
+                        .push(LoadWarning(format!("no endpoint known for provider '{name}'; set {upper}_API_BASE")));
+                    registry.unroutable.push(UnroutableProvider {
+                        name,
+                        keys: credentials.len(),
+                        reason: format!("no endpoint known; set {upper}_API_BASE"),
+                    });
+                    continue;
+                }
+            };
+            if !protocol.is_supported() {
+                warnings.push(LoadWarning(format!(
+                    "provider '{name}' speaks the {} protocol, which this build cannot route yet; its {} key(s) are ignored",
+                    protocol.as_str(),
+                    credentials.len()
+                )));
+                registry.unroutable.push(UnroutableProvider {
+                    name,
+                    keys: credentials.len(),
+                    reason: format!("{} protocol not supported by this build", protocol.as_str()),
+                });
+                continue;
+            }
+            let base_url = protocol.normalize_base(&base);
+            let models_url = match listing {
+                ModelListing::FromBase => Some(format!("{base_url}/models")),
+                // An overridden base is a different server: list from it, not the vendor's URL.
+                ModelListing::Url(_) if bases.contains_key(&name) => Some(format!("{base_url}/models")),
+                ModelListing::Url(url) => Some(url.to_string()),
+                ModelListing::Static => None,
+            };
+            let provider = Provider { name: name.clone(), protocol, base_url, models_url, credentials, custom };
+            registry.providers.insert(name, Arc::new(provider));
+        }
+        (registry, warnings)
+    }
+
+    /// A registry made of the given providers (tests, embedding).
+    pub fn from_providers(providers: impl IntoIterator<Item = Provider>) -> Self {
+        Self {
+            providers: providers.into_iter().map(|p| (p.name.clone(), Arc::new(p))).collect(),
+            unroutable: Vec::new(),
+        }
+    }
+
+    /// The provider called `name` (or one of its short aliases).
+    pub fn get(&self, name: &str) -> Option<&Arc<Provider>> {
+        self.providers.get(name).or_else(|| {
+            let (_, canonical) = PROVIDER_ALIASES.iter().find(|(alias, _)| *alias == name)?;
+            self.providers.get(*canonical)
+        })
+    }
+
+    /// Routable providers, sorted by name.
+    pub fn providers(&self) -> impl Iterator<Item = &Arc<Provider>> {
+        self.providers.values()
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.providers.keys().map(String::as_str).collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.providers.is_empty()
+    }
+
+    pub fn credential_count(&self) -> usize {
+        self.providers.values().map(|p| p.credentials.len()).sum()
+    }
+
+    /// Every secret this process holds, for redaction of upstream messages.
+    pub fn secrets(&self) -> Vec<String> {
+        self.providers.values().flat_map(|p| p.credentials.iter().map(|c| c.secret().to_string())).collect()
+    }
+}
+
+fn canonical_name(name: &str, is_custom: &dyn Fn(&str) -> bool) -> String {
+    if builtin(name).is_none()
+        && !is_custom(name)
+        && let Some((_, canonical)) = PROVIDER_ALIASES.iter().find(|(alias, _)| *alias == name)
+    {
+        return (*canonical).to_string();
+    }
+    name.to_string()
+}
+
+/// `<NAME>_API_BASE` values by lower-case name, with whether the name is custom.
+fn api_bases(env: &Env, warnings: &mut Vec<LoadWarning>) -> BTreeMap<String, (String, bool)> {
+    let mut bases = BTreeMap::new();
+    for (var, value) in env.iter() {
+        let Some(prefix) = var.strip_suffix(API_BASE_SUFFIX) else { continue };
+        let value = value.trim();
+        if prefix.is_empty() || value.is_empty() {
+            continue;
+        }
+        let name = prefix.to_ascii_lowercase();
+        if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+            warnings.push(LoadWarning(format!("{var}: provider names are letters, digits and '_'; ignored")));
+            continue;
+        }
+        if !(value.starts_with("http://") || value.starts_with("https://")) {
+            warnings.push(LoadWarning(format!("{var}: expected an http:// or https:// URL; ignored")));
+            continue;
+        }
+        let name = PROVIDER_ALIASES.iter().find(|(alias, _)| *alias == name).map_or(name, |(_, c)| (*c).to_string());
+        let custom = builtin(&name).is_none();
+        bases.insert(name, (value.to_string(), custom));
+    }
+    bases
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registry(pairs: &[(&str, &str)]) -> (Registry, Vec<LoadWarning>) {
+        Registry::from_env(&Env::from_pairs(pairs.iter().copied()))
+    }
+
+    #[test]
+    fn builtin_base_is_overridden_and_normalised() {
+        let (r, _) = registry(&[("OPENAI_API_BASE", "http://127.0.0.1:9/v1/"), ("OPENAI_API_KEY_1", "k1")]);
+        let p = r.get("openai").unwrap();
+        assert_eq!(p.base_url, "http://127.0.0.1:9/v1");
+        assert_eq!(p.models_url.as_deref(), Some("http://127.0.0.1:9/v1/models"));
+        assert!(!p.custom);
+    }
+
+    #[test]
+    fn unknown_api_base_defines_independent_custom_providers() {
+        let (r, _) = registry(&[
+            ("MOCK_API_BASE", "http://127.0.0.1:1/v1"),
+            ("MOCK_API_KEY", "a"),
+            ("MOCKR_API_BASE", "http://127.0.0.1:2/v1"),
+            ("MOCKR_API_KEY_1", "b"),
+            ("MOCKR_API_KEY_2", "c"),
+        ]);
+        assert_eq!(r.names(), ["mock", "mockr"]);
+        assert_eq!(r.get("mock").unwrap().credentials.len(), 1);
+        assert_eq!(r.get("mockr").unwrap().credentials.len(), 2);
+        assert_eq!(r.get("mockr").unwrap().base_url, "http://127.0.0.1:2/v1");
+        assert!(r.get("mock").unwrap().custom);
+    }
+
+    #[test]
+    fn keys_without_endpoint_are_unroutable_with_a_warning() {
+        let (r, warnings) = registry(&[("NOSUCH_API_KEY", "a")]);
+        assert!(r.get("nosuch").is_none());
+        assert_eq!(r.unroutable[0].name, "nosuch");
+        assert!(warnings.iter().any(|w| w.0.contains("set NOSUCH_API_BASE")));
+    }
+
+    #[test]
+    fn providers_without_keys_are_not_routable() {
+        let (r, _) = registry(&[("GROQ_API_BASE", "http://127.0.0.1:1/v1")]);
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn short_aliases_reach_vendor_suffixed_names() {
+        let (r, _) = registry(&[("TOGETHER_API_KEY", "a"), ("FIREWORKS_AI_API_KEY", "b")]);
+        assert_eq!(r.names(), ["fireworks_ai", "together_ai"]);
+        assert_eq!(r.get("together").unwrap().name, "together_ai");
+        assert_eq!(r.get("fireworks").unwrap().name, "fireworks_ai");
+    }
+}

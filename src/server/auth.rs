@@ -1,0 +1,122 @@
+//! Proxy-key authentication: `Authorization: Bearer`, `x-api-key` or `x-goog-api-key`, compared
+//! in constant time through SHA-256 digests so neither content nor length leaks through timing.
+
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::config::Env;
+use crate::config::env_names::{PROXY_API_KEY, PROXY_API_KEYS};
+use crate::config::values::parse_list;
+
+#[derive(Default)]
+pub struct ProxyAuth {
+    digests: Vec<[u8; 32]>,
+    /// Kept only so upstream messages can be scrubbed of them; never shown.
+    secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for ProxyAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyAuth").field("keys", &self.digests.len()).finish()
+    }
+}
+
+impl ProxyAuth {
+    /// `PROXY_API_KEY` taken literally plus every entry of `PROXY_API_KEYS`.
+    pub fn from_env(env: &Env) -> Self {
+        let mut keys: Vec<String> = Vec::new();
+        if let Some(key) = env.get(PROXY_API_KEY).filter(|k| !k.is_empty()) {
+            keys.push(key.to_string());
+        }
+        keys.extend(env.get(PROXY_API_KEYS).map(parse_list).unwrap_or_default());
+        keys.dedup();
+        Self::new(keys)
+    }
+
+    pub fn new(keys: Vec<String>) -> Self {
+        Self { digests: keys.iter().map(|k| digest(k)).collect(), secrets: keys }
+    }
+
+    /// No key configured: every route is open.
+    pub fn is_open(&self) -> bool {
+        self.digests.is_empty()
+    }
+
+    pub fn secrets(&self) -> &[String] {
+        &self.secrets
+    }
+
+    pub fn accepts(&self, headers: &HeaderMap) -> bool {
+        if self.is_open() {
+            return true;
+        }
+        presented_keys(headers).any(|key| {
+            let presented = digest(key);
+            // Check every configured key so the time does not depend on which one matched.
+            self.digests.iter().fold(subtle::Choice::from(0), |acc, d| acc | d.ct_eq(&presented)).into()
+        })
+    }
+}
+
+fn digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+fn presented_keys(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    let bearer = headers.get_all(http::header::AUTHORIZATION).iter().filter_map(|v| {
+        let value = v.to_str().ok()?.trim();
+        let (scheme, token) = value.split_once(' ')?;
+        let token = token.trim();
+        (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' ')).then_some(token)
+    });
+    let plain = ["x-api-key", "x-goog-api-key"]
+        .into_iter()
+        .flat_map(|name| headers.get_all(name).iter())
+        .filter_map(|v| v.to_str().ok().map(str::trim));
+    bearer.chain(plain)
+}
+
+/// Middleware for the routes that need the proxy key.
+pub async fn require_proxy_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if state.auth.accepts(request.headers()) { next.run(request).await } else { ApiError::Unauthorized.into_response() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (name, value) in pairs {
+            h.append(*name, value.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn every_header_form_is_accepted_and_wrong_keys_are_not() {
+        let auth =
+            ProxyAuth::from_env(&Env::from_pairs([("PROXY_API_KEY", "k-main"), ("PROXY_API_KEYS", "k-two, k-three")]));
+        assert!(auth.accepts(&headers(&[("authorization", "Bearer k-main")])));
+        assert!(auth.accepts(&headers(&[("authorization", "bearer   k-three ")])));
+        assert!(auth.accepts(&headers(&[("x-api-key", "k-two")])));
+        assert!(auth.accepts(&headers(&[("x-goog-api-key", "k-main")])));
+        assert!(!auth.accepts(&headers(&[("authorization", "Bearer wrong")])));
+        assert!(!auth.accepts(&headers(&[("authorization", "Basic k-main")])));
+        assert!(!auth.accepts(&headers(&[("authorization", "k-main")])));
+        assert!(!auth.accepts(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn without_keys_everything_is_open() {
+        let auth = ProxyAuth::from_env(&Env::from_pairs([("PROXY_API_KEY", "")]));
+        assert!(auth.is_open());
+        assert!(auth.accepts(&HeaderMap::new()));
+    }
+}

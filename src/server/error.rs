@@ -1,0 +1,178 @@
+//! Errors as the OpenAI family shows them: `{"error":{"message","type","param","code"}}` with
+//! the status, `Retry-After` and `x-should-retry` headers of the HTTP API specification.
+
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::engine::EngineError;
+use crate::engine::error::{FailureContext, retry_secs};
+use crate::formats::openai::InvalidRequest;
+
+#[derive(Debug)]
+pub enum ApiError {
+    Engine(EngineError),
+    Unauthorized,
+    RouteNotFound,
+    MethodNotAllowed,
+    BodyTooLarge { limit: usize },
+    BadBody(String),
+}
+
+impl From<EngineError> for ApiError {
+    fn from(err: EngineError) -> Self {
+        Self::Engine(err)
+    }
+}
+
+impl From<InvalidRequest> for ApiError {
+    fn from(err: InvalidRequest) -> Self {
+        Self::Engine(EngineError::InvalidRequest { message: err.message, param: err.param })
+    }
+}
+
+impl ApiError {
+    /// A body the server could not read: too large (413) or broken (400).
+    pub fn from_body_rejection(rejection: &BytesRejection, limit: usize) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Self::BodyTooLarge { limit }
+        } else {
+            Self::BadBody(format!("cannot read the request body: {}", rejection.body_text()))
+        }
+    }
+}
+
+/// Everything one error response is made of.
+struct Parts {
+    status: StatusCode,
+    message: String,
+    kind: &'static str,
+    code: Value,
+    param: Value,
+    details: Option<Value>,
+    retry_after: Option<u64>,
+    should_retry: Option<bool>,
+}
+
+impl Parts {
+    fn new(status: StatusCode, message: impl Into<String>, kind: &'static str, code: &str) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            kind,
+            code: json!(code),
+            param: Value::Null,
+            details: None,
+            retry_after: None,
+            should_retry: None,
+        }
+    }
+
+    fn with_context(mut self, context: &FailureContext, retry_after: Option<u64>) -> Self {
+        let attempts: Vec<Value> = context
+            .attempts
+            .iter()
+            .map(|a| json!({"credential": a.credential, "status": a.status, "class": a.class.as_str()}))
+            .collect();
+        let mut details = json!({"provider": context.provider, "model": context.model, "attempts": attempts});
+        if let Some(secs) = retry_after {
+            details["retry_after"] = json!(secs);
+        }
+        self.details = Some(details);
+        self.retry_after = retry_after;
+        self
+    }
+}
+
+fn parts(err: &ApiError) -> Parts {
+    match err {
+        ApiError::Unauthorized => Parts::new(
+            StatusCode::UNAUTHORIZED,
+            "Invalid or missing proxy API key",
+            "authentication_error",
+            "invalid_api_key",
+        ),
+        ApiError::RouteNotFound => Parts::new(StatusCode::NOT_FOUND, "Not found", "not_found_error", "not_found"),
+        ApiError::MethodNotAllowed => Parts::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method not allowed",
+            "invalid_request_error",
+            "method_not_allowed",
+        ),
+        ApiError::BodyTooLarge { limit } => Parts::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body is larger than {limit} bytes (MAX_REQUEST_BODY_BYTES)"),
+            "invalid_request_error",
+            "request_too_large",
+        ),
+        ApiError::BadBody(message) => {
+            Parts::new(StatusCode::BAD_REQUEST, message, "invalid_request_error", "invalid_request")
+        }
+        ApiError::Engine(err) => engine_parts(err),
+    }
+}
+
+fn engine_parts(err: &EngineError) -> Parts {
+    let message = err.to_string();
+    match err {
+        EngineError::InvalidRequest { param, .. } => {
+            let mut p = Parts::new(StatusCode::BAD_REQUEST, message, "invalid_request_error", "invalid_request");
+            p.param = param.as_ref().map_or(Value::Null, |s| json!(s));
+            p
+        }
+        EngineError::ModelNotFound { .. } => {
+            Parts::new(StatusCode::NOT_FOUND, message, "not_found_error", "model_not_found")
+        }
+        EngineError::UpstreamRejected { status, code, param, context, .. } => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST);
+            let code = code.as_deref().unwrap_or("upstream_client_error");
+            let mut p = Parts::new(status, message, "invalid_request_error", code).with_context(context, None);
+            p.param = param.clone();
+            p
+        }
+        EngineError::RateLimited { retry_after, context } => {
+            let secs = retry_secs(retry_after);
+            let mut p =
+                Parts::new(StatusCode::TOO_MANY_REQUESTS, message, "rate_limit_error", "all_credentials_cooling_down")
+                    .with_context(context, Some(secs));
+            p.should_retry = Some(true);
+            p
+        }
+        EngineError::UpstreamFailed { auth_only, context } => {
+            let code = if *auth_only { "upstream_auth_failed" } else { "upstream_failed" };
+            let mut p =
+                Parts::new(StatusCode::BAD_GATEWAY, message, "upstream_error", code).with_context(context, None);
+            p.should_retry = Some(false);
+            p
+        }
+        EngineError::DeadlineExceeded { context, .. } => {
+            let mut p = Parts::new(StatusCode::GATEWAY_TIMEOUT, message, "timeout_error", "deadline_exceeded")
+                .with_context(context, None);
+            p.should_retry = Some(false);
+            p
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let p = parts(&self);
+        let mut error = json!({"message": p.message, "type": p.kind, "param": p.param, "code": p.code});
+        if let Some(details) = p.details {
+            error["details"] = details;
+        }
+        let body = serde_json::to_vec(&json!({ "error": error })).expect("JSON serialises");
+        let mut response =
+            (p.status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response();
+        let headers = response.headers_mut();
+        if let Some(secs) = p.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            headers.insert("retry-after-ms", HeaderValue::from(secs * 1000));
+        }
+        if let Some(retry) = p.should_retry {
+            headers.insert("x-should-retry", HeaderValue::from_static(if retry { "true" } else { "false" }));
+        }
+        response
+    }
+}

@@ -1,0 +1,98 @@
+//! The HTTP server: the router with its layers, and serving it with graceful shutdown.
+
+pub mod auth;
+pub mod error;
+pub mod request_log;
+pub mod routes;
+pub mod sse;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
+use axum::serve::ListenerExt;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+
+use crate::config::ServerSettings;
+use crate::engine::Engine;
+pub use auth::ProxyAuth;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub auth: Arc<ProxyAuth>,
+    pub settings: Arc<ServerSettings>,
+}
+
+/// The whole HTTP surface. Layers, outermost first: request id + log line, CORS (answers
+/// preflights before authentication), body limit; the proxy key is checked per route.
+pub fn app(state: AppState) -> Router {
+    let protected = Router::new()
+        .route("/v1/chat/completions", post(routes::chat::completions))
+        .route("/v1/models", get(routes::models::list))
+        .route("/v1/models/{*id}", get(routes::models::one))
+        .route("/v1/providers", get(routes::status::providers));
+    let health = Router::new().route("/healthz", get(routes::status::healthz));
+    let (protected, health) =
+        if state.settings.health_public { (protected, health) } else { (protected.merge(health), Router::new()) };
+    let protected = protected.route_layer(from_fn_with_state(state.clone(), auth::require_proxy_key));
+
+    Router::new()
+        .route("/", get(routes::status::root))
+        .merge(health)
+        .merge(protected)
+        .fallback(routes::status::not_found)
+        .method_not_allowed_fallback(routes::status::method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.settings.max_request_body_bytes))
+        .layer(cors(&state.settings.cors_allow_origins))
+        .layer(from_fn(request_log::request_log))
+        .with_state(state)
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let layer = CorsLayer::new().allow_methods(Any).allow_headers(Any).expose_headers(Any);
+    if origins.iter().any(|o| o == "*") {
+        return layer.allow_origin(Any);
+    }
+    let list: Vec<_> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+    layer.allow_origin(AllowOrigin::list(list))
+}
+
+/// Serves until `shutdown` resolves, then drains in-flight requests (streams included) for at
+/// most the configured grace time.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let grace = state.settings.shutdown_grace;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {err}");
+        }
+    });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: draining in-flight requests for up to {} s", grace.as_secs_f64());
+        let _ = stop_tx.send(true);
+    };
+    let server = axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(signal);
+    let mut stopped = stop_rx;
+    let deadline = async move {
+        let _ = stopped.wait_for(|s| *s).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = server.into_future() => result,
+        () = deadline => {
+            tracing::warn!("grace time over; closing remaining connections");
+            Ok(())
+        }
+    }
+}

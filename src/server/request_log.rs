@@ -1,0 +1,84 @@
+//! The outermost layer: gives every response an `x-request-id` (the client's when it is a
+//! safe token, a fresh one otherwise) and writes the one INFO line per request.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, Request};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use rand::Rng;
+
+/// The id of the request being served, for handlers that echo it.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// What a routed handler tells the log line: the model asked for and who served it.
+#[derive(Debug, Clone)]
+pub struct RouteLog {
+    pub requested: String,
+    pub served: Option<String>,
+    pub attempts: usize,
+}
+
+pub async fn request_log(mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| is_safe_id(v))
+        .map_or_else(new_request_id, str::to_string);
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.to_string());
+
+    let mut response = next.run(request).await;
+
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    let route = response.extensions().get::<RouteLog>();
+    tracing::info!(
+        request_id = %id,
+        client = client.as_deref().unwrap_or("-"),
+        model = route.map_or("-", |r| r.requested.as_str()),
+        served = route.and_then(|r| r.served.as_deref()).unwrap_or("-"),
+        attempts = route.map_or(0, |r| r.attempts),
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "{method} {path}"
+    );
+    response
+}
+
+/// `^[A-Za-z0-9._-]{1,128}$`
+fn is_safe_id(id: &str) -> bool {
+    (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// `req_` + 26 random base32 characters.
+fn new_request_id() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut rng = rand::rng();
+    let tail: String = (0..26).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    format!("req_{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_checked_and_generated_in_the_documented_form() {
+        assert!(is_safe_id("abc-1.2_3"));
+        assert!(!is_safe_id("has space"));
+        assert!(!is_safe_id(""));
+        assert!(!is_safe_id(&"x".repeat(129)));
+        let id = new_request_id();
+        assert_eq!(id.len(), 30);
+        assert!(id.starts_with("req_") && is_safe_id(&id));
+    }
+}

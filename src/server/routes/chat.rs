@@ -1,0 +1,73 @@
+//! `POST /v1/chat/completions`: decode the OpenAI request, run it through the engine, and answer
+//! with a completion, a stream, or an error in OpenAI shape.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::engine::{ChatReply, Served};
+use crate::formats::openai::ChatRequest;
+use crate::server::AppState;
+use crate::server::error::ApiError;
+use crate::server::request_log::RouteLog;
+use crate::server::sse::{sse_response, with_keepalive};
+
+/// OpenAI clients ignore SSE comments; this keeps proxies and load balancers from idling out.
+const KEEPALIVE: &[u8] = b": keep-alive\n\n";
+
+pub async fn completions(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            return ApiError::from_body_rejection(&rejection, state.settings.max_request_body_bytes).into_response();
+        }
+    };
+    let request = match ChatRequest::parse(&body) {
+        Ok(request) => request,
+        Err(invalid) => return ApiError::from(invalid).into_response(),
+    };
+    let requested = request.model.clone();
+    let (mut response, log) = match state.engine.chat(request).await {
+        Ok(answer) => {
+            let response = match answer.reply {
+                ChatReply::Complete { body, .. } => {
+                    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
+                }
+                ChatReply::Stream(frames) => {
+                    sse_response(with_keepalive(frames, state.settings.sse_keepalive_interval, KEEPALIVE))
+                }
+            };
+            let mut response = response;
+            if state.settings.expose_routing_headers {
+                routing_headers(&mut response, &answer.served, &requested);
+            }
+            let log =
+                RouteLog { requested, served: Some(answer.served.model.clone()), attempts: answer.served.attempts };
+            (response, log)
+        }
+        Err(err) => {
+            let attempts = err.attempts();
+            (ApiError::from(err).into_response(), RouteLog { requested, served: None, attempts })
+        }
+    };
+    response.extensions_mut().insert(log);
+    response
+}
+
+fn routing_headers(response: &mut Response, served: &Served, requested: &str) {
+    let headers = response.headers_mut();
+    let mut set = |name: &'static str, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    };
+    set("x-llmkp-provider", &served.provider);
+    set("x-llmkp-model", &served.model);
+    set("x-llmkp-attempts", &served.attempts.to_string());
+    set("x-llmkp-credential", &served.credential);
+    if requested != served.model {
+        set("x-llmkp-requested-model", requested);
+    }
+}

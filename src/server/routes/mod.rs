@@ -1,0 +1,5 @@
+//! Route handlers, one module per API family or concern.
+
+pub mod chat;
+pub mod models;
+pub mod status;
