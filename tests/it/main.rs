@@ -1,2 +1,9 @@
+//! The one integration-test binary: a module per area, shared mock upstreams in `support/`.
+
+mod binary;
+mod chat;
+mod http_surface;
 mod mock_selftest;
+mod models;
+mod resilience;
 mod support;

@@ -1,0 +1,195 @@
+//! The real `llmkp` binary: flags, exit codes, `.env` in the home directory, serving, and
+//! graceful shutdown — with the process environment cleared so the user's setup never leaks in.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use assert_cmd::Command as AssertCommand;
+use serde_json::{Value, json};
+
+use crate::support::openai_mock::OpenAiMock;
+
+const BIN: &str = env!("CARGO_BIN_EXE_llmkp");
+
+fn llmkp(home: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("HOME", home).current_dir(home);
+    cmd.arg("--home").arg(home);
+    cmd
+}
+
+/// A running `llmkp serve`, its address read from its own start-up log line.
+struct Server {
+    child: Child,
+    addr: String,
+    log: mpsc::Receiver<String>,
+    /// Lines logged before the listen line (configuration warnings).
+    early: Vec<String>,
+}
+
+impl Drop for Server {
+    /// A failing test must not leave a server running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(mut cmd: Command) -> Self {
+        let child = cmd.args(["serve", "--port", "0"]).stderr(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let mut server = Self { child, addr: String::new(), log: rx, early: Vec::new() };
+        let stderr = server.child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        while server.addr.is_empty() {
+            let Ok(line) = server.log.recv_timeout(Duration::from_secs(20)) else {
+                panic!("no listen line; log: {:#?}", server.early);
+            };
+            if let Some(pos) = line.find("listening on http://") {
+                server.addr = line[pos + "listening on http://".len()..].trim().to_string();
+            }
+            server.early.push(line);
+        }
+        server
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// SIGTERM, then the exit status and everything it logged.
+    fn stop(&mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let status = self.child.wait().unwrap();
+        let mut log = std::mem::take(&mut self.early);
+        // The reader thread ends at EOF of stderr, which disconnects the channel.
+        while let Ok(line) = self.log.recv_timeout(Duration::from_secs(5)) {
+            log.push(line);
+        }
+        (status, log.join("\n"))
+    }
+}
+
+#[test]
+fn version_and_help_describe_the_tool() {
+    let version = AssertCommand::new(BIN).arg("--version").assert().success().get_output().stdout.clone();
+    assert_eq!(String::from_utf8(version).unwrap().trim(), format!("llmkp {}", env!("CARGO_PKG_VERSION")));
+    let help = AssertCommand::new(BIN).arg("--help").assert().success().get_output().stdout.clone();
+    let help = String::from_utf8(help).unwrap();
+    assert!(help.contains("serve") && help.contains("--home"), "{help}");
+}
+
+#[test]
+fn no_command_prints_help_and_bad_flags_exit_2() {
+    AssertCommand::new(BIN).assert().code(2);
+    AssertCommand::new(BIN).args(["serve", "--port", "notaport"]).assert().code(2);
+}
+
+#[test]
+fn require_proxy_key_without_a_key_refuses_to_start_with_exit_2() {
+    let home = tempfile::tempdir().unwrap();
+    let output = llmkp(home.path()).env("REQUIRE_PROXY_KEY", "true").args(["serve", "--port", "0"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("REQUIRE_PROXY_KEY"));
+}
+
+#[test]
+fn an_address_in_use_exits_2_with_a_hint() {
+    let home = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let output = llmkp(home.path()).args(["serve", "--port", &port]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--port"));
+}
+
+#[test]
+fn a_missing_env_file_is_a_usage_error() {
+    let home = tempfile::tempdir().unwrap();
+    let output = llmkp(home.path()).args(["--env-file", "/nonexistent/x.env", "serve"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn a01_serve_reads_keys_from_the_home_env_file_serves_and_never_logs_secrets() {
+    let mock = OpenAiMock::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let proxy_key = "s3cr3t-xyz-proxy-key";
+    let api_key = "sk-upstream-secret-000111";
+    std::fs::write(
+        home.path().join(".env"),
+        format!(
+            "# copied from an LLM-API-Key-Proxy folder\nPROXY_API_KEY=\"{proxy_key}\"\nOPENAI_API_BASE={}\nOPENAI_API_KEY_1={api_key}\nOPENAI_API_KEY_2=\n",
+            mock.base_url()
+        ),
+    )
+    .unwrap();
+    let mut server = Server::start(llmkp(home.path()));
+    let client = reqwest::Client::new();
+
+    let body = json!({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "hi"}]});
+    let reply: Value = client
+        .post(server.url("/v1/chat/completions"))
+        .bearer_auth(proxy_key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reply["choices"][0]["message"]["content"], "Hello! You said: hi");
+    assert_eq!(mock.keys_used(), [api_key]);
+    let unauthorized = client.post(server.url("/v1/chat/completions")).json(&body).send().await.unwrap();
+    assert_eq!(unauthorized.status(), 401);
+    let echo = client
+        .post(server.url("/v1/chat/completions"))
+        .bearer_auth(proxy_key)
+        .json(&json!({"model": "openai/echo-key", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echo.status(), 400);
+    assert!(!echo.text().await.unwrap().contains(api_key));
+    let models = client.get(server.url("/v1/models")).header("x-api-key", proxy_key).send().await.unwrap();
+    assert_eq!(models.status(), 200);
+
+    let (status, log) = server.stop();
+    assert!(status.success(), "graceful shutdown exits 0: {status:?}\n{log}");
+    assert!(log.contains("OPENAI_API_KEY_2 is empty"), "empty keys are reported: {log}");
+    assert!(log.contains("POST /v1/chat/completions"), "one line per request: {log}");
+    assert!(!log.contains(proxy_key) && !log.contains(api_key), "a secret reached the log:\n{log}");
+}
+
+#[tokio::test]
+async fn process_environment_wins_over_the_env_file_and_open_mode_is_announced() {
+    let mock = OpenAiMock::start().await;
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join(".env"), "OPENAI_API_BASE=http://127.0.0.1:9/v1\nOPENAI_API_KEY=sk-from-file\n")
+        .unwrap();
+    let mut cmd = llmkp(home.path());
+    cmd.env("OPENAI_API_BASE", mock.base_url());
+    let mut server = Server::start(cmd);
+    let status = reqwest::Client::new()
+        .post(server.url("/v1/chat/completions"))
+        .json(&json!({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    assert_eq!(mock.keys_used(), ["sk-from-file"]);
+    let (_, log) = server.stop();
+    assert!(log.contains("no PROXY_API_KEY set"), "{log}");
+}
