@@ -17,7 +17,7 @@ pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
         settings.port = port;
     }
 
-    let (registry, warnings) = Registry::from_env(&context.env);
+    let (mut registry, warnings) = Registry::from_env(&context.env);
     for LoadWarning(message) in &warnings {
         tracing::warn!("{message}");
     }
@@ -42,16 +42,21 @@ pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
         tracing::warn!("no provider has credentials: set e.g. OPENAI_API_KEY_1 in {}/.env", context.home.display());
     }
 
-    let engine = Engine::new(registry, context.settings.engine.clone(), auth.secrets().to_vec())
-        .map_err(|e| CliError::usage(e.to_string()))?;
-    let summary: Vec<String> =
-        engine.registry().providers().map(|p| format!("{} ({} key(s))", p.name, p.credentials.len())).collect();
     let address = format!("{}:{}", settings.host, settings.port);
     let listener = tokio::net::TcpListener::bind(&address).await.map_err(|err| {
         let hint = if err.kind() == std::io::ErrorKind::AddrInUse { "; pick another with --port" } else { "" };
         CliError::usage(format!("cannot listen on {address}: {err}{hint}"))
     })?;
-    let local = listener.local_addr().map_or(address, |a| a.to_string());
+    let local =
+        listener.local_addr().map_err(|err| CliError::failed(format!("cannot read the listen address: {err}")))?;
+    for (name, base) in registry.remove_where(|p| points_at_listener(&p.base_url, local).then(|| p.base_url.clone())) {
+        tracing::warn!("provider '{name}' is not used: its base URL {base} is this server's own address");
+    }
+
+    let engine = Engine::new(registry, context.settings.engine.clone(), auth.secrets().to_vec())
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    let summary: Vec<String> =
+        engine.registry().providers().map(|p| format!("{} ({} key(s))", p.name, p.credentials.len())).collect();
     tracing::info!("llmkp {} listening on http://{local}", env!("CARGO_PKG_VERSION"));
     if !summary.is_empty() {
         tracing::info!("providers: {}", summary.join(", "));
@@ -61,6 +66,19 @@ pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
     crate::server::serve(listener, state, shutdown_signal())
         .await
         .map_err(|err| CliError::failed(format!("server error: {err}")))
+}
+
+/// A base URL that would send requests back into this server (client-side variables such as
+/// `OPENAI_BASE_URL` often point at the proxy; copied into `<NAME>_API_BASE` it loops forever).
+fn points_at_listener(base_url: &str, local: std::net::SocketAddr) -> bool {
+    let Ok(url) = reqwest::Url::parse(base_url) else { return false };
+    if url.port_or_known_default() != Some(local.port()) {
+        return false;
+    }
+    let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+    let same_ip = host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip == local.ip());
+    let listens_on_loopback = local.ip().is_loopback() || local.ip().is_unspecified();
+    same_ip || (is_loopback(host) && listens_on_loopback)
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -86,5 +104,21 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::points_at_listener;
+
+    #[test]
+    fn g05_a_base_url_pointing_at_the_listener_is_recognised() {
+        let local: std::net::SocketAddr = "127.0.0.1:8000".parse().unwrap();
+        assert!(points_at_listener("http://127.0.0.1:8000/v1", local));
+        assert!(points_at_listener("http://localhost:8000/v1", local));
+        assert!(!points_at_listener("http://127.0.0.1:8001/v1", local));
+        assert!(!points_at_listener("https://api.openai.com/v1", local));
+        let any: std::net::SocketAddr = "0.0.0.0:80".parse().unwrap();
+        assert!(points_at_listener("http://localhost/v1", any));
     }
 }

@@ -143,6 +143,20 @@ impl Registry {
         self.providers.values().map(|p| p.credentials.len()).sum()
     }
 
+    /// Removes the providers for which `refuse` says why they must not be used; returns the
+    /// removed names with the reasons.
+    pub fn remove_where(&mut self, refuse: impl Fn(&Provider) -> Option<String>) -> Vec<(String, String)> {
+        let mut removed = Vec::new();
+        self.providers.retain(|name, provider| match refuse(provider) {
+            Some(reason) => {
+                removed.push((name.clone(), reason));
+                false
+            }
+            None => true,
+        });
+        removed
+    }
+
     /// Every secret this process holds, for redaction of upstream messages.
     pub fn secrets(&self) -> Vec<String> {
         self.providers.values().flat_map(|p| p.credentials.iter().map(|c| c.secret().to_string())).collect()

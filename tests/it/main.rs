@@ -2,8 +2,10 @@
 
 mod binary;
 mod chat;
+mod docs;
 mod http_surface;
 mod mock_selftest;
 mod models;
 mod resilience;
+mod sdk;
 mod support;
