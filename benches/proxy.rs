@@ -221,6 +221,9 @@ async fn start_llmkp(mock: SocketAddr, extra: &[(&str, &str)]) -> std::io::Resul
         eprintln!("llmkp config warning: {}", warning.0);
     }
     let settings = Settings::resolve(&env);
+    for warning in &settings.warnings {
+        eprintln!("llmkp config warning: {}", warning.0);
+    }
     let auth = ProxyAuth::from_env(&env);
     let engine = Engine::new(registry, settings.engine, auth.secrets().to_vec()).map_err(std::io::Error::other)?;
     let state = AppState { engine: Arc::new(engine), auth: Arc::new(auth), settings: Arc::new(settings.server) };

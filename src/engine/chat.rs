@@ -68,7 +68,7 @@ const MAX_ERROR_BODY: usize = 1 << 20;
 const ERROR_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Engine {
-    pub async fn chat(&self, request: ChatRequest) -> Result<ChatResponse, EngineError> {
+    pub async fn chat(&self, mut request: ChatRequest) -> Result<ChatResponse, EngineError> {
         let deadline = Instant::now() + self.settings.global_timeout;
         let target = resolve(&self.registry, &request.model)?;
         let mode = match (request.stream, self.settings.upstream_stream_for_non_stream) {

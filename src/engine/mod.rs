@@ -68,6 +68,9 @@ fn upstream_client(settings: &EngineSettings) -> Result<reqwest::Client, ClientB
         .pool_idle_timeout(std::time::Duration::from_secs(90))
         .tcp_nodelay(true)
         .redirect(reqwest::redirect::Policy::none())
+        // The engine's attempt loop is the only retry loop: reqwest would otherwise resend on
+        // protocol-level refusals behind the loop's back.
+        .retry(reqwest::retry::never())
         // The process environment is not our configuration: proxies come from the merged env.
         .no_proxy();
     let no_proxy = settings.no_proxy.as_deref().and_then(reqwest::NoProxy::from_string);

@@ -1,6 +1,7 @@
 //! The server's surface around the engine: proxy-key auth, status routes, and error shapes for
 //! every way a request can be wrong. Never a 500 for the client's mistake.
 
+use futures::StreamExt;
 use serde_json::{Value, json};
 
 use crate::support::gateway::{Gateway, PROXY_KEY, chat_body, error_of};
@@ -188,4 +189,23 @@ async fn routing_headers_can_be_turned_off() {
     let response = gw.post("/v1/chat/completions", &chat_body("openai/gpt-4o", "hi")).await;
     assert_eq!(response.status(), 200);
     assert!(!response.headers().contains_key("x-llmkp-provider"));
+}
+
+#[tokio::test]
+async fn graceful_shutdown_lets_an_in_flight_stream_finish() {
+    let mock = OpenAiMock::start().await;
+    let mut gw = Gateway::openai(&mock.base_url(), &["sk-good"], &[]).await;
+    let mut request = chat_body("openai/slow", "hi");
+    request["stream"] = json!(true);
+    let response = gw.post("/v1/chat/completions", &request).await;
+    let mut body = response.bytes_stream();
+    let mut received = String::new();
+    while !received.contains("one ") {
+        received.push_str(std::str::from_utf8(&body.next().await.unwrap().unwrap()).unwrap());
+    }
+    gw.shut_down();
+    while let Some(piece) = body.next().await {
+        received.push_str(std::str::from_utf8(&piece.expect("stream not cut by the shutdown")).unwrap());
+    }
+    assert!(received.contains("five") && received.ends_with("data: [DONE]\n\n"), "{received}");
 }

@@ -83,32 +83,29 @@ def tools_stream():
     assert json.loads(args) == {"location": "Paris", "unit": "celsius"}
 
 
+def raises(error_type, call):
+    """The error `call` raised; fails when it raised none or another type."""
+    try:
+        call()
+    except error_type as e:
+        return e
+    raise AssertionError(f"no {error_type.__name__}")
+
+
 def wrong_key():
     bad = openai.OpenAI(base_url=BASE_URL, api_key="wrong", max_retries=0)
-    try:
-        bad.chat.completions.create(model="openai/gpt-4o", messages=USER)
-    except openai.AuthenticationError as e:
-        assert e.status_code == 401
-        return
-    raise AssertionError("no AuthenticationError")
+    e = raises(openai.AuthenticationError, lambda: bad.chat.completions.create(model="openai/gpt-4o", messages=USER))
+    assert e.status_code == 401
 
 
 def model_without_provider():
-    try:
-        client.chat.completions.create(model="gpt-4o", messages=USER)
-    except openai.NotFoundError as e:
-        assert "provider/model" in str(e), e
-        return
-    raise AssertionError("no NotFoundError")
+    e = raises(openai.NotFoundError, lambda: client.chat.completions.create(model="gpt-4o", messages=USER))
+    assert "provider/model" in str(e), e
 
 
 def upstream_client_error():
-    try:
-        client.chat.completions.create(model="openai/invalid", messages=USER)
-    except openai.BadRequestError as e:
-        assert "temperature" in e.message, e.message
-        return
-    raise AssertionError("no BadRequestError")
+    e = raises(openai.BadRequestError, lambda: client.chat.completions.create(model="openai/invalid", messages=USER))
+    assert "temperature" in e.message, e.message
 
 
 def models():

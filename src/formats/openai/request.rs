@@ -76,8 +76,10 @@ impl ChatRequest {
 
     /// The body sent upstream: the client's JSON with `model` replaced, and for upstream streams
     /// `stream: true` plus `stream_options.include_usage: true` so usage is always reported.
-    pub fn upstream_body(&self, upstream_model: &str, upstream_stream: bool) -> Bytes {
-        let mut body = self.body.clone();
+    /// Edits the request in place (no copy of the messages); calling it again for another
+    /// target overwrites the same fields.
+    pub fn upstream_body(&mut self, upstream_model: &str, upstream_stream: bool) -> Bytes {
+        let body = &mut self.body;
         body.insert("model".into(), Value::String(upstream_model.to_string()));
         if upstream_stream {
             body.insert("stream".into(), Value::Bool(true));
@@ -91,7 +93,7 @@ impl ChatRequest {
                 body.insert("stream".into(), Value::Bool(false));
             }
         }
-        Bytes::from(serde_json::to_vec(&body).expect("a JSON map always serialises"))
+        Bytes::from(serde_json::to_vec(body).expect("a JSON map always serialises"))
     }
 }
 
@@ -101,7 +103,7 @@ mod tests {
 
     #[test]
     fn unknown_fields_survive_and_only_model_and_stream_options_change() {
-        let req = ChatRequest::parse(
+        let mut req = ChatRequest::parse(
             br#"{"model":"openai/gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"x":1},"vendor_extra":{"k":[1,2]}}"#,
         )
         .unwrap();
@@ -114,8 +116,9 @@ mod tests {
 
     #[test]
     fn non_stream_upstream_body_drops_stream_options() {
-        let req = ChatRequest::parse(br#"{"model":"a/b","messages":[{"role":"user","content":"hi"}],"stream":false}"#)
-            .unwrap();
+        let mut req =
+            ChatRequest::parse(br#"{"model":"a/b","messages":[{"role":"user","content":"hi"}],"stream":false}"#)
+                .unwrap();
         let body: Value = serde_json::from_slice(&req.upstream_body("b", false)).unwrap();
         assert_eq!(body["stream"], false);
         assert!(body.get("stream_options").is_none());

@@ -91,6 +91,13 @@ impl Gateway {
         self.client.get(self.url(path)).bearer_auth(PROXY_KEY).send().await.expect("request to gateway")
     }
 
+    /// Starts a graceful shutdown, as SIGTERM does for the binary.
+    pub fn shut_down(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
     pub fn client(&self) -> &reqwest::Client {
         &self.client
     }
