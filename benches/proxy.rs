@@ -20,6 +20,10 @@ use axum::serve::ListenerExt;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
+/// The same allocator as the `llmkp` binary, so the numbers are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use llmkp::config::{Env, Settings};
 use llmkp::engine::Engine;
 use llmkp::providers::Registry;
