@@ -40,9 +40,9 @@ impl<'a> ValueReader<'a> {
     pub fn seconds(&mut self, name: &str, default: f64) -> Duration {
         let Some(raw) = self.env.get_nonempty(name) else { return Duration::from_secs_f64(default) };
         match raw.parse::<f64>() {
-            Ok(v) if v.is_finite() && v >= 0.0 => Duration::from_secs_f64(v),
+            Ok(v) if (0.0..=MAX_SECONDS).contains(&v) => Duration::from_secs_f64(v),
             _ => {
-                self.reject(name, "a non-negative number of seconds", default);
+                self.reject(name, "a number of seconds from 0 to 10 years", default);
                 Duration::from_secs_f64(default)
             }
         }
@@ -78,6 +78,9 @@ impl<'a> ValueReader<'a> {
     }
 }
 
+/// Ten years: longer is a typo, and would overflow deadline arithmetic.
+const MAX_SECONDS: f64 = 315_360_000.0;
+
 pub fn parse_bool(raw: &str) -> Option<bool> {
     match raw.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Some(true),
@@ -103,6 +106,14 @@ mod tests {
         assert_eq!(r.warnings.len(), 1);
         assert!(r.warnings[0].0.starts_with("GLOBAL_TIMEOUT:"));
         assert!(!r.warnings[0].0.contains("fast"), "values may be secrets and are not echoed");
+    }
+
+    #[test]
+    fn absurd_durations_warn_instead_of_panicking() {
+        let env = Env::from_pairs([("GLOBAL_TIMEOUT", "1e300")]);
+        let mut r = ValueReader::new(&env);
+        assert_eq!(r.seconds("GLOBAL_TIMEOUT", 30.0), Duration::from_secs(30));
+        assert_eq!(r.warnings.len(), 1);
     }
 
     #[test]

@@ -68,8 +68,10 @@ const MAX_ERROR_BODY: usize = 1 << 20;
 const ERROR_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Engine {
-    pub async fn chat(&self, mut request: ChatRequest) -> Result<ChatResponse, EngineError> {
-        let deadline = Instant::now() + self.settings.global_timeout;
+    /// Serves one Chat Completions request. `arrival` is when the request reached the proxy: the
+    /// deadline counts from it, so a slow upload is not free.
+    pub async fn chat(&self, mut request: ChatRequest, arrival: Instant) -> Result<ChatResponse, EngineError> {
+        let deadline = arrival + self.settings.global_timeout;
         let target = resolve(&self.registry, &request.model)?;
         let mode = match (request.stream, self.settings.upstream_stream_for_non_stream) {
             (true, _) => Mode::Stream { include_usage: request.include_usage },
@@ -121,6 +123,7 @@ impl Engine {
                     credential: credential.masked.clone(),
                     status: failure.status,
                     class: failure.class,
+                    message: message.clone(),
                 });
                 if failure.class.fails_fast() {
                     return Err(EngineError::UpstreamRejected {
@@ -150,16 +153,19 @@ impl Engine {
                 sleep(delay).await;
             }
             excluded.push(credential.id.clone());
+            // No attempt starts at or after D; the failures so far decide the status (a 504
+            // is only for an attempt that had no response head at D).
             if Instant::now() >= deadline {
-                return Err(EngineError::DeadlineExceeded {
-                    timeout: self.settings.global_timeout,
-                    context: context(attempts),
-                });
+                break;
             }
         }
 
         if let Some(wait) = rate_limit_waits.iter().min() {
-            return Err(EngineError::RateLimited { retry_after: *wait, context: context(attempts) });
+            return Err(EngineError::RateLimited {
+                retry_after: *wait,
+                credentials: excluded.len(),
+                context: context(attempts),
+            });
         }
         let auth_only = !attempts.is_empty() && attempts.iter().all(|a| a.class.is_auth());
         Err(EngineError::UpstreamFailed { auth_only, context: context(attempts) })
@@ -199,7 +205,7 @@ impl Engine {
         let status = response.status();
         if !status.is_success() {
             let headers = response.headers().clone();
-            let body = read_error_body(response).await;
+            let body = read_error_body(response, deadline).await;
             return Attempt::Failed(classify_http(status.as_u16(), &headers, &body));
         }
         let result = match mode {
@@ -294,6 +300,7 @@ async fn aggregate(target: &Target, response: reqwest::Response) -> Result<ChatR
     if !done && !aggregator.finished() {
         return Err(premature_end(false));
     }
+    aggregator.close();
     let usage = aggregator.usage().cloned();
     let Value::Object(completion) = aggregator.into_completion(&target.served_id) else {
         unreachable!("a completion is an object")
@@ -321,7 +328,9 @@ pub(crate) fn to_bytes(map: &Map<String, Value>) -> Bytes {
     Bytes::from(serde_json::to_vec(map).expect("a JSON map always serialises"))
 }
 
-async fn read_error_body(mut response: reqwest::Response) -> Vec<u8> {
+/// The error body, read until it ends, grows too large, or time is up: whichever of the
+/// request deadline and [`ERROR_BODY_TIMEOUT`] comes first (the status alone still classifies).
+async fn read_error_body(mut response: reqwest::Response, deadline: Instant) -> Vec<u8> {
     let mut body = Vec::new();
     let read = async {
         while let Ok(Some(chunk)) = response.chunk().await {
@@ -331,6 +340,6 @@ async fn read_error_body(mut response: reqwest::Response) -> Vec<u8> {
             }
         }
     };
-    let _ = timeout(ERROR_BODY_TIMEOUT, read).await;
+    let _ = timeout_at(deadline.min(Instant::now() + ERROR_BODY_TIMEOUT), read).await;
     body
 }

@@ -29,7 +29,9 @@ struct State {
     served_id: String,
     include_usage: bool,
     redactor: Arc<Redactor>,
-    finish_seen: bool,
+    /// Choice indices whose finish reason has been sent: each is sent once.
+    finished: Vec<u64>,
+    saw_tool_calls: bool,
     done: bool,
     /// `id` and `created` of the last chunk, for a finish chunk the proxy has to add.
     last_id: Value,
@@ -53,7 +55,8 @@ impl ChatStream {
             served_id,
             include_usage,
             redactor,
-            finish_seen: false,
+            finished: Vec::new(),
+            saw_tool_calls: false,
             done: false,
             last_id: Value::Null,
             last_created: Value::Null,
@@ -89,7 +92,7 @@ impl State {
                 continue;
             }
             let event = match self.events.next().await {
-                None if self.finish_seen => return Some(self.finish()),
+                None if !self.finished.is_empty() => return Some(self.finish()),
                 None => {
                     return Some(self.fail(&UpstreamFailure::new(
                         super::classify::ErrorClass::ServerError,
@@ -119,7 +122,10 @@ impl State {
     /// One upstream chunk as a client frame, or `None` when it is held back.
     fn forward(&mut self, mut chunk: Map<String, Value>) -> Option<Bytes> {
         let facts = ChunkFacts::of(&chunk);
-        self.finish_seen |= facts.has_finish;
+        self.saw_tool_calls |= facts.has_tool_calls;
+        if facts.has_finish && !self.keep_after_removing_repeated_finish(&mut chunk) {
+            return None;
+        }
         if let Some(id) = chunk.get("id") {
             self.last_id = id.clone();
         }
@@ -142,19 +148,40 @@ impl State {
         Some(frame(&chunk))
     }
 
+    /// Exactly one finish reason per choice reaches the client: a repeated one is nulled, and a
+    /// chunk left with nothing else to say is dropped (returns `false`).
+    fn keep_after_removing_repeated_finish(&mut self, chunk: &mut Map<String, Value>) -> bool {
+        let Some(choices) = chunk.get_mut("choices").and_then(Value::as_array_mut) else { return true };
+        let mut removed = false;
+        for choice in choices.iter_mut() {
+            if choice.get("finish_reason").is_none_or(Value::is_null) {
+                continue;
+            }
+            let index = choice.get("index").and_then(Value::as_u64).unwrap_or(0);
+            if self.finished.contains(&index) {
+                choice["finish_reason"] = Value::Null;
+                removed = true;
+            } else {
+                self.finished.push(index);
+            }
+        }
+        !removed || ChunkFacts::of(chunk).has_content || chunk.get("usage").is_some_and(Value::is_object)
+    }
+
     /// `[DONE]`, preceded by a finish chunk when the upstream never sent one.
     fn finish(&mut self) -> Bytes {
         self.done = true;
         tracing::debug!(model = %self.served_id, usage = ?self.usage, "stream finished");
-        if self.finish_seen {
+        if !self.finished.is_empty() {
             return Bytes::from_static(DONE);
         }
+        let reason = if self.saw_tool_calls { "tool_calls" } else { "stop" };
         let chunk = json!({
             "id": self.last_id,
             "object": "chat.completion.chunk",
             "created": self.last_created,
             "model": self.served_id,
-            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "delta": {}, "finish_reason": reason}],
         });
         let mut out = frame(chunk.as_object().expect("object")).to_vec();
         out.extend_from_slice(DONE);

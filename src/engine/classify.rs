@@ -93,7 +93,15 @@ pub fn classify_http(status: u16, headers: &HeaderMap, body: &[u8]) -> UpstreamF
     let text = String::from_utf8_lossy(body).to_ascii_lowercase();
     let class = class_for(status, &text);
     let retry_after = retry_after_from_headers(headers).or_else(|| retry_after_from_text(&text));
-    let message = if message.trim().is_empty() { format!("upstream answered HTTP {status}") } else { message };
+    let message = if (300..400).contains(&status) {
+        // Redirects are not followed (they would turn a POST into a GET): the base URL is wrong.
+        let location = headers.get(http::header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("nowhere");
+        format!("upstream redirected (HTTP {status}) to {location}; check the provider's base URL")
+    } else if message.trim().is_empty() {
+        format!("upstream answered HTTP {status}")
+    } else {
+        message
+    };
     UpstreamFailure { class, status: Some(status), message, code, kind, param, retry_after }
 }
 
@@ -166,7 +174,7 @@ fn class_for(status: u16, text: &str) -> ErrorClass {
         529 => ErrorClass::Overloaded,
         503 if has(&["overloaded", "model_capacity_exhausted", "high demand"]) => ErrorClass::Overloaded,
         _ if has(&["overloaded_error"]) => ErrorClass::Overloaded,
-        408 | 500..=599 => ErrorClass::ServerError,
+        300..=399 | 408 | 500..=599 => ErrorClass::ServerError,
         _ => ErrorClass::ClientError,
     }
 }
@@ -192,14 +200,12 @@ fn error_fields(value: &Value) -> (String, Option<String>, Option<String>, Value
 /// `retry-after-ms`, `retry-after` (seconds), then `x-ratelimit-reset-*` durations (`7s`, `1m30s`).
 pub fn retry_after_from_headers(headers: &HeaderMap) -> Option<Duration> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-    if let Some(ms) =
-        header("retry-after-ms").and_then(|v| v.parse::<f64>().ok()).filter(|v| v.is_finite() && *v >= 0.0)
+    if let Some(wait) = header("retry-after-ms").and_then(|v| v.parse::<f64>().ok()).and_then(|ms| seconds(ms / 1000.0))
     {
-        return Some(Duration::from_secs_f64(ms / 1000.0));
+        return Some(wait);
     }
-    if let Some(secs) = header("retry-after").and_then(|v| v.parse::<f64>().ok()).filter(|v| v.is_finite() && *v >= 0.0)
-    {
-        return Some(Duration::from_secs_f64(secs));
+    if let Some(wait) = header("retry-after").and_then(|v| v.parse::<f64>().ok()).and_then(seconds) {
+        return Some(wait);
     }
     ["x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", "x-ratelimit-reset"]
         .iter()
@@ -230,7 +236,7 @@ pub fn parse_duration_text(text: &str) -> Option<Duration> {
         return None;
     }
     if let Ok(secs) = text.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        return seconds(secs);
     }
     let mut total = 0.0_f64;
     let mut number = String::new();
@@ -256,7 +262,22 @@ pub fn parse_duration_text(text: &str) -> Option<Duration> {
         total += value * unit;
         any = true;
     }
-    (any && number.is_empty() && total.is_finite()).then(|| Duration::from_secs_f64(total))
+    if !any || !number.is_empty() {
+        return None;
+    }
+    seconds(total)
+}
+
+/// The longest wait an upstream can impose (`MAX_COOLDOWN_SECONDS`' default: one week).
+pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(604_800);
+
+/// Seconds from upstream text as a duration: negative or NaN is no information, and absurd
+/// values (`1e20`) are capped rather than trusted.
+fn seconds(value: f64) -> Option<Duration> {
+    if value.is_nan() || value < 0.0 {
+        return None;
+    }
+    Some(Duration::from_secs_f64(value.min(MAX_RETRY_WAIT.as_secs_f64())))
 }
 
 #[cfg(test)]
@@ -288,6 +309,7 @@ mod tests {
         assert_eq!(class(500, "{}"), ErrorClass::ServerError);
         assert_eq!(class(408, "{}"), ErrorClass::ServerError);
         assert_eq!(class(524, "<html>"), ErrorClass::ServerError);
+        assert_eq!(class(301, ""), ErrorClass::ServerError);
     }
 
     #[test]
@@ -312,6 +334,12 @@ mod tests {
         assert_eq!(retry_after_from_text(r#""retrydelay": "12s""#), Some(Duration::from_secs(12)));
         assert_eq!(parse_duration_text("6m0s"), Some(Duration::from_secs(360)));
         assert_eq!(parse_duration_text("soon"), None);
+        assert_eq!(parse_duration_text("99999999999999999999s"), Some(MAX_RETRY_WAIT), "capped, never a panic");
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "1e20".parse().unwrap());
+        assert_eq!(retry_after_from_headers(&headers), Some(MAX_RETRY_WAIT));
+        headers.insert("retry-after", "-3".parse().unwrap());
+        assert_eq!(retry_after_from_headers(&headers), None);
     }
 
     #[test]

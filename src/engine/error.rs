@@ -12,6 +12,8 @@ pub struct AttemptRecord {
     pub credential: String,
     pub status: Option<u16>,
     pub class: ErrorClass,
+    /// The upstream's message, secrets already redacted.
+    pub message: String,
 }
 
 /// Summarises attempts by class: `2 rate_limit, 1 server_error`.
@@ -35,6 +37,13 @@ pub struct FailureContext {
     pub attempts: Vec<AttemptRecord>,
 }
 
+impl FailureContext {
+    /// What the last failed attempt said: usually the most useful hint for the user.
+    pub fn last_message(&self) -> &str {
+        self.attempts.last().map_or("none", |a| a.message.as_str())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// The request itself is malformed (400).
@@ -54,10 +63,10 @@ pub enum EngineError {
         context: FailureContext,
     },
     /// Every credential tried was rate-limited or out of quota (429).
-    #[error("all {} credential(s) for provider '{}' are rate-limited; retry in {} s", .context.attempts.len(), .context.provider, retry_secs(.retry_after))]
-    RateLimited { retry_after: Duration, context: FailureContext },
+    #[error("all {credentials} credential(s) for provider '{}' are rate-limited or failing ({}); retry in {} s", .context.provider, summarize(&.context.attempts), retry_secs(.retry_after))]
+    RateLimited { retry_after: Duration, credentials: usize, context: FailureContext },
     /// Every credential failed for upstream reasons (502).
-    #[error("upstream failed for model '{}' after {} attempt(s) ({})", .context.model, .context.attempts.len(), summarize(&.context.attempts))]
+    #[error("upstream failed for model '{}' after {} attempt(s) ({}); last error: {}", .context.model, .context.attempts.len(), summarize(&.context.attempts), .context.last_message())]
     UpstreamFailed { auth_only: bool, context: FailureContext },
     /// The request deadline passed before an upstream answered (504).
     #[error("no upstream answer for model '{}' within the {} s deadline", .context.model, .timeout.as_secs_f64())]
@@ -87,7 +96,7 @@ mod tests {
 
     #[test]
     fn attempts_are_summarised_by_class_in_first_seen_order() {
-        let a = |class| AttemptRecord { credential: "…abcd".into(), status: None, class };
+        let a = |class| AttemptRecord { credential: "…abcd".into(), status: None, class, message: String::new() };
         let s = summarize(&[a(ErrorClass::RateLimit), a(ErrorClass::ServerError), a(ErrorClass::RateLimit)]);
         assert_eq!(s, "2 rate_limit, 1 server_error");
     }

@@ -17,7 +17,7 @@ pub enum ApiError {
     RouteNotFound,
     MethodNotAllowed,
     BodyTooLarge { limit: usize },
-    BadBody(String),
+    BadRequest(String),
 }
 
 impl From<EngineError> for ApiError {
@@ -38,7 +38,7 @@ impl ApiError {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Self::BodyTooLarge { limit }
         } else {
-            Self::BadBody(format!("cannot read the request body: {}", rejection.body_text()))
+            Self::BadRequest(format!("cannot read the request body: {}", rejection.body_text()))
         }
     }
 }
@@ -106,7 +106,7 @@ fn parts(err: &ApiError) -> Parts {
             "invalid_request_error",
             "request_too_large",
         ),
-        ApiError::BadBody(message) => {
+        ApiError::BadRequest(message) => {
             Parts::new(StatusCode::BAD_REQUEST, message, "invalid_request_error", "invalid_request")
         }
         ApiError::Engine(err) => engine_parts(err),
@@ -131,7 +131,7 @@ fn engine_parts(err: &EngineError) -> Parts {
             p.param = param.clone();
             p
         }
-        EngineError::RateLimited { retry_after, context } => {
+        EngineError::RateLimited { retry_after, context, .. } => {
             let secs = retry_secs(retry_after);
             let mut p =
                 Parts::new(StatusCode::TOO_MANY_REQUESTS, message, "rate_limit_error", "all_credentials_cooling_down")

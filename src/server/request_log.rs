@@ -14,6 +14,11 @@ use rand::Rng;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+/// When the request reached the server (before its body was read): the engine's deadline
+/// counts from here.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestArrival(pub tokio::time::Instant);
+
 /// What a routed handler tells the log line: the model asked for and who served it.
 #[derive(Debug, Clone)]
 pub struct RouteLog {
@@ -31,6 +36,7 @@ pub async fn request_log(mut request: Request, next: Next) -> Response {
         .filter(|v| is_safe_id(v))
         .map_or_else(new_request_id, str::to_string);
     request.extensions_mut().insert(RequestId(id.clone()));
+    request.extensions_mut().insert(RequestArrival(tokio::time::Instant::now()));
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.to_string());

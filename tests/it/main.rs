@@ -9,3 +9,4 @@ mod models;
 mod resilience;
 mod sdk;
 mod support;
+mod upstream_edge_cases;

@@ -87,4 +87,10 @@ async fn listing_uses_the_first_key_that_works_and_keeps_the_old_list_on_failure
 
     let only_bad = Gateway::openai(&mock.base_url(), &["bad-key-1"], &[]).await;
     assert!(ids(&only_bad, "/v1/models").await.is_empty());
+
+    mock.fail_model_listing(true);
+    assert_eq!(ids(&gw, "/v1/models?refresh=true").await, ["openai/gpt-4o"], "a failed refresh keeps the old list");
+    mock.fail_model_listing(false);
+    mock.set_models(&["gpt-5"]);
+    assert_eq!(ids(&gw, "/v1/models?refresh=true").await, ["openai/gpt-5"]);
 }

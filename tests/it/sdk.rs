@@ -15,6 +15,8 @@ fn python_with_openai() -> Option<&'static str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_openai_python_sdk_works_against_llmkp() {
     let Some(python) = python_with_openai() else {
+        // CI installs the SDK and sets LLMKP_REQUIRE_SDK=1, so there a missing SDK is a failure.
+        assert!(std::env::var_os("LLMKP_REQUIRE_SDK").is_none(), "LLMKP_REQUIRE_SDK is set but `import openai` fails");
         eprintln!("skipped: the `openai` Python package is not installed (pip install openai)");
         return;
     };

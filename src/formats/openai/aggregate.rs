@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
+use super::chunk::is_content;
+
 #[derive(Debug, Default)]
 pub struct ChatAggregator {
     id: Option<Value>,
@@ -73,9 +75,23 @@ impl ChatAggregator {
         self.choices.values().any(|c| c.finish_reason.is_some())
     }
 
-    /// Whether anything at all was produced (an answer with nothing is an upstream failure).
+    /// Whether anything at all was produced: content, a tool call or a finish reason. A role
+    /// chunk with `content: ""` is not an answer (an empty answer is an upstream failure).
     pub fn has_output(&self) -> bool {
-        self.choices.values().any(|c| c.finish_reason.is_some() || !c.tool_calls.is_empty() || !c.fields.is_empty())
+        self.choices
+            .values()
+            .any(|c| c.finish_reason.is_some() || !c.tool_calls.is_empty() || c.fields.values().any(is_content))
+    }
+
+    /// The upstream ended the stream (`[DONE]`): a choice without a finish reason gets the one
+    /// its output implies, so the client always sees why generation stopped.
+    pub fn close(&mut self) {
+        for choice in self.choices.values_mut() {
+            if choice.finish_reason.is_none() {
+                let reason = if choice.tool_calls.is_empty() { "stop" } else { "tool_calls" };
+                choice.finish_reason = Some(json!(reason));
+            }
+        }
     }
 
     pub fn into_completion(self, model: &str) -> Value {
@@ -211,6 +227,24 @@ mod tests {
         assert_eq!(message["tool_calls"][0]["function"]["arguments"], "{\"location\":\"Paris\"}");
         assert_eq!(message["tool_calls"][1]["id"], "call_2");
         assert_eq!(out["choices"][0]["finish_reason"], "tool_calls");
+    }
+
+    #[test]
+    fn a_role_chunk_alone_is_no_output() {
+        let mut agg = ChatAggregator::default();
+        agg.push(json!({"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}).as_object().unwrap());
+        assert!(!agg.has_output());
+    }
+
+    #[test]
+    fn closing_supplies_the_missing_finish_reason() {
+        let mut agg = ChatAggregator::default();
+        agg.push(json!({"choices":[{"index":0,"delta":{"content":"Hi"}}]}).as_object().unwrap());
+        agg.push(json!({"choices":[{"index":1,"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{}"}}]}}]}).as_object().unwrap());
+        agg.close();
+        let out = agg.into_completion("m");
+        assert_eq!(out["choices"][0]["finish_reason"], "stop");
+        assert_eq!(out["choices"][1]["finish_reason"], "tool_calls");
     }
 
     #[test]

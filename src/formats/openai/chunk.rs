@@ -9,6 +9,8 @@ pub struct ChunkFacts {
     /// Reasoning, text, refusal, tool calls or a finish reason: the chunk commits a stream.
     pub has_content: bool,
     pub has_finish: bool,
+    /// A delta carries tool calls (a finish the proxy must add is then `tool_calls`).
+    pub has_tool_calls: bool,
     /// `"choices": []` with a `usage` object: the usage-only chunk.
     pub usage_only: bool,
 }
@@ -28,6 +30,7 @@ impl ChunkFacts {
             }
             if let Some(delta) = choice.get("delta").and_then(Value::as_object) {
                 facts.has_content |= delta_has_content(delta);
+                facts.has_tool_calls |= delta.get("tool_calls").is_some_and(is_content);
             }
         }
         facts
@@ -35,16 +38,18 @@ impl ChunkFacts {
 }
 
 fn delta_has_content(delta: &Map<String, Value>) -> bool {
-    delta.iter().any(|(key, value)| match key.as_str() {
-        "role" => false,
-        "tool_calls" | "function_call" => !value.is_null(),
-        _ => match value {
-            Value::String(s) => !s.is_empty(),
-            Value::Null => false,
-            Value::Array(a) => !a.is_empty(),
-            _ => true,
-        },
-    })
+    delta.iter().any(|(key, value)| key != "role" && is_content(value))
+}
+
+/// A message or delta value that carries output: a non-empty string or array, or any other
+/// non-null value. (`content: ""` and `refusal: null` in a role chunk are not output.)
+pub fn is_content(value: &Value) -> bool {
+    match value {
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Null => false,
+        _ => true,
+    }
 }
 
 /// The `error` object of an in-stream error event (`data: {"error":{…}}`), if this is one.

@@ -1,6 +1,7 @@
 //! `POST /v1/chat/completions`: decode the OpenAI request, run it through the engine, and answer
 //! with a completion, a stream, or an error in OpenAI shape.
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -11,13 +12,18 @@ use crate::engine::{ChatReply, Served};
 use crate::formats::openai::ChatRequest;
 use crate::server::AppState;
 use crate::server::error::ApiError;
-use crate::server::request_log::RouteLog;
+use crate::server::request_log::{RequestArrival, RouteLog};
 use crate::server::sse::{sse_response, with_keepalive};
 
 /// OpenAI clients ignore SSE comments; this keeps proxies and load balancers from idling out.
 const KEEPALIVE: &[u8] = b": keep-alive\n\n";
 
-pub async fn completions(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+pub async fn completions(
+    State(state): State<AppState>,
+    arrival: Option<Extension<RequestArrival>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let arrival = arrival.map_or_else(tokio::time::Instant::now, |Extension(RequestArrival(at))| at);
     let body = match body {
         Ok(body) => body,
         Err(rejection) => {
@@ -29,7 +35,7 @@ pub async fn completions(State(state): State<AppState>, body: Result<Bytes, Byte
         Err(invalid) => return ApiError::from(invalid).into_response(),
     };
     let requested = request.model.clone();
-    let (mut response, log) = match state.engine.chat(request).await {
+    let (mut response, log) = match state.engine.chat(request, arrival).await {
         Ok(answer) => {
             let response = match answer.reply {
                 ChatReply::Complete { body, .. } => {

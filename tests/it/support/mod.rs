@@ -1,2 +1,3 @@
 pub mod gateway;
 pub mod openai_mock;
+pub mod scripted_upstream;

@@ -73,6 +73,8 @@ impl RecordedRequest {
 #[derive(Default)]
 struct Shared {
     models: Mutex<Vec<String>>,
+    /// When set, `GET /v1/models` answers 500.
+    listing_fails: std::sync::atomic::AtomicBool,
     requests: Mutex<Vec<RecordedRequest>>,
 }
 
@@ -117,6 +119,11 @@ impl OpenAiMock {
 
     pub fn set_models(&self, models: &[&str]) {
         *self.shared.models.lock().unwrap() = models.iter().map(|m| (*m).to_owned()).collect();
+    }
+
+    /// Makes `GET /v1/models` fail with a 500 (or work again).
+    pub fn fail_model_listing(&self, fail: bool) {
+        self.shared.listing_fails.store(fail, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
@@ -256,6 +263,9 @@ fn model_error(model: &str, key: &str) -> Option<Response> {
 }
 
 fn models_list(shared: &Shared) -> Response {
+    if shared.listing_fails.load(std::sync::atomic::Ordering::SeqCst) {
+        return error(500, SERVER_ERROR_MSG, "server_error", None, None);
+    }
     let data: Vec<Value> = shared
         .models
         .lock()
