@@ -516,6 +516,14 @@ fn added(proxy: Option<Duration>, direct: Option<Duration>) -> String {
     }
 }
 
+/// `added p50` and `added p99` cells: proxy minus direct, or dashes on the direct row (index 0).
+fn added_p50_p99(row: usize, run: &Run, direct: &Run) -> (String, String) {
+    if row == 0 {
+        return ("—".to_string(), "—".to_string());
+    }
+    (added(run.pct(50.0), direct.pct(50.0)), added(run.pct(99.0), direct.pct(99.0)))
+}
+
 fn count(run: &Run) -> String {
     let n = run.samples.len();
     if run.cut { format!("{n}*") } else { n.to_string() }
@@ -595,11 +603,7 @@ async fn bench(config: Arc<Config>, targets: Targets) -> String {
         let mut table = Table::new(&["path", "n", "errors", "p50", "p90", "p99", "added p50", "added p99"]);
         let direct = &runs[0];
         for (i, (run, path)) in runs.iter().zip(&all).enumerate() {
-            let (add50, add99) = if i == 0 {
-                ("—".to_string(), "—".to_string())
-            } else {
-                (added(run.pct(50.0), direct.pct(50.0)), added(run.pct(99.0), direct.pct(99.0)))
-            };
+            let (add50, add99) = added_p50_p99(i, run, direct);
             table.row(vec![
                 path.name.to_string(),
                 count(run),
@@ -630,11 +634,7 @@ async fn bench(config: Arc<Config>, targets: Targets) -> String {
             Table::new(&["path", "n", "errors", "ttfb p50", "ttfb p99", "added p50", "added p99", "full p50"]);
         let direct = &runs[0];
         for (i, (run, path)) in runs.iter().zip(&paths).enumerate() {
-            let (add50, add99) = if i == 0 {
-                ("—".to_string(), "—".to_string())
-            } else {
-                (added(run.pct(50.0), direct.pct(50.0)), added(run.pct(99.0), direct.pct(99.0)))
-            };
+            let (add50, add99) = added_p50_p99(i, run, direct);
             table.row(vec![
                 path.name.to_string(),
                 count(run),
