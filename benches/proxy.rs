@@ -25,8 +25,7 @@ use serde_json::{Value, json};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use llmkp::config::{Env, Settings};
-use llmkp::engine::Engine;
-use llmkp::providers::Registry;
+use llmkp::engine::{Engine, EngineConfig};
 use llmkp::server::{AppState, ProxyAuth};
 
 const UPSTREAM_KEY: &str = "bench-key-0001";
@@ -220,7 +219,7 @@ async fn start_llmkp(mock: SocketAddr, extra: &[(&str, &str)]) -> std::io::Resul
     ];
     pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let env = Env::from_pairs(pairs);
-    let (registry, warnings) = Registry::from_env(&env);
+    let (config, warnings) = EngineConfig::from_env(&env);
     for warning in &warnings {
         eprintln!("llmkp config warning: {}", warning.0);
     }
@@ -229,7 +228,7 @@ async fn start_llmkp(mock: SocketAddr, extra: &[(&str, &str)]) -> std::io::Resul
         eprintln!("llmkp config warning: {}", warning.0);
     }
     let auth = ProxyAuth::from_env(&env);
-    let engine = Engine::new(registry, settings.engine, auth.secrets().to_vec()).map_err(std::io::Error::other)?;
+    let engine = Engine::new(config, auth.secrets().to_vec()).map_err(std::io::Error::other)?;
     let state = AppState { engine: Arc::new(engine), auth: Arc::new(auth), settings: Arc::new(settings.server) };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

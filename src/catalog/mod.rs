@@ -1,5 +1,6 @@
 //! Model lists: what each provider offers, cached with a TTL.
 
+pub mod filter;
 pub mod models;
 
 pub use models::{ModelCard, ModelCatalog};

@@ -4,8 +4,7 @@ use std::sync::Arc;
 
 use super::{CliError, Context, ServeArgs};
 use crate::config::LoadWarning;
-use crate::engine::Engine;
-use crate::providers::Registry;
+use crate::engine::{Engine, EngineConfig};
 use crate::server::{AppState, ProxyAuth};
 
 pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
@@ -17,7 +16,7 @@ pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
         settings.port = port;
     }
 
-    let (mut registry, warnings) = Registry::from_env(&context.env);
+    let (mut config, warnings) = EngineConfig::from_env(&context.env);
     for LoadWarning(message) in &warnings {
         tracing::warn!("{message}");
     }
@@ -38,7 +37,7 @@ pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
             );
         }
     }
-    if registry.is_empty() {
+    if config.registry.is_empty() {
         tracing::warn!("no provider has credentials: set e.g. OPENAI_API_KEY_1 in {}/.env", context.home.display());
     }
 
@@ -49,12 +48,13 @@ pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
     })?;
     let local =
         listener.local_addr().map_err(|err| CliError::failed(format!("cannot read the listen address: {err}")))?;
-    for (name, base) in registry.remove_where(|p| points_at_listener(&p.base_url, local).then(|| p.base_url.clone())) {
+    for (name, base) in
+        config.registry.remove_where(|p| points_at_listener(&p.base_url, local).then(|| p.base_url.clone()))
+    {
         tracing::warn!("provider '{name}' is not used: its base URL {base} is this server's own address");
     }
 
-    let engine = Engine::new(registry, context.settings.engine.clone(), auth.secrets().to_vec())
-        .map_err(|e| CliError::usage(e.to_string()))?;
+    let engine = Engine::new(config, auth.secrets().to_vec()).map_err(|e| CliError::usage(e.to_string()))?;
     let summary: Vec<String> =
         engine.registry().providers().map(|p| format!("{} ({} key(s))", p.name, p.credentials.len())).collect();
     tracing::info!("llmkp {} listening on http://{local}", env!("CARGO_PKG_VERSION"));

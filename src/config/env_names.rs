@@ -58,6 +58,20 @@ pub const TRANSIENT_RETRY_JITTER: &str = "TRANSIENT_RETRY_JITTER";
 pub const SMALL_COOLDOWN_RETRY_THRESHOLD: &str = "SMALL_COOLDOWN_RETRY_THRESHOLD";
 /// Model-list refresh interval (s).
 pub const MODELS_CACHE_TTL: &str = "MODELS_CACHE_TTL";
+/// Cooldowns (s) for consecutive failures without retry information.
+pub const COOLDOWN_BACKOFF_LADDER: &str = "COOLDOWN_BACKOFF_LADDER";
+/// Lockout lengths (s) after auth, forbidden and billing failures.
+pub const COOLDOWN_AUTH_LADDER: &str = "COOLDOWN_AUTH_LADDER";
+/// Upper bound of any cooldown (s).
+pub const MAX_COOLDOWN_SECONDS: &str = "MAX_COOLDOWN_SECONDS";
+/// Balanced-mode randomness (0 = deterministic least-used).
+pub const ROTATION_TOLERANCE: &str = "ROTATION_TOLERANCE";
+/// Idle lifetime (s) of a sticky session entry.
+pub const SESSION_TTL: &str = "SESSION_TTL";
+/// How long (s) a request waits for its busy sticky credential.
+pub const STICKY_WAIT_SECONDS: &str = "STICKY_WAIT_SECONDS";
+/// Ordered cross-provider fallbacks (JSON).
+pub const MODEL_FALLBACK_GROUPS: &str = "MODEL_FALLBACK_GROUPS";
 /// Log level: error, warn, info, debug, trace.
 pub const LOG_LEVEL: &str = "LOG_LEVEL";
 /// Log format on stderr: text or json.
@@ -92,6 +106,13 @@ pub const FIXED: &[&str] = &[
     TRANSIENT_RETRY_JITTER,
     SMALL_COOLDOWN_RETRY_THRESHOLD,
     MODELS_CACHE_TTL,
+    COOLDOWN_BACKOFF_LADDER,
+    COOLDOWN_AUTH_LADDER,
+    MAX_COOLDOWN_SECONDS,
+    ROTATION_TOLERANCE,
+    SESSION_TTL,
+    STICKY_WAIT_SECONDS,
+    MODEL_FALLBACK_GROUPS,
     LOG_LEVEL,
     LOG_FORMAT,
 ];
@@ -102,4 +123,19 @@ pub const API_KEY_MARKER: &str = "_API_KEY";
 pub const API_BASE_SUFFIX: &str = "_API_BASE";
 
 /// Pattern names, as `.env.example` writes them.
-pub const PATTERNS: &[&str] = &["<PROVIDER>_API_KEY", "<PROVIDER>_API_KEY_<N>", "<NAME>_API_BASE"];
+pub const PATTERNS: &[&str] = &[
+    "<PROVIDER>_API_KEY",
+    "<PROVIDER>_API_KEY_<N>",
+    "<NAME>_API_BASE",
+    "ROTATION_MODE_<P>",
+    "ROTATION_TOLERANCE_<P>",
+    "SESSION_AFFINITY_<P>",
+    "MAX_CONCURRENT_REQUESTS_PER_KEY_<P>",
+    "OPTIMAL_CONCURRENT_REQUESTS_PER_KEY_<P>",
+    "CONCURRENCY_MULTIPLIER_<P>_PRIORITY_<N>",
+    "SEQUENTIAL_FALLBACK_MULTIPLIER_<P>",
+    "CREDENTIAL_PRIORITY_<P>",
+    "QUOTA_GROUPS_<P>_<GROUP>",
+    "IGNORE_MODELS_<P>",
+    "WHITELIST_MODELS_<P>",
+];

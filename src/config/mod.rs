@@ -4,6 +4,7 @@
 pub mod dotenv;
 pub mod env;
 pub mod env_names;
+pub mod fallbacks;
 pub mod settings;
 pub mod values;
 

@@ -10,14 +10,15 @@ use serde_json::{Map, Value};
 use tokio::time::{Instant, sleep, timeout, timeout_at};
 
 use super::Engine;
-use super::chat_stream::ChatStream;
+use super::chat_stream::{ChatStream, PendingStream};
 use super::classify::{ErrorClass, UpstreamFailure, classify_http, classify_stream_error, classify_transport};
 use super::error::{AttemptRecord, EngineError, FailureContext};
-use super::resolve::{Target, resolve};
+use super::resolve::{Target, resolve_targets};
 use super::upstream_events::UpstreamEvents;
 use crate::auth::{Credential, CredentialId};
 use crate::formats::openai::chunk::stream_error;
 use crate::formats::openai::{ChatAggregator, ChatRequest, ChunkFacts};
+use crate::pool::NoCredential;
 use crate::providers::openai;
 
 /// Who served a request.
@@ -55,8 +56,14 @@ enum Mode {
     Direct,
 }
 
+/// An answer whose credential lease has not been settled yet.
+enum PendingReply {
+    Complete { body: Bytes, usage: Option<Value> },
+    Stream(Box<PendingStream>),
+}
+
 enum Attempt {
-    Served(ChatReply),
+    Served(PendingReply),
     Failed(UpstreamFailure),
     /// The deadline passed before the upstream's response head.
     Deadline,
@@ -67,47 +74,115 @@ const MAX_ERROR_BODY: usize = 1 << 20;
 /// An error body that trickles in is not worth waiting for beyond this.
 const ERROR_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Per-request facts from the ingress.
+#[derive(Debug, Clone)]
+pub struct ChatContext {
+    /// When the request reached the proxy: the deadline counts from it.
+    pub arrival: Instant,
+    /// Keeps a conversation on one credential ([`super::session::session_key`]).
+    pub session: Option<String>,
+}
+
+/// How one target (provider, model) ended without serving.
+enum TargetEnd {
+    /// Its credentials were tried or unavailable; the next fallback member may serve.
+    Exhausted { unavailable: Option<NoCredential> },
+    /// The request is over (client error, deadline).
+    Fatal(EngineError),
+}
+
 impl Engine {
-    /// Serves one Chat Completions request. `arrival` is when the request reached the proxy: the
-    /// deadline counts from it, so a slow upload is not free.
-    pub async fn chat(&self, mut request: ChatRequest, arrival: Instant) -> Result<ChatResponse, EngineError> {
-        let deadline = arrival + self.settings.global_timeout;
-        let target = resolve(&self.registry, &request.model)?;
+    /// Serves one Chat Completions request: each target of the model in order, each credential
+    /// the pool leases, until one answers or nothing is left.
+    pub async fn chat(&self, mut request: ChatRequest, context: ChatContext) -> Result<ChatResponse, EngineError> {
+        let deadline = context.arrival + self.settings.global_timeout;
+        let targets = resolve_targets(&self.registry, &self.filter, &self.fallbacks, &request.model)?;
         let mode = match (request.stream, self.settings.upstream_stream_for_non_stream) {
             (true, _) => Mode::Stream { include_usage: request.include_usage },
             (false, true) => Mode::Aggregate,
             (false, false) => Mode::Direct,
         };
-        let body = request.upstream_body(&target.upstream_model, !matches!(mode, Mode::Direct));
-        let provider = &target.provider;
-        let mut excluded: Vec<CredentialId> = Vec::new();
         let mut attempts: Vec<AttemptRecord> = Vec::new();
-        let mut rate_limit_waits: Vec<Duration> = Vec::new();
-        let context = |attempts: Vec<AttemptRecord>| FailureContext {
-            provider: provider.name.clone(),
-            model: target.served_id.clone(),
-            attempts,
-        };
+        let mut last = None;
+        for (i, target) in targets.iter().enumerate() {
+            if i > 0 {
+                tracing::info!(from = %targets[i - 1].served_id, to = %target.served_id, "falling back");
+            }
+            let body = request.upstream_body(&target.upstream_model, !matches!(mode, Mode::Direct));
+            let before = attempts.len();
+            match self.serve_target(target, body, mode, deadline, context.session.as_deref(), &mut attempts).await {
+                Ok(mut response) => {
+                    response.served.attempts = attempts.len() + 1;
+                    return Ok(response);
+                }
+                Err(TargetEnd::Fatal(err)) => return Err(err),
+                Err(TargetEnd::Exhausted { unavailable }) => {
+                    last = Some((target, unavailable, attempts.len() - before))
+                }
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+        }
+        let (target, unavailable, target_attempts) = last.expect("at least one target");
+        Err(self.final_error(target, unavailable, target_attempts, attempts))
+    }
 
-        while let Some(credential) = self.pool.next(provider, &excluded) {
+    async fn serve_target(
+        &self,
+        target: &Target,
+        body: Bytes,
+        mode: Mode,
+        deadline: Instant,
+        session: Option<&str>,
+        attempts: &mut Vec<AttemptRecord>,
+    ) -> Result<ChatResponse, TargetEnd> {
+        let provider = &target.provider;
+        let scope = self.scope_for(target);
+        let mut excluded: Vec<CredentialId> = Vec::new();
+        loop {
+            let lease = match self.pool.acquire(&provider.name, &scope, session, &excluded, deadline).await {
+                Ok(lease) => lease,
+                Err(NoCredential::Busy) if attempts.is_empty() => {
+                    return Err(TargetEnd::Fatal(EngineError::CredentialsBusy {
+                        context: self.context(target, attempts),
+                    }));
+                }
+                Err(NoCredential::Busy) => {
+                    return Err(TargetEnd::Fatal(EngineError::DeadlineExceeded {
+                        timeout: self.settings.global_timeout,
+                        context: self.context(target, attempts),
+                    }));
+                }
+                Err(unavailable) => return Err(TargetEnd::Exhausted { unavailable: Some(unavailable) }),
+            };
+            let credential = lease.credential.clone();
             let mut tries = 0;
             loop {
                 tries += 1;
-                let failure = match self.attempt(&target, &credential, body.clone(), mode, deadline).await {
+                let started = Instant::now();
+                let failure = match self.attempt(target, &credential, body.clone(), mode, deadline).await {
                     Attempt::Served(reply) => {
+                        let reply = match reply {
+                            PendingReply::Complete { body, usage } => {
+                                lease.record_success();
+                                ChatReply::Complete { body, usage }
+                            }
+                            PendingReply::Stream(stream) => ChatReply::Stream(stream.with_lease(lease)),
+                        };
                         let served = Served {
                             provider: provider.name.clone(),
                             model: target.served_id.clone(),
                             credential: credential.masked.clone(),
-                            attempts: attempts.len() + 1,
+                            attempts: 0,
                         };
                         return Ok(ChatResponse { served, reply });
                     }
                     Attempt::Deadline => {
-                        return Err(EngineError::DeadlineExceeded {
+                        return Err(TargetEnd::Fatal(EngineError::DeadlineExceeded {
                             timeout: self.settings.global_timeout,
-                            context: context(attempts),
-                        });
+                            context: self.context(target, attempts),
+                        }));
                     }
                     Attempt::Failed(failure) => failure,
                 };
@@ -117,6 +192,7 @@ impl Engine {
                     credential = %credential.masked,
                     class = failure.class.as_str(),
                     status = failure.status,
+                    ms = started.elapsed().as_millis() as u64,
                     "upstream attempt failed: {message}"
                 );
                 attempts.push(AttemptRecord {
@@ -126,53 +202,89 @@ impl Engine {
                     message: message.clone(),
                 });
                 if failure.class.fails_fast() {
-                    return Err(EngineError::UpstreamRejected {
+                    return Err(TargetEnd::Fatal(EngineError::UpstreamRejected {
                         status: failure.status.unwrap_or(400),
                         message,
                         code: failure.code,
                         kind: failure.kind,
                         param: failure.param,
-                        context: context(attempts),
-                    });
+                        context: self.context(target, attempts),
+                    }));
                 }
-                if failure.class.is_rate_limit() {
-                    rate_limit_waits.push(failure.retry_after.unwrap_or(DEFAULT_RATE_LIMIT_WAIT));
-                }
-                if tries >= self.settings.max_attempts_per_credential {
-                    break;
-                }
-                let others_left = {
-                    let mut without = excluded.clone();
-                    without.push(credential.id.clone());
-                    self.pool.next(provider, &without).is_some()
+                let retry = if tries < self.settings.max_attempts_per_credential && !lease.last_resort {
+                    let mut others = excluded.clone();
+                    others.push(credential.id.clone());
+                    let others_free = self.pool.other_free(&provider.name, &scope, &others);
+                    self.retry_delay(&failure, tries, others_free).filter(|d| Instant::now() + *d < deadline)
+                } else {
+                    None
                 };
-                let Some(delay) = self.retry_delay(&failure, tries, others_left) else { break };
-                if Instant::now() + delay >= deadline {
-                    break;
+                lease.record_failure(failure.class, failure.retry_after, retry.is_none());
+                match retry {
+                    Some(delay) => sleep(delay).await,
+                    None => break,
                 }
-                sleep(delay).await;
             }
             excluded.push(credential.id.clone());
+            drop(lease);
             // No attempt starts at or after D; the failures so far decide the status (a 504
             // is only for an attempt that had no response head at D).
             if Instant::now() >= deadline {
-                break;
+                return Err(TargetEnd::Exhausted { unavailable: None });
             }
         }
+    }
 
-        if let Some(wait) = rate_limit_waits.iter().min() {
-            return Err(EngineError::RateLimited {
-                retry_after: *wait,
-                credentials: excluded.len(),
-                context: context(attempts),
-            });
+    /// Where the target's cooldowns and usage live: its quota group, else its model.
+    fn scope_for(&self, target: &Target) -> String {
+        self.pool
+            .provider_settings(&target.provider.name)
+            .map_or_else(|| target.upstream_model.clone(), |s| s.scope_of(&target.upstream_model))
+    }
+
+    fn context(&self, target: &Target, attempts: &[AttemptRecord]) -> FailureContext {
+        FailureContext {
+            provider: target.provider.name.clone(),
+            model: target.served_id.clone(),
+            attempts: attempts.to_vec(),
+        }
+    }
+
+    /// The status when every target failed (resilience specification §2.1), from the pool's view
+    /// of the last target's credentials.
+    fn final_error(
+        &self,
+        target: &Target,
+        unavailable: Option<NoCredential>,
+        target_attempts: usize,
+        attempts: Vec<AttemptRecord>,
+    ) -> EngineError {
+        let now = Instant::now();
+        let (quota_until, locked_until) = match unavailable {
+            Some(NoCredential::Unavailable { quota_until, locked_until }) => (quota_until, locked_until),
+            _ => self.pool.unavailable_until(&target.provider.name, &self.scope_for(target)),
+        };
+        let context = self.context(target, &attempts);
+        if let Some(until) = quota_until {
+            let credentials = target.provider.credentials.len();
+            return EngineError::RateLimited {
+                retry_after: until.saturating_duration_since(now),
+                credentials,
+                context,
+            };
+        }
+        if target_attempts == 0 && matches!(unavailable, Some(NoCredential::Unavailable { .. })) {
+            return EngineError::CredentialsUnavailable {
+                retry_after: locked_until.map(|t| t.saturating_duration_since(now)),
+                context,
+            };
         }
         let auth_only = !attempts.is_empty() && attempts.iter().all(|a| a.class.is_auth());
-        Err(EngineError::UpstreamFailed { auth_only, context: context(attempts) })
+        EngineError::UpstreamFailed { auth_only, context }
     }
 
     /// Whether to try the same credential again, and after how long.
-    fn retry_delay(&self, failure: &UpstreamFailure, tries: u32, others_left: bool) -> Option<Duration> {
+    fn retry_delay(&self, failure: &UpstreamFailure, tries: u32, others_free: bool) -> Option<Duration> {
         let jitter = || {
             let max = self.settings.transient_retry_jitter.as_secs_f64();
             Duration::from_secs_f64(if max > 0.0 { rand::rng().random_range(0.0..max) } else { 0.0 })
@@ -182,7 +294,7 @@ impl Engine {
             ErrorClass::Overloaded => Some(Duration::from_secs(1 << (tries - 1).min(5)) + jitter()),
             // Rotate first, wait later: only a lone credential waits out a short limit.
             ErrorClass::RateLimit | ErrorClass::Quota => {
-                failure.retry_after.filter(|wait| !others_left && *wait <= self.settings.small_cooldown_retry_threshold)
+                failure.retry_after.filter(|wait| !others_free && *wait <= self.settings.small_cooldown_retry_threshold)
             }
             _ => None,
         }
@@ -226,7 +338,7 @@ impl Engine {
         target: &Target,
         response: reqwest::Response,
         include_usage: bool,
-    ) -> Result<ChatReply, UpstreamFailure> {
+    ) -> Result<PendingReply, UpstreamFailure> {
         let commit_by = Instant::now() + self.settings.stream_commit_timeout;
         let mut events = UpstreamEvents::new(response);
         let mut held: Vec<Map<String, Value>> = Vec::new();
@@ -250,16 +362,11 @@ impl Engine {
                 break;
             }
         }
-        Ok(ChatReply::Stream(ChatStream::new(
-            held,
-            events,
-            target.served_id.clone(),
-            include_usage,
-            self.redactor.clone(),
-        )))
+        let stream = PendingStream::new(held, events, target.served_id.clone(), include_usage, self.redactor.clone());
+        Ok(PendingReply::Stream(Box::new(stream)))
     }
 
-    async fn direct(&self, target: &Target, response: reqwest::Response) -> Result<ChatReply, UpstreamFailure> {
+    async fn direct(&self, target: &Target, response: reqwest::Response) -> Result<PendingReply, UpstreamFailure> {
         let body = match timeout(self.settings.read_timeout_non_streaming, response.bytes()).await {
             Err(_) => return Err(UpstreamFailure::new(ErrorClass::Connection, "upstream body read timed out")),
             Ok(Err(err)) => return Err(classify_transport(&err)),
@@ -271,14 +378,11 @@ impl Engine {
         }
         let usage = completion.get("usage").filter(|u| u.is_object()).cloned();
         completion.insert("model".into(), Value::String(target.served_id.clone()));
-        Ok(ChatReply::Complete { body: to_bytes(&completion), usage })
+        Ok(PendingReply::Complete { body: to_bytes(&completion), usage })
     }
 }
 
-/// What is assumed when a 429 names no wait: the first step of the backoff ladder.
-const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(10);
-
-async fn aggregate(target: &Target, response: reqwest::Response) -> Result<ChatReply, UpstreamFailure> {
+async fn aggregate(target: &Target, response: reqwest::Response) -> Result<PendingReply, UpstreamFailure> {
     let mut events = UpstreamEvents::new(response);
     let mut aggregator = ChatAggregator::default();
     let mut done = false;
@@ -305,7 +409,7 @@ async fn aggregate(target: &Target, response: reqwest::Response) -> Result<ChatR
     let Value::Object(completion) = aggregator.into_completion(&target.served_id) else {
         unreachable!("a completion is an object")
     };
-    Ok(ChatReply::Complete { body: to_bytes(&completion), usage })
+    Ok(PendingReply::Complete { body: to_bytes(&completion), usage })
 }
 
 fn premature_end(nothing_received: bool) -> UpstreamFailure {

@@ -17,10 +17,16 @@ use super::redact::Redactor;
 use super::upstream_events::UpstreamEvents;
 use crate::formats::openai::ChunkFacts;
 use crate::formats::openai::chunk::stream_error;
+use crate::pool::CredentialLease;
 
 /// SSE frames (`data: …\n\n`) for the client.
 pub struct ChatStream {
     inner: Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>,
+}
+
+/// A committed stream that does not yet carry its credential lease.
+pub struct PendingStream {
+    state: State,
 }
 
 struct State {
@@ -37,11 +43,13 @@ struct State {
     last_id: Value,
     last_created: Value,
     usage: Option<Value>,
+    /// Held until the stream ends or the client goes away; settles the credential's outcome.
+    lease: Option<CredentialLease>,
 }
 
 const DONE: &[u8] = b"data: [DONE]\n\n";
 
-impl ChatStream {
+impl PendingStream {
     pub fn new(
         held: Vec<Map<String, Value>>,
         events: UpstreamEvents,
@@ -61,12 +69,20 @@ impl ChatStream {
             last_id: Value::Null,
             last_created: Value::Null,
             usage: None,
+            lease: None,
         };
-        let inner = futures::stream::unfold(state, |mut state| async move {
+        Self { state }
+    }
+
+    /// The stream for the client, holding `lease` until it ends: success or failure is recorded
+    /// on the credential at the end; a client that goes away just releases it (no cooldown).
+    pub fn with_lease(mut self, lease: CredentialLease) -> ChatStream {
+        self.state.lease = Some(lease);
+        let inner = futures::stream::unfold(self.state, |mut state| async move {
             let frame = state.next_frame().await?;
             Some((Ok(frame), state))
         });
-        Self { inner: Box::pin(inner) }
+        ChatStream { inner: Box::pin(inner) }
     }
 }
 
@@ -171,6 +187,9 @@ impl State {
     /// `[DONE]`, preceded by a finish chunk when the upstream never sent one.
     fn finish(&mut self) -> Bytes {
         self.done = true;
+        if let Some(lease) = self.lease.take() {
+            lease.record_success();
+        }
         tracing::debug!(model = %self.served_id, usage = ?self.usage, "stream finished");
         if !self.finished.is_empty() {
             return Bytes::from_static(DONE);
@@ -191,6 +210,9 @@ impl State {
     /// The in-band error of an OpenAI stream after commit, then `[DONE]`.
     fn fail(&mut self, failure: &UpstreamFailure) -> Bytes {
         self.done = true;
+        if let Some(lease) = self.lease.take() {
+            lease.record_failure(failure.class, failure.retry_after, true);
+        }
         let message = self.redactor.scrub(&failure.message);
         tracing::warn!(model = %self.served_id, class = failure.class.as_str(), "upstream failed after the stream was committed: {message}");
         let kind = if failure.class.is_rate_limit() { "rate_limit_error" } else { "upstream_error" };

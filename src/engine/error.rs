@@ -65,6 +65,12 @@ pub enum EngineError {
     /// Every credential tried was rate-limited or out of quota (429).
     #[error("all {credentials} credential(s) for provider '{}' are rate-limited or failing ({}); retry in {} s", .context.provider, summarize(&.context.attempts), retry_secs(.retry_after))]
     RateLimited { retry_after: Duration, credentials: usize, context: FailureContext },
+    /// Credentials exist but every one stayed at its concurrency limit until the deadline (429).
+    #[error("all credentials for provider '{}' are busy (concurrency limit) for model '{}'", .context.provider, .context.model)]
+    CredentialsBusy { context: FailureContext },
+    /// Every credential is locked out; no attempt was possible (503).
+    #[error("all credentials for provider '{}' are locked out after authentication or billing failures{}", .context.provider, .retry_after.map(|d| format!("; retry in {} s", retry_secs(&d))).unwrap_or_default())]
+    CredentialsUnavailable { retry_after: Option<Duration>, context: FailureContext },
     /// Every credential failed for upstream reasons (502).
     #[error("upstream failed for model '{}' after {} attempt(s) ({}); last error: {}", .context.model, .context.attempts.len(), summarize(&.context.attempts), .context.last_message())]
     UpstreamFailed { auth_only: bool, context: FailureContext },
@@ -83,6 +89,8 @@ impl EngineError {
         match self {
             Self::UpstreamRejected { context, .. }
             | Self::RateLimited { context, .. }
+            | Self::CredentialsBusy { context }
+            | Self::CredentialsUnavailable { context, .. }
             | Self::UpstreamFailed { context, .. }
             | Self::DeadlineExceeded { context, .. } => context.attempts.len(),
             Self::InvalidRequest { .. } | Self::ModelNotFound { .. } => 0,

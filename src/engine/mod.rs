@@ -1,5 +1,6 @@
-//! The engine every entry point calls: resolves the model, owns the one attempt loop (credential
-//! → upstream call → classification → retry, rotate or fail), and the shared upstream client.
+//! The engine every entry point calls: resolves the model (filters, fallback groups), owns the
+//! one attempt loop (credential lease → upstream call → classification → retry, rotate, fall
+//! back or fail), and the shared upstream client.
 
 pub mod chat;
 pub mod chat_stream;
@@ -8,16 +9,19 @@ pub mod error;
 pub mod models;
 pub mod redact;
 pub mod resolve;
+pub mod session;
 pub mod upstream_events;
 
 use std::sync::Arc;
 
-pub use chat::{ChatReply, ChatResponse, Served};
+pub use chat::{ChatContext, ChatReply, ChatResponse, Served};
 pub use error::EngineError;
 
 use crate::catalog::ModelCatalog;
-use crate::config::EngineSettings;
-use crate::pool::CredentialPool;
+use crate::catalog::filter::ModelFilter;
+use crate::config::fallbacks::FallbackGroups;
+use crate::config::{EngineSettings, Env, LoadWarning, Settings};
+use crate::pool::{CredentialPool, PoolSettings};
 use crate::providers::Registry;
 use redact::Redactor;
 
@@ -26,11 +30,38 @@ use redact::Redactor;
 #[error("cannot set up the upstream HTTP client: {0}")]
 pub struct ClientBuildError(String);
 
+/// Everything the engine is built from, resolved from one environment.
+pub struct EngineConfig {
+    pub registry: Registry,
+    pub settings: EngineSettings,
+    pub pool: PoolSettings,
+    pub filter: ModelFilter,
+    pub fallbacks: FallbackGroups,
+}
+
+impl EngineConfig {
+    /// Providers, credentials, pool settings, filters and fallback groups; warnings for every
+    /// rejected value (the caller logs them).
+    pub fn from_env(env: &Env) -> (Self, Vec<LoadWarning>) {
+        let (registry, mut warnings) = Registry::from_env(env);
+        let settings = Settings::resolve(env).engine;
+        let names = registry.names();
+        let (pool, pool_warnings) = PoolSettings::from_env(env, &names);
+        warnings.extend(pool_warnings);
+        let filter = ModelFilter::from_env(env, &names);
+        let (fallbacks, fallback_warnings) = FallbackGroups::from_env(env);
+        warnings.extend(fallback_warnings);
+        (Self { registry, settings, pool, filter, fallbacks }, warnings)
+    }
+}
+
 pub struct Engine {
     registry: Arc<Registry>,
     http: reqwest::Client,
     settings: EngineSettings,
     pool: CredentialPool,
+    filter: ModelFilter,
+    fallbacks: FallbackGroups,
     redactor: Arc<Redactor>,
     catalog: ModelCatalog,
 }
@@ -38,15 +69,13 @@ pub struct Engine {
 impl Engine {
     /// `extra_secrets` are values that are not provider credentials but must never leave the
     /// process either (the proxy keys).
-    pub fn new(
-        registry: Registry,
-        settings: EngineSettings,
-        extra_secrets: Vec<String>,
-    ) -> Result<Self, ClientBuildError> {
+    pub fn new(config: EngineConfig, extra_secrets: Vec<String>) -> Result<Self, ClientBuildError> {
+        let EngineConfig { registry, settings, pool, filter, fallbacks } = config;
         let http = upstream_client(&settings)?;
         let redactor = Arc::new(Redactor::new(registry.secrets().into_iter().chain(extra_secrets)));
         let catalog = ModelCatalog::new(settings.models_cache_ttl);
-        Ok(Self { registry: Arc::new(registry), http, settings, pool: CredentialPool::new(), redactor, catalog })
+        let pool = CredentialPool::new(pool, &registry);
+        Ok(Self { registry: Arc::new(registry), http, settings, pool, filter, fallbacks, redactor, catalog })
     }
 
     pub fn registry(&self) -> &Registry {
@@ -55,6 +84,10 @@ impl Engine {
 
     pub fn settings(&self) -> &EngineSettings {
         &self.settings
+    }
+
+    pub fn pool(&self) -> &CredentialPool {
+        &self.pool
     }
 }
 

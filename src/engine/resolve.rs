@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use super::error::EngineError;
+use crate::catalog::filter::{FilterDecision, ModelFilter};
+use crate::config::fallbacks::FallbackGroups;
 use crate::providers::builtin::builtin;
 use crate::providers::{Provider, Registry};
 
@@ -14,6 +16,36 @@ pub struct Target {
     pub upstream_model: String,
     /// `provider/model` as reported to the client in `model` and `x-llmkp-model`.
     pub served_id: String,
+}
+
+/// The targets a request tries in order: the members of a fallback group (those configured and
+/// allowed by the filters), or the one `provider/model` it names.
+pub fn resolve_targets(
+    registry: &Registry,
+    filter: &ModelFilter,
+    fallbacks: &FallbackGroups,
+    model: &str,
+) -> Result<Vec<Target>, EngineError> {
+    if let Some(members) = fallbacks.targets(model) {
+        let targets: Vec<Target> = members
+            .iter()
+            .filter_map(|member| resolve(registry, member).ok())
+            .filter(|t| filter.allows(&t.provider.name, &t.upstream_model))
+            .collect();
+        if targets.is_empty() {
+            return Err(EngineError::ModelNotFound {
+                message: format!("no member of the fallback group of '{model}' is configured and allowed"),
+            });
+        }
+        return Ok(targets);
+    }
+    let target = resolve(registry, model)?;
+    match filter.decide(&target.provider.name, &target.upstream_model) {
+        FilterDecision::Allowed => Ok(vec![target]),
+        FilterDecision::Blocked { variable } => Err(EngineError::ModelNotFound {
+            message: format!("model '{}' is disabled by {variable}", target.served_id),
+        }),
+    }
 }
 
 /// Splits at the first `/` and finds the provider.
@@ -89,6 +121,27 @@ mod tests {
     #[test]
     fn short_alias_reports_the_canonical_provider() {
         assert_eq!(resolve(&registry(), "together/llama").unwrap().served_id, "together_ai/llama");
+    }
+
+    #[test]
+    fn filters_block_models_and_fallback_groups_skip_unusable_members() {
+        let env = Env::from_pairs([
+            ("OPENROUTER_API_KEY", "k1"),
+            ("IGNORE_MODELS_OPENROUTER", "blocked*"),
+            ("MODEL_FALLBACK_GROUPS", r#"{"smart": ["groq/x", "openrouter/blocked-1", "openrouter/ok"]}"#),
+        ]);
+        let registry = Registry::from_env(&env).0;
+        let filter = ModelFilter::from_env(&env, &registry.names());
+        let fallbacks = FallbackGroups::from_env(&env).0;
+        match resolve_targets(&registry, &filter, &fallbacks, "openrouter/blocked-2") {
+            Err(EngineError::ModelNotFound { message }) => {
+                assert!(message.contains("IGNORE_MODELS_OPENROUTER"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let targets = resolve_targets(&registry, &filter, &fallbacks, "smart").unwrap();
+        let ids: Vec<&str> = targets.iter().map(|t| t.served_id.as_str()).collect();
+        assert_eq!(ids, ["openrouter/ok"]);
     }
 
     #[test]

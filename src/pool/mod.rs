@@ -1,48 +1,424 @@
-//! Which credential of a provider to use for the next attempt.
-//!
-//! Credentials are offered in the provider's rotation order (sequential: the first key stays in
-//! use while it works), skipping those this request has already given up on. Cooldowns,
-//! concurrency leases and balanced rotation build on this decision point.
+//! Which credential of a provider to use for the next attempt, and what the attempt's outcome
+//! does to it: priority tiers, balanced or sequential rotation with session stickiness,
+//! per-credential concurrency leases, cooldowns and lockouts (resilience specification §3–§5,
+//! §10). Decisions are pure functions in `select` and `state`; this module adds the shared,
+//! locked state and the event-driven waiting.
 
-use std::sync::Arc;
+pub mod select;
+pub mod settings;
+pub mod state;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::Notify;
+use tokio::time::{Instant, timeout_at};
 
 use crate::auth::{Credential, CredentialId};
-use crate::providers::Provider;
+use crate::engine::classify::ErrorClass;
+use crate::providers::Registry;
+use select::{Ask, Candidate, Selection, select};
+pub use settings::{PoolSettings, ProviderPoolSettings, RotationMode};
+use state::{Cooldown, CredentialState};
 
-#[derive(Debug, Default)]
-pub struct CredentialPool;
+/// Sticky entries kept at most per provider; older entries are dropped first when it is full.
+const MAX_STICKY_ENTRIES: usize = 10_000;
+/// The session of requests that carry none.
+const DEFAULT_SESSION: &str = "__default__";
 
-impl CredentialPool {
-    pub fn new() -> Self {
-        Self
+/// Why no credential could be leased.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoCredential {
+    /// Eligible credentials exist but stayed at their limit until the deadline.
+    Busy,
+    /// Nothing is eligible: soonest quota cooldown end and soonest lockout end.
+    Unavailable { quota_until: Option<Instant>, locked_until: Option<Instant> },
+    /// The provider is not in the pool.
+    UnknownProvider,
+}
+
+pub struct CredentialPool {
+    providers: HashMap<String, Arc<ProviderPool>>,
+}
+
+struct ProviderPool {
+    settings: Arc<PoolSettings>,
+    provider: String,
+    credentials: Vec<Arc<Credential>>,
+    state: Mutex<ProviderState>,
+    released: Notify,
+}
+
+struct ProviderState {
+    credentials: Vec<CredentialState>,
+    /// (scope, session) → credential index and last use.
+    sticky: HashMap<(String, String), (usize, Instant)>,
+}
+
+impl ProviderPool {
+    fn lock(&self) -> MutexGuard<'_, ProviderState> {
+        // A panic while holding the lock leaves counts that are still consistent (every change
+        // is a single assignment), so the state stays usable.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The next credential of `provider` not in `excluded`, or `None` when all were tried.
-    pub fn next(&self, provider: &Provider, excluded: &[CredentialId]) -> Option<Arc<Credential>> {
-        provider.credentials.iter().find(|c| !excluded.contains(&c.id)).cloned()
+    fn settings(&self) -> &ProviderPoolSettings {
+        self.settings.provider(&self.provider)
+    }
+}
+
+impl CredentialPool {
+    pub fn new(settings: PoolSettings, registry: &Registry) -> Self {
+        let settings = Arc::new(settings);
+        let providers = registry
+            .providers()
+            .map(|p| {
+                let provider_settings = settings.provider(&p.name);
+                let credentials = p
+                    .credentials
+                    .iter()
+                    .map(|c| CredentialState::new(provider_settings.priority_of(&c.source)))
+                    .collect();
+                let pool = ProviderPool {
+                    settings: settings.clone(),
+                    provider: p.name.clone(),
+                    credentials: p.credentials.clone(),
+                    state: Mutex::new(ProviderState { credentials, sticky: HashMap::new() }),
+                    released: Notify::new(),
+                };
+                (p.name.clone(), Arc::new(pool))
+            })
+            .collect();
+        Self { providers }
+    }
+
+    /// The pool settings of `provider` (scope of a model, rotation mode).
+    pub fn provider_settings(&self, provider: &str) -> Option<&ProviderPoolSettings> {
+        self.providers.get(provider).map(|p| p.settings())
+    }
+
+    /// Leases a credential of `provider` for `scope`, waiting (event-driven, never past
+    /// `deadline`) for a busy credential or a quota cooldown that ends in time.
+    pub async fn acquire(
+        &self,
+        provider: &str,
+        scope: &str,
+        session: Option<&str>,
+        excluded: &[CredentialId],
+        deadline: Instant,
+    ) -> Result<CredentialLease, NoCredential> {
+        let pool = self.providers.get(provider).ok_or(NoCredential::UnknownProvider)?;
+        let session = session.unwrap_or(DEFAULT_SESSION);
+        let sticky_until = deadline.min(Instant::now() + pool.settings.sticky_wait);
+        loop {
+            let released = pool.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            let now = Instant::now();
+            let decision = {
+                let mut state = pool.lock();
+                let selection = decide(pool, &mut state, scope, session, excluded, now >= sticky_until, now);
+                if let Selection::Pick { index, last_resort } = selection {
+                    return Ok(lease(pool, &mut state, index, scope, session, last_resort, now));
+                }
+                selection
+            };
+            let wait_until = match decision {
+                Selection::Pick { .. } => unreachable!("returned above"),
+                Selection::WaitForSticky { .. } => sticky_until,
+                Selection::Busy => deadline,
+                Selection::Unavailable { waitable_until: Some(t), .. } if t < deadline => {
+                    tokio::time::sleep_until(t).await;
+                    continue;
+                }
+                Selection::Unavailable { quota_until, locked_until, .. } => {
+                    return Err(NoCredential::Unavailable { quota_until, locked_until });
+                }
+            };
+            if timeout_at(wait_until, released).await.is_err() && Instant::now() >= deadline {
+                return Err(NoCredential::Busy);
+            }
+        }
+    }
+
+    /// Whether another credential (not `excluded`) could be leased right now without waiting.
+    pub fn other_free(&self, provider: &str, scope: &str, excluded: &[CredentialId]) -> bool {
+        let Some(pool) = self.providers.get(provider) else { return false };
+        let mut state = pool.lock();
+        let now = Instant::now();
+        matches!(
+            decide(pool, &mut state, scope, DEFAULT_SESSION, excluded, true, now),
+            Selection::Pick { last_resort: false, .. }
+        )
+    }
+
+    /// When the soonest quota cooldown and the soonest lockout of any credential of `provider`
+    /// for `scope` end (`None` when there is none).
+    pub fn unavailable_until(&self, provider: &str, scope: &str) -> (Option<Instant>, Option<Instant>) {
+        let Some(pool) = self.providers.get(provider) else { return (None, None) };
+        let now = Instant::now();
+        let state = pool.lock();
+        let mut quota: Option<Instant> = None;
+        let mut locked: Option<Instant> = None;
+        for credential in &state.credentials {
+            match credential.availability(scope, now) {
+                state::Availability::CoolingUntil(t) => quota = Some(quota.map_or(t, |q| q.min(t))),
+                state::Availability::LockedUntil(t) => locked = Some(locked.map_or(t, |l| l.min(t))),
+                state::Availability::Eligible | state::Availability::Resting => return (None, None),
+            }
+        }
+        (quota, locked)
+    }
+
+    /// Requests in flight per credential of `provider` (for tests and status output).
+    pub fn active_counts(&self, provider: &str) -> Vec<u32> {
+        self.providers
+            .get(provider)
+            .map(|p| p.lock().credentials.iter().map(|c| c.active).collect())
+            .unwrap_or_default()
+    }
+}
+
+fn decide(
+    pool: &ProviderPool,
+    state: &mut ProviderState,
+    scope: &str,
+    session: &str,
+    excluded: &[CredentialId],
+    sticky_wait_over: bool,
+    now: Instant,
+) -> Selection {
+    let ttl = pool.settings.session_ttl;
+    let key = (scope.to_string(), session.to_string());
+    let sticky = match state.sticky.get(&key) {
+        Some((index, last)) if now.duration_since(*last) < ttl => Some(*index),
+        Some(_) => {
+            state.sticky.remove(&key);
+            None
+        }
+        None => None,
+    };
+    let candidates: Vec<Candidate<'_>> = pool
+        .credentials
+        .iter()
+        .zip(&state.credentials)
+        .map(|(c, s)| Candidate { id: &c.id, state: s, excluded: excluded.contains(&c.id) })
+        .collect();
+    let ask = Ask { scope, sticky, sticky_wait_over, now };
+    let mut rng = rand::rng();
+    select(pool.settings(), &candidates, &ask, &mut || rng.random::<f64>())
+}
+
+fn lease(
+    pool: &Arc<ProviderPool>,
+    state: &mut ProviderState,
+    index: usize,
+    scope: &str,
+    session: &str,
+    last_resort: bool,
+    now: Instant,
+) -> CredentialLease {
+    let credential = &mut state.credentials[index];
+    credential.active += 1;
+    credential.record_start(scope, now);
+    let settings = pool.settings();
+    if settings.mode == RotationMode::Sequential || settings.session_affinity {
+        if state.sticky.len() >= MAX_STICKY_ENTRIES {
+            let ttl = pool.settings.session_ttl;
+            state.sticky.retain(|_, (_, last)| now.duration_since(*last) < ttl);
+            if state.sticky.len() >= MAX_STICKY_ENTRIES {
+                state.sticky.clear();
+            }
+        }
+        state.sticky.insert((scope.to_string(), session.to_string()), (index, now));
+    }
+    CredentialLease {
+        pool: pool.clone(),
+        index,
+        credential: pool.credentials[index].clone(),
+        scope: scope.to_string(),
+        started: now,
+        last_resort,
+    }
+}
+
+/// The right to run one attempt on one credential. Dropping it — on success, error, client
+/// disconnect or panic — releases the concurrency slot exactly once and wakes waiters.
+pub struct CredentialLease {
+    pool: Arc<ProviderPool>,
+    index: usize,
+    pub credential: Arc<Credential>,
+    pub scope: String,
+    /// When the attempt's lease began (stale failures do not climb the ladder).
+    pub started: Instant,
+    /// Picked although resting after transient failures: no same-credential retry.
+    pub last_resort: bool,
+}
+
+impl CredentialLease {
+    /// The attempt succeeded: the scope's ladders reset.
+    pub fn record_success(&self) {
+        self.pool.lock().credentials[self.index].record_success(&self.scope);
+    }
+
+    /// The attempt failed with `class`; `final_for_credential` when the request gives up on it.
+    pub fn record_failure(
+        &self,
+        class: ErrorClass,
+        retry_after: Option<Duration>,
+        final_for_credential: bool,
+    ) -> Option<Cooldown> {
+        let now = Instant::now();
+        let failure = state::Failure { class, retry_after, started: self.started, final_for_credential };
+        let cooldown =
+            self.pool.lock().credentials[self.index].record_failure(&self.pool.settings, &self.scope, failure, now);
+        if let Some(c) = &cooldown {
+            tracing::info!(
+                provider = %self.pool.provider,
+                credential = %self.credential.masked,
+                scope = %self.scope,
+                reason = class.as_str(),
+                "credential {} for {} s",
+                c.kind.as_str(),
+                c.until.saturating_duration_since(now).as_secs()
+            );
+        }
+        cooldown
+    }
+}
+
+impl Drop for CredentialLease {
+    fn drop(&mut self) {
+        {
+            let mut state = self.pool.lock();
+            let active = &mut state.credentials[self.index].active;
+            *active = active.saturating_sub(1);
+        }
+        self.pool.released.notify_waiters();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::Protocol;
+    use crate::config::Env;
 
-    #[test]
-    fn offers_credentials_in_order_skipping_excluded_ones() {
-        let creds: Vec<Arc<Credential>> =
-            ["k-one", "k-two"].iter().map(|k| Arc::new(Credential::api_key("p", "P_API_KEY", k))).collect();
-        let provider = Provider {
-            name: "p".into(),
-            protocol: Protocol::OpenAi,
-            base_url: "http://x".into(),
-            models_url: None,
-            credentials: creds.clone(),
-            custom: true,
+    fn pool(pairs: &[(&str, &str)]) -> CredentialPool {
+        let env = Env::from_pairs(pairs.iter().copied());
+        let (registry, _) = Registry::from_env(&env);
+        let names: Vec<&str> = registry.names();
+        let (settings, warnings) = PoolSettings::from_env(&env, &names);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        CredentialPool::new(settings, &registry)
+    }
+
+    const TWO_KEYS: &[(&str, &str)] = &[
+        ("OPENAI_API_KEY_1", "key-one"),
+        ("OPENAI_API_KEY_2", "key-two"),
+        ("MAX_CONCURRENT_REQUESTS_PER_KEY_OPENAI", "1"),
+    ];
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_finding_every_key_busy_waits_for_a_release() {
+        let pool = Arc::new(pool(TWO_KEYS));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let a = pool.acquire("openai", "m", Some("s1"), &[], deadline).await.unwrap();
+        let b = pool.acquire("openai", "m", Some("s2"), &[], deadline).await.unwrap();
+        assert_eq!(pool.active_counts("openai"), [1, 1]);
+        let waiter = {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                pool.acquire("openai", "m", Some("s3"), &[], deadline).await.map(|l| l.credential.masked.clone())
+            })
         };
-        let pool = CredentialPool::new();
-        assert_eq!(pool.next(&provider, &[]).unwrap().id, creds[0].id);
-        assert_eq!(pool.next(&provider, &[creds[0].id.clone()]).unwrap().id, creds[1].id);
-        assert!(pool.next(&provider, &[creds[0].id.clone(), creds[1].id.clone()]).is_none());
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(!waiter.is_finished());
+        drop(b);
+        assert!(waiter.await.unwrap().is_ok());
+        drop(a);
+        assert_eq!(pool.active_counts("openai"), [0, 0]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiting_for_a_busy_key_ends_at_the_deadline() {
+        let pool = pool(&TWO_KEYS[..1].iter().chain(&TWO_KEYS[2..]).copied().collect::<Vec<_>>());
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let _held = pool.acquire("openai", "m", None, &[], deadline).await.unwrap();
+        let started = Instant::now();
+        assert_eq!(pool.acquire("openai", "m", Some("other"), &[], deadline).await.err(), Some(NoCredential::Busy));
+        assert_eq!(Instant::now() - started, Duration::from_secs(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn leases_are_released_when_the_holding_task_panics() {
+        let pool = Arc::new(pool(TWO_KEYS));
+        let task = {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let _lease =
+                    pool.acquire("openai", "m", None, &[], Instant::now() + Duration::from_secs(5)).await.unwrap();
+                panic!("handler bug");
+            })
+        };
+        assert!(task.await.is_err());
+        assert_eq!(pool.active_counts("openai"), [0, 0]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn leases_are_released_when_the_request_is_cancelled() {
+        let pool = Arc::new(pool(TWO_KEYS));
+        let task = {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let _lease =
+                    pool.acquire("openai", "m", None, &[], Instant::now() + Duration::from_secs(5)).await.unwrap();
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(pool.active_counts("openai"), [1, 0]);
+        task.abort();
+        let _ = task.await;
+        assert_eq!(pool.active_counts("openai"), [0, 0]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_short_quota_cooldown_is_waited_out_and_a_long_one_is_reported() {
+        let pool = pool(&[("OPENAI_API_KEY_1", "key-one")]);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let lease = pool.acquire("openai", "m", None, &[], deadline).await.unwrap();
+        lease.record_failure(ErrorClass::RateLimit, Some(Duration::from_secs(5)), true);
+        drop(lease);
+        let started = Instant::now();
+        let again = pool.acquire("openai", "m", None, &[], deadline).await.unwrap();
+        assert_eq!(Instant::now() - started, Duration::from_secs(5));
+        again.record_failure(ErrorClass::RateLimit, Some(Duration::from_secs(60)), true);
+        drop(again);
+        let started = Instant::now();
+        match pool.acquire("openai", "m", None, &[], deadline).await {
+            Err(NoCredential::Unavailable { quota_until: Some(t), locked_until: None }) => {
+                assert_eq!(t - started, Duration::from_secs(60));
+            }
+            other => panic!("expected an immediate quota report, got {:?}", other.map(|l| l.index)),
+        }
+        assert_eq!(Instant::now(), started, "it never sleeps first and fails afterwards");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sequential_mode_is_sticky_per_session_until_the_key_cools_down() {
+        let pool = pool(&TWO_KEYS[..2]);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let first = pool.acquire("openai", "m", None, &[], deadline).await.unwrap();
+        let index = first.index;
+        drop(first);
+        for _ in 0..3 {
+            assert_eq!(pool.acquire("openai", "m", None, &[], deadline).await.unwrap().index, index);
+        }
+        let lease = pool.acquire("openai", "m", None, &[], deadline).await.unwrap();
+        lease.record_failure(ErrorClass::RateLimit, None, true);
+        drop(lease);
+        assert_ne!(pool.acquire("openai", "m", None, &[], deadline).await.unwrap().index, index);
     }
 }

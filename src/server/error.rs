@@ -139,6 +139,19 @@ fn engine_parts(err: &EngineError) -> Parts {
             p.should_retry = Some(true);
             p
         }
+        EngineError::CredentialsBusy { context } => {
+            let mut p = Parts::new(StatusCode::TOO_MANY_REQUESTS, message, "rate_limit_error", "credentials_busy")
+                .with_context(context, Some(1));
+            p.should_retry = Some(true);
+            p
+        }
+        EngineError::CredentialsUnavailable { retry_after, context } => {
+            let mut p =
+                Parts::new(StatusCode::SERVICE_UNAVAILABLE, message, "service_unavailable", "credentials_unavailable")
+                    .with_context(context, retry_after.as_ref().map(retry_secs));
+            p.should_retry = Some(false);
+            p
+        }
         EngineError::UpstreamFailed { auth_only, context } => {
             let code = if *auth_only { "upstream_auth_failed" } else { "upstream_failed" };
             let mut p =

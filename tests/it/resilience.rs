@@ -9,19 +9,21 @@ use crate::support::gateway::{Gateway, chat_body, chunks, error_of, sse_data};
 use crate::support::openai_mock::OpenAiMock;
 
 #[tokio::test]
-async fn rotates_past_a_rate_limited_key_so_every_request_succeeds() {
+async fn rotates_past_a_rate_limited_key_so_every_request_succeeds_and_skips_it_while_cooling() {
     let mock = OpenAiMock::start().await;
     let gw = Gateway::openai(&mock.base_url(), &["rl-key-0001", "sk-good-0002"], &[]).await;
-    for stream in [false, true, false, true] {
+    for (i, stream) in [false, true, false, true].into_iter().enumerate() {
         let mut request = chat_body("openai/gpt-4o", "hi");
         request["stream"] = json!(stream);
         let response = gw.post("/v1/chat/completions", &request).await;
         assert_eq!(response.status(), 200);
-        assert_eq!(response.headers()["x-llmkp-attempts"], "2");
+        assert_eq!(response.headers()["x-llmkp-attempts"], if i == 0 { "2" } else { "1" });
         assert_eq!(response.headers()["x-llmkp-credential"], "…0002");
         let text = response.text().await.unwrap();
         assert!(text.contains("Hello"), "{text}");
     }
+    // The 429 put the key in a 7 s cooldown (its Retry-After): not called again meanwhile.
+    assert_eq!(mock.keys_used(), ["rl-key-0001", "sk-good-0002", "sk-good-0002", "sk-good-0002", "sk-good-0002"]);
 }
 
 #[tokio::test]

@@ -74,6 +74,11 @@ impl ChatRequest {
         Ok(Self { body, model, stream, include_usage })
     }
 
+    /// The request as the client sent it (session keys are derived from it).
+    pub fn body(&self) -> &Map<String, Value> {
+        &self.body
+    }
+
     /// The body sent upstream: the client's JSON with `model` replaced, and for upstream streams
     /// `stream: true` plus `stream_options.include_usage: true` so usage is always reported.
     /// Edits the request in place (no copy of the messages); calling it again for another

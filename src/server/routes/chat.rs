@@ -5,10 +5,11 @@ use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::engine::{ChatReply, Served};
+use crate::engine::session::session_key;
+use crate::engine::{ChatContext, ChatReply, Served};
 use crate::formats::openai::ChatRequest;
 use crate::server::AppState;
 use crate::server::error::ApiError;
@@ -21,6 +22,7 @@ const KEEPALIVE: &[u8] = b": keep-alive\n\n";
 pub async fn completions(
     State(state): State<AppState>,
     arrival: Option<Extension<RequestArrival>>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let arrival = arrival.map_or_else(tokio::time::Instant::now, |Extension(RequestArrival(at))| at);
@@ -35,7 +37,8 @@ pub async fn completions(
         Err(invalid) => return ApiError::from(invalid).into_response(),
     };
     let requested = request.model.clone();
-    let (mut response, log) = match state.engine.chat(request, arrival).await {
+    let context = ChatContext { arrival, session: Some(session_key(&headers, request.body())) };
+    let (mut response, log) = match state.engine.chat(request, context).await {
         Ok(answer) => {
             let response = match answer.reply {
                 ChatReply::Complete { body, .. } => {

@@ -7,8 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use llmkp::config::{Env, Settings};
-use llmkp::engine::Engine;
-use llmkp::providers::Registry;
+use llmkp::engine::{Engine, EngineConfig};
 use llmkp::server::{AppState, ProxyAuth};
 use serde_json::Value;
 
@@ -18,6 +17,8 @@ pub struct Gateway {
     pub addr: SocketAddr,
     client: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The engine behind the server, for tests that look at pool state.
+    pub engine: Arc<Engine>,
 }
 
 impl Drop for Gateway {
@@ -41,19 +42,19 @@ impl Gateway {
             }
         }
         let env = Env::from_pairs(pairs);
-        let (registry, _) = Registry::from_env(&env);
         let settings = Settings::resolve(&env);
         assert!(settings.warnings.is_empty(), "test configuration rejected: {:?}", settings.warnings);
+        let (config, _) = EngineConfig::from_env(&env);
         let auth = ProxyAuth::from_env(&env);
-        let engine = Engine::new(registry, settings.engine, auth.secrets().to_vec()).expect("engine");
-        let state = AppState { engine: Arc::new(engine), auth: Arc::new(auth), settings: Arc::new(settings.server) };
+        let engine = Arc::new(Engine::new(config, auth.secrets().to_vec()).expect("engine"));
+        let state = AppState { engine: engine.clone(), auth: Arc::new(auth), settings: Arc::new(settings.server) };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind gateway");
         let addr = listener.local_addr().expect("gateway addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(llmkp::server::serve(listener, state, async move {
             let _ = rx.await;
         }));
-        Self { addr, client: reqwest::Client::new(), shutdown: Some(tx) }
+        Self { addr, client: reqwest::Client::new(), shutdown: Some(tx), engine }
     }
 
     /// A gateway in front of one OpenAI mock, with the given keys and the test proxy key.

@@ -1,0 +1,364 @@
+//! What the pool remembers about each credential: requests in flight, cooldowns per scope,
+//! ladder positions, usage — and the rules that turn an attempt's outcome into a cooldown
+//! (resilience specification §10). Pure: every function takes `now`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::settings::PoolSettings;
+use crate::engine::classify::ErrorClass;
+
+/// Scope of credential-wide effects (lockouts).
+pub const GLOBAL_SCOPE: &str = "_global_";
+
+/// An hour without failures in a scope resets its ladder.
+const LADDER_RESET_AFTER: Duration = Duration::from_secs(3600);
+/// Rolling usage window for balanced selection.
+const USAGE_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CooldownKind {
+    /// (a) rate limit or quota: never attempted before it ends; may be waited for.
+    Quota,
+    /// (b) server or connection failures: attempted only as a last resort.
+    TransientRest,
+    /// (c) auth, forbidden, billing: never attempted; the first selection afterwards is a probe.
+    Lockout,
+}
+
+impl CooldownKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Quota => "cooldown",
+            Self::TransientRest => "rest",
+            Self::Lockout => "locked",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Cooldown {
+    pub until: Instant,
+    pub kind: CooldownKind,
+    pub reason: ErrorClass,
+    pub set_at: Instant,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Ladder {
+    step: usize,
+    last_failure: Instant,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Usage {
+    pub requests: u64,
+    pub window_start: Instant,
+    pub last_used: Instant,
+}
+
+/// Everything the pool tracks for one credential.
+#[derive(Debug, Clone)]
+pub struct CredentialState {
+    pub priority: u32,
+    pub active: u32,
+    pub cooldowns: HashMap<String, Cooldown>,
+    backoff: HashMap<String, Ladder>,
+    auth: HashMap<String, Ladder>,
+    usage: HashMap<String, Usage>,
+}
+
+/// How a credential stands for a scope at a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Availability {
+    Eligible,
+    /// Eligible only as a last resort.
+    Resting,
+    /// Quota cooldown until the instant (may be waited for).
+    CoolingUntil(Instant),
+    /// Locked out until the instant (never waited for).
+    LockedUntil(Instant),
+}
+
+impl CredentialState {
+    pub fn new(priority: u32) -> Self {
+        Self {
+            priority,
+            active: 0,
+            cooldowns: HashMap::new(),
+            backoff: HashMap::new(),
+            auth: HashMap::new(),
+            usage: HashMap::new(),
+        }
+    }
+
+    /// Whether the credential may be attempted for `scope` now.
+    pub fn availability(&self, scope: &str, now: Instant) -> Availability {
+        let mut result = Availability::Eligible;
+        for key in [GLOBAL_SCOPE, scope] {
+            let Some(c) = self.cooldowns.get(key).filter(|c| c.until > now) else { continue };
+            result = match (c.kind, result) {
+                (CooldownKind::Lockout, Availability::LockedUntil(t)) => Availability::LockedUntil(t.max(c.until)),
+                (CooldownKind::Lockout, _) => Availability::LockedUntil(c.until),
+                (_, Availability::LockedUntil(t)) => Availability::LockedUntil(t),
+                (CooldownKind::Quota, Availability::CoolingUntil(t)) => Availability::CoolingUntil(t.max(c.until)),
+                (CooldownKind::Quota, _) => Availability::CoolingUntil(c.until),
+                (CooldownKind::TransientRest, Availability::Eligible) => Availability::Resting,
+                (CooldownKind::TransientRest, other) => other,
+            };
+        }
+        result
+    }
+
+    /// Requests in the current usage window of `scope`.
+    pub fn usage(&self, scope: &str, now: Instant) -> u64 {
+        self.usage.get(scope).filter(|u| now.duration_since(u.window_start) < USAGE_WINDOW).map_or(0, |u| u.requests)
+    }
+
+    pub fn last_used(&self, scope: &str) -> Option<Instant> {
+        self.usage.get(scope).map(|u| u.last_used)
+    }
+
+    /// A request started on this credential.
+    pub fn record_start(&mut self, scope: &str, now: Instant) {
+        let usage =
+            self.usage.entry(scope.to_string()).or_insert(Usage { requests: 0, window_start: now, last_used: now });
+        if now.duration_since(usage.window_start) >= USAGE_WINDOW {
+            *usage = Usage { requests: 0, window_start: now, last_used: now };
+        }
+        usage.requests += 1;
+        usage.last_used = now;
+    }
+
+    /// A success proves the credential works for the scope: its ladders and cooldown reset.
+    pub fn record_success(&mut self, scope: &str) {
+        self.backoff.remove(scope);
+        self.auth.remove(scope);
+        self.auth.remove(GLOBAL_SCOPE);
+        self.cooldowns.remove(scope);
+    }
+
+    /// Applies a failed attempt's effect. `started` is when the attempt began: failures of
+    /// attempts older than the current cooldown do not climb the ladder (a burst of parallel
+    /// failures escalates once), they can only extend it. `final_for_credential` says the request
+    /// gives up on this credential (transient rests are set only then). Returns the cooldown set.
+    pub fn record_failure(
+        &mut self,
+        settings: &PoolSettings,
+        scope: &str,
+        failure: Failure,
+        now: Instant,
+    ) -> Option<Cooldown> {
+        let Failure { class, retry_after, started, final_for_credential } = failure;
+        let (kind, key, ladder_kind) = match class {
+            ErrorClass::RateLimit | ErrorClass::Quota => (CooldownKind::Quota, scope, LadderKind::Backoff),
+            ErrorClass::ServerError | ErrorClass::Connection if final_for_credential => {
+                (CooldownKind::TransientRest, scope, LadderKind::Backoff)
+            }
+            ErrorClass::Auth | ErrorClass::Billing => (CooldownKind::Lockout, GLOBAL_SCOPE, LadderKind::Auth),
+            ErrorClass::Forbidden => (CooldownKind::Lockout, scope, LadderKind::Auth),
+            _ => return None,
+        };
+        let current = self.cooldowns.get(key).filter(|c| c.until > now).cloned();
+        let stale = current.as_ref().is_some_and(|c| started < c.set_at);
+        let (ladder, rungs) = match ladder_kind {
+            LadderKind::Backoff => (&mut self.backoff, &settings.backoff_ladder),
+            LadderKind::Auth => (&mut self.auth, &settings.auth_ladder),
+        };
+        let rung = climb(ladder, key, rungs.len(), stale, now);
+        let duration = retry_after.unwrap_or(rungs[rung]).min(settings.max_cooldown).max(Duration::from_secs(1));
+        let until = now + duration;
+        if let Some(current) = current.filter(|c| c.until >= until && c.kind == kind) {
+            return Some(current);
+        }
+        let cooldown = Cooldown { until, kind, reason: class, set_at: now };
+        self.cooldowns.insert(key.to_string(), cooldown.clone());
+        Some(cooldown)
+    }
+
+    /// Active cooldowns (expired ones are dropped as a side effect).
+    pub fn active_cooldowns(&mut self, now: Instant) -> impl Iterator<Item = (&String, &Cooldown)> {
+        self.cooldowns.retain(|_, c| c.until > now);
+        self.cooldowns.iter()
+    }
+}
+
+/// One failed attempt, as the cooldown rules need it.
+#[derive(Debug, Clone, Copy)]
+pub struct Failure {
+    pub class: ErrorClass,
+    /// The upstream's own wait, when it named one.
+    pub retry_after: Option<Duration>,
+    /// When the attempt's lease began.
+    pub started: Instant,
+    /// The request gives up on this credential (transient rests are set only then).
+    pub final_for_credential: bool,
+}
+
+#[derive(Clone, Copy)]
+enum LadderKind {
+    Backoff,
+    Auth,
+}
+
+/// The rung to use for this failure: the next one, unless the failure is stale (same rung) or
+/// the last failure is an hour old (start over).
+fn climb(ladders: &mut HashMap<String, Ladder>, key: &str, rungs: usize, stale: bool, now: Instant) -> usize {
+    let entry = ladders.entry(key.to_string()).or_insert(Ladder { step: 0, last_failure: now });
+    if now.duration_since(entry.last_failure) >= LADDER_RESET_AFTER {
+        entry.step = 0;
+    }
+    let rung = if stale { entry.step.saturating_sub(1) } else { entry.step };
+    if !stale {
+        entry.step += 1;
+    }
+    entry.last_failure = now;
+    rung.min(rungs - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fail(state: &mut CredentialState, class: ErrorClass, retry: Option<u64>, now: Instant) -> Duration {
+        let settings = PoolSettings::default();
+        let c = state
+            .record_failure(
+                &settings,
+                "m",
+                Failure {
+                    class,
+                    retry_after: retry.map(Duration::from_secs),
+                    started: now,
+                    final_for_credential: true,
+                },
+                now,
+            )
+            .unwrap();
+        c.until - now
+    }
+
+    #[test]
+    fn backoff_ladder_escalates_per_failure_and_resets_on_success() {
+        let t0 = Instant::now();
+        let mut s = CredentialState::new(10);
+        let steps: Vec<u64> =
+            (0..7).map(|i| fail(&mut s, ErrorClass::RateLimit, None, t0 + Duration::from_secs(i)).as_secs()).collect();
+        assert_eq!(steps, [10, 30, 60, 120, 300, 300, 300]);
+        s.record_success("m");
+        assert_eq!(fail(&mut s, ErrorClass::RateLimit, None, t0 + Duration::from_secs(10)).as_secs(), 10);
+    }
+
+    #[test]
+    fn upstream_retry_information_sets_the_duration_and_still_climbs() {
+        let t0 = Instant::now();
+        let mut s = CredentialState::new(10);
+        assert_eq!(fail(&mut s, ErrorClass::Quota, Some(2), t0).as_secs(), 2);
+        assert_eq!(fail(&mut s, ErrorClass::Quota, None, t0 + Duration::from_secs(3)).as_secs(), 30);
+    }
+
+    #[test]
+    fn a_burst_of_parallel_failures_escalates_once() {
+        let settings = PoolSettings::default();
+        let t0 = Instant::now();
+        let mut s = CredentialState::new(10);
+        let first_at = t0 + Duration::from_millis(100);
+        let first = s
+            .record_failure(
+                &settings,
+                "m",
+                Failure { class: ErrorClass::RateLimit, retry_after: None, started: t0, final_for_credential: true },
+                first_at,
+            )
+            .unwrap();
+        let later = t0 + Duration::from_millis(200);
+        // Started before the cooldown was set: same rung (10 s), only extended to the later end.
+        let second = s
+            .record_failure(
+                &settings,
+                "m",
+                Failure { class: ErrorClass::RateLimit, retry_after: None, started: t0, final_for_credential: true },
+                later,
+            )
+            .unwrap();
+        assert_eq!(first.until - first_at, Duration::from_secs(10));
+        assert_eq!(second.until - later, Duration::from_secs(10));
+        assert_eq!(fail(&mut s, ErrorClass::RateLimit, None, t0 + Duration::from_secs(11)).as_secs(), 30);
+    }
+
+    #[test]
+    fn ladder_restarts_after_an_hour_without_failures() {
+        let t0 = Instant::now();
+        let mut s = CredentialState::new(10);
+        fail(&mut s, ErrorClass::RateLimit, None, t0);
+        fail(&mut s, ErrorClass::RateLimit, None, t0 + Duration::from_secs(20));
+        assert_eq!(fail(&mut s, ErrorClass::RateLimit, None, t0 + Duration::from_secs(3700)).as_secs(), 10);
+    }
+
+    #[test]
+    fn auth_failures_lock_the_whole_credential_on_the_auth_ladder() {
+        let t0 = Instant::now();
+        let mut s = CredentialState::new(10);
+        assert_eq!(fail(&mut s, ErrorClass::Auth, None, t0).as_secs(), 300);
+        assert_eq!(s.availability("other-model", t0), Availability::LockedUntil(t0 + Duration::from_secs(300)));
+        let probe = t0 + Duration::from_secs(301);
+        assert_eq!(s.availability("m", probe), Availability::Eligible, "eligible again: the next use is a probe");
+        assert_eq!(fail(&mut s, ErrorClass::Auth, None, probe).as_secs(), 1800);
+    }
+
+    #[test]
+    fn transient_rests_are_last_resort_and_only_when_giving_up() {
+        let settings = PoolSettings::default();
+        let t0 = Instant::now();
+        let mut s = CredentialState::new(10);
+        assert!(
+            s.record_failure(
+                &settings,
+                "m",
+                Failure { class: ErrorClass::ServerError, retry_after: None, started: t0, final_for_credential: false },
+                t0
+            )
+            .is_none()
+        );
+        s.record_failure(
+            &settings,
+            "m",
+            Failure { class: ErrorClass::ServerError, retry_after: None, started: t0, final_for_credential: true },
+            t0,
+        )
+        .unwrap();
+        assert_eq!(s.availability("m", t0), Availability::Resting);
+        assert_eq!(s.availability("other", t0), Availability::Eligible, "scoped to the model");
+    }
+
+    #[test]
+    fn client_errors_and_overload_change_nothing() {
+        let settings = PoolSettings::default();
+        let t0 = Instant::now();
+        let mut s = CredentialState::new(10);
+        for class in [ErrorClass::ClientError, ErrorClass::ContextWindow, ErrorClass::Overloaded] {
+            assert!(
+                s.record_failure(
+                    &settings,
+                    "m",
+                    Failure { class, retry_after: None, started: t0, final_for_credential: true },
+                    t0
+                )
+                .is_none()
+            );
+        }
+        assert_eq!(s.availability("m", t0), Availability::Eligible);
+    }
+
+    #[test]
+    fn usage_counts_in_a_rolling_window() {
+        let t0 = Instant::now();
+        let mut s = CredentialState::new(10);
+        s.record_start("m", t0);
+        s.record_start("m", t0 + Duration::from_secs(5));
+        assert_eq!(s.usage("m", t0 + Duration::from_secs(6)), 2);
+        assert_eq!(s.usage("m", t0 + USAGE_WINDOW), 0);
+    }
+}
