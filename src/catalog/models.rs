@@ -22,6 +22,11 @@ impl ModelCard {
     pub fn new(provider: &str, model: &str, created: u64) -> Self {
         Self { id: format!("{provider}/{model}"), object: "model", created, owned_by: provider.to_string() }
     }
+
+    /// A named fallback group, requestable like a model.
+    pub fn fallback_group(name: &str, created: u64) -> Self {
+        Self { id: name.to_string(), object: "model", created, owned_by: "fallback-group".to_string() }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -110,7 +110,11 @@ impl Engine {
             }
             let body = request.upstream_body(&target.upstream_model, !matches!(mode, Mode::Direct));
             let before = attempts.len();
-            match self.serve_target(target, body, mode, deadline, context.session.as_deref(), &mut attempts).await {
+            let more_targets = i + 1 < targets.len();
+            match self
+                .serve_target(target, body, mode, deadline, context.session.as_deref(), more_targets, &mut attempts)
+                .await
+            {
                 Ok(mut response) => {
                     response.served.attempts = attempts.len() + 1;
                     return Ok(response);
@@ -135,6 +139,7 @@ impl Engine {
         mode: Mode,
         deadline: Instant,
         session: Option<&str>,
+        more_targets: bool,
         attempts: &mut Vec<AttemptRecord>,
     ) -> Result<ChatResponse, TargetEnd> {
         let provider = &target.provider;
@@ -214,7 +219,8 @@ impl Engine {
                 let retry = if tries < self.settings.max_attempts_per_credential && !lease.last_resort {
                     let mut others = excluded.clone();
                     others.push(credential.id.clone());
-                    let others_free = self.pool.other_free(&provider.name, &scope, &others);
+                    // A fallback target counts as somewhere else to go: rotate first, wait later.
+                    let others_free = more_targets || self.pool.other_free(&provider.name, &scope, &others);
                     self.retry_delay(&failure, tries, others_free).filter(|d| Instant::now() + *d < deadline)
                 } else {
                     None

@@ -13,16 +13,20 @@ use crate::providers::{Protocol, Provider, openai};
 const LISTING_TIMEOUT: Duration = Duration::from_secs(15);
 
 impl Engine {
-    /// Every routable provider's models as `provider/model` cards, providers in name order.
+    /// Every routable provider's models as `provider/model` cards (providers in name order,
+    /// models the filters block left out), then the named fallback groups.
     pub async fn list_models(&self, force_refresh: bool) -> Vec<ModelCard> {
         let lists =
             futures::future::join_all(self.registry.providers().map(|p| self.provider_models(p, force_refresh))).await;
         let mut cards: Vec<ModelCard> = Vec::new();
         for card in lists.into_iter().flatten() {
-            if !cards.iter().any(|c| c.id == card.id) {
+            let model = card.id.strip_prefix(&format!("{}/", card.owned_by)).unwrap_or(&card.id).to_string();
+            if self.filter.allows(&card.owned_by, &model) && !cards.iter().any(|c| c.id == card.id) {
                 cards.push(card);
             }
         }
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        cards.extend(self.fallbacks.named().map(|(name, _)| ModelCard::fallback_group(name, now)));
         cards
     }
 

@@ -7,6 +7,7 @@ mod http_surface;
 mod mock_selftest;
 mod models;
 mod resilience;
+mod rotation;
 mod sdk;
 mod support;
 mod upstream_edge_cases;

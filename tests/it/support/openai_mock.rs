@@ -75,6 +75,8 @@ struct Shared {
     models: Mutex<Vec<String>>,
     /// When set, `GET /v1/models` answers 500.
     listing_fails: std::sync::atomic::AtomicBool,
+    /// Chat requests being handled per key: (now, most ever).
+    in_flight: Mutex<std::collections::HashMap<String, (u32, u32)>>,
     requests: Mutex<Vec<RecordedRequest>>,
 }
 
@@ -126,6 +128,11 @@ impl OpenAiMock {
         self.shared.listing_fails.store(fail, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// The most chat requests of `key` the mock was handling at the same time.
+    pub fn max_in_flight(&self, key: &str) -> u32 {
+        self.shared.in_flight.lock().unwrap().get(key).map_or(0, |(_, max)| *max)
+    }
+
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.requests.lock().unwrap().clone()
     }
@@ -168,7 +175,17 @@ async fn handle(
     // Record before any delay so tests can count calls that hang.
     shared.requests.lock().unwrap().push(req.clone());
 
+    let key = req.bearer().map(str::to_owned).filter(|_| req.path == "/v1/chat/completions");
+    if let Some(key) = &key {
+        let mut in_flight = shared.in_flight.lock().unwrap();
+        let entry = in_flight.entry(key.clone()).or_insert((0, 0));
+        entry.0 += 1;
+        entry.1 = entry.1.max(entry.0);
+    }
     let mut resp = route(&shared, &req, parsed).await;
+    if let Some(key) = &key {
+        shared.in_flight.lock().unwrap().entry(key.clone()).or_insert((1, 1)).0 -= 1;
+    }
     let h = resp.headers_mut();
     let request_id = format!("req_{:032x}", rand::random::<u128>());
     h.insert("x-request-id", HeaderValue::from_str(&request_id).unwrap());
@@ -206,7 +223,13 @@ async fn route(shared: &Shared, req: &RecordedRequest, parsed: Option<Value>) ->
 
 /// Error responses chosen by the prefix of the bearer token (every route).
 fn key_behaviour(key: &str, chat_stream: bool) -> Option<Response> {
-    let resp = if key.starts_with("rl") {
+    let resp = if key.starts_with("rl1") {
+        // A short limit: `retry-after: 1`.
+        let mut r =
+            error(429, "Rate limit reached. Please try again in 1s.", "requests", None, Some("rate_limit_exceeded"));
+        r.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
+        r
+    } else if key.starts_with("rl") {
         let mut r = error(429, RATE_LIMIT_MSG, "requests", None, Some("rate_limit_exceeded"));
         for (k, v) in [
             ("retry-after", "7"),
@@ -365,6 +388,13 @@ async fn chat(body: Value, key: &str) -> Response {
 
     if m.starts_with("hang") {
         tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+    // `delay-<ms>…`: answer normally after that many milliseconds (held in the handler, so
+    // in-flight counts cover it).
+    if let Some(ms) =
+        m.strip_prefix("delay-").and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+    {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
     }
     if m.starts_with("tools") {
         let parallel = m.starts_with("tools-parallel") && body["tools"].as_array().is_some_and(|t| t.len() >= 2);
