@@ -83,6 +83,16 @@ pub struct ChatContext {
     pub session: Option<String>,
 }
 
+/// What every target of one request shares.
+#[derive(Clone, Copy)]
+struct Plan<'a> {
+    mode: Mode,
+    deadline: Instant,
+    session: Option<&'a str>,
+    /// Fallback targets remain after this one.
+    more_targets: bool,
+}
+
 /// How one target (provider, model) ended without serving.
 enum TargetEnd {
     /// Its credentials were tried or unavailable; the next fallback member may serve.
@@ -112,7 +122,12 @@ impl Engine {
             let before = attempts.len();
             let more_targets = i + 1 < targets.len();
             match self
-                .serve_target(target, body, mode, deadline, context.session.as_deref(), more_targets, &mut attempts)
+                .serve_target(
+                    target,
+                    body,
+                    &Plan { mode, deadline, session: context.session.as_deref(), more_targets },
+                    &mut attempts,
+                )
                 .await
             {
                 Ok(mut response) => {
@@ -136,12 +151,10 @@ impl Engine {
         &self,
         target: &Target,
         body: Bytes,
-        mode: Mode,
-        deadline: Instant,
-        session: Option<&str>,
-        more_targets: bool,
+        plan: &Plan<'_>,
         attempts: &mut Vec<AttemptRecord>,
     ) -> Result<ChatResponse, TargetEnd> {
+        let Plan { mode, deadline, session, more_targets } = *plan;
         let provider = &target.provider;
         let scope = self.scope_for(target);
         let mut excluded: Vec<CredentialId> = Vec::new();
