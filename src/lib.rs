@@ -10,3 +10,4 @@ pub mod formats;
 pub mod pool;
 pub mod providers;
 pub mod server;
+pub mod store;

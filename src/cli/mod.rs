@@ -104,6 +104,11 @@ pub struct Context {
     pub settings: Settings,
 }
 
+/// The embedded state database of a home directory.
+pub fn state_db_path(home: &std::path::Path) -> PathBuf {
+    home.join("state.db")
+}
+
 /// `$XDG_CONFIG_HOME/llmkp`, else `~/.config/llmkp`.
 pub fn default_home(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
     let nonempty = |name: &str| env(name).filter(|v| !v.is_empty());

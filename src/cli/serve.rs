@@ -6,6 +6,8 @@ use super::{CliError, Context, ServeArgs};
 use crate::config::LoadWarning;
 use crate::engine::{Engine, EngineConfig};
 use crate::server::{AppState, ProxyAuth};
+use crate::store::StateStore;
+use crate::store::sqlite::SqliteStore;
 
 pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
     let mut settings = context.settings.server.clone();
@@ -20,6 +22,10 @@ pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
     for LoadWarning(message) in &warnings {
         tracing::warn!("{message}");
     }
+    // One writer per home: a second `serve` on the same home stops here (exit 2).
+    let state_path = super::state_db_path(&context.home);
+    let store = Arc::new(SqliteStore::open(&state_path).map_err(|err| CliError::usage(err.to_string()))?);
+    config.store = Some(store.clone());
     let auth = ProxyAuth::from_env(&context.env);
     let loopback = is_loopback(&settings.host);
     if auth.is_open() {
@@ -63,9 +69,12 @@ pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
     }
 
     let state = AppState { engine: Arc::new(engine), auth: Arc::new(auth), settings: Arc::new(settings) };
-    crate::server::serve(listener, state, shutdown_signal())
-        .await
-        .map_err(|err| CliError::failed(format!("server error: {err}")))
+    let served = crate::server::serve(listener, state, shutdown_signal()).await;
+    // Everything counted while serving reaches the database before the process ends.
+    if let Err(err) = store.flush() {
+        tracing::error!("could not save credential state: {err}");
+    }
+    served.map_err(|err| CliError::failed(format!("server error: {err}")))
 }
 
 /// A base URL that would send requests back into this server (client-side variables such as

@@ -70,6 +70,8 @@ pub const ROTATION_TOLERANCE: &str = "ROTATION_TOLERANCE";
 pub const SESSION_TTL: &str = "SESSION_TTL";
 /// How long (s) a request waits for its busy sticky credential.
 pub const STICKY_WAIT_SECONDS: &str = "STICKY_WAIT_SECONDS";
+/// What to do with `temperature: 0`: false, remove, or set (to 1.0).
+pub const OVERRIDE_TEMPERATURE_ZERO: &str = "OVERRIDE_TEMPERATURE_ZERO";
 /// Ordered cross-provider fallbacks (JSON).
 pub const MODEL_FALLBACK_GROUPS: &str = "MODEL_FALLBACK_GROUPS";
 /// Log level: error, warn, info, debug, trace.
@@ -113,6 +115,7 @@ pub const FIXED: &[&str] = &[
     SESSION_TTL,
     STICKY_WAIT_SECONDS,
     MODEL_FALLBACK_GROUPS,
+    OVERRIDE_TEMPERATURE_ZERO,
     LOG_LEVEL,
     LOG_FORMAT,
 ];

@@ -9,4 +9,4 @@ pub mod settings;
 pub mod values;
 
 pub use env::{Env, EnvFiles, LoadWarning};
-pub use settings::{EngineSettings, ServerSettings, Settings};
+pub use settings::{EngineSettings, ServerSettings, Settings, TemperatureZero};

@@ -22,6 +22,7 @@ pub struct EngineSettings {
     pub transient_retry_jitter: Duration,
     pub small_cooldown_retry_threshold: Duration,
     pub models_cache_ttl: Duration,
+    pub temperature_zero: TemperatureZero,
     /// Outbound proxies from the merged environment (reqwest only sees the process environment).
     pub https_proxy: Option<String>,
     pub http_proxy: Option<String>,
@@ -50,9 +51,35 @@ impl EngineSettings {
             transient_retry_jitter: r.seconds(names::TRANSIENT_RETRY_JITTER, 0.5),
             small_cooldown_retry_threshold: r.seconds(names::SMALL_COOLDOWN_RETRY_THRESHOLD, 10.0),
             models_cache_ttl: r.seconds(names::MODELS_CACHE_TTL, 3600.0),
+            temperature_zero: temperature_zero(r),
             https_proxy: proxy_var(env, names::HTTPS_PROXY),
             http_proxy: proxy_var(env, names::HTTP_PROXY),
             no_proxy: proxy_var(env, names::NO_PROXY),
+        }
+    }
+}
+
+/// `OVERRIDE_TEMPERATURE_ZERO`: some upstreams treat `temperature: 0` badly (greedy loops).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemperatureZero {
+    Keep,
+    Remove,
+    /// Replace by 1.0.
+    Set,
+}
+
+fn temperature_zero(r: &mut ValueReader<'_>) -> TemperatureZero {
+    let Some(raw) = r.env().get_nonempty(names::OVERRIDE_TEMPERATURE_ZERO) else { return TemperatureZero::Keep };
+    match raw.to_ascii_lowercase().as_str() {
+        "remove" => TemperatureZero::Remove,
+        "set" | "true" | "1" | "yes" => TemperatureZero::Set,
+        "false" | "0" | "no" | "off" => TemperatureZero::Keep,
+        _ => {
+            r.warnings.push(LoadWarning(format!(
+                "{}: expected false, remove or set; using false",
+                names::OVERRIDE_TEMPERATURE_ZERO
+            )));
+            TemperatureZero::Keep
         }
     }
 }

@@ -17,6 +17,7 @@ use super::resolve::{Target, resolve_targets};
 use super::upstream_events::UpstreamEvents;
 use crate::auth::{Credential, CredentialId};
 use crate::formats::openai::chunk::stream_error;
+use crate::formats::openai::usage::TokenUsage;
 use crate::formats::openai::{ChatAggregator, ChatRequest, ChunkFacts};
 use crate::pool::NoCredential;
 use crate::providers::openai;
@@ -107,6 +108,7 @@ impl Engine {
     pub async fn chat(&self, mut request: ChatRequest, context: ChatContext) -> Result<ChatResponse, EngineError> {
         let deadline = context.arrival + self.settings.global_timeout;
         let targets = resolve_targets(&self.registry, &self.filter, &self.fallbacks, &request.model)?;
+        request.override_temperature_zero(self.settings.temperature_zero);
         let mode = match (request.stream, self.settings.upstream_stream_for_non_stream) {
             (true, _) => Mode::Stream { include_usage: request.include_usage },
             (false, true) => Mode::Aggregate,
@@ -183,7 +185,7 @@ impl Engine {
                     Attempt::Served(reply) => {
                         let reply = match reply {
                             PendingReply::Complete { body, usage } => {
-                                lease.record_success();
+                                lease.record_success(usage.as_ref().map(TokenUsage::from_openai));
                                 ChatReply::Complete { body, usage }
                             }
                             PendingReply::Stream(stream) => ChatReply::Stream(stream.with_lease(lease)),
@@ -220,6 +222,8 @@ impl Engine {
                     message: message.clone(),
                 });
                 if failure.class.fails_fast() {
+                    // Counted as a request; no cooldown, no ladder step.
+                    lease.record_failure(failure.class, None, true);
                     return Err(TargetEnd::Fatal(EngineError::UpstreamRejected {
                         status: failure.status.unwrap_or(400),
                         message,

@@ -17,6 +17,7 @@ use super::redact::Redactor;
 use super::upstream_events::UpstreamEvents;
 use crate::formats::openai::ChunkFacts;
 use crate::formats::openai::chunk::stream_error;
+use crate::formats::openai::usage::TokenUsage;
 use crate::pool::CredentialLease;
 
 /// SSE frames (`data: …\n\n`) for the client.
@@ -188,7 +189,7 @@ impl State {
     fn finish(&mut self) -> Bytes {
         self.done = true;
         if let Some(lease) = self.lease.take() {
-            lease.record_success();
+            lease.record_success(self.usage.as_ref().map(TokenUsage::from_openai));
         }
         tracing::debug!(model = %self.served_id, usage = ?self.usage, "stream finished");
         if !self.finished.is_empty() {

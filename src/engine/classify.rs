@@ -37,6 +37,29 @@ impl ErrorClass {
         }
     }
 
+    pub const ALL: [Self; 10] = [
+        Self::ClientError,
+        Self::ContextWindow,
+        Self::Auth,
+        Self::Forbidden,
+        Self::Billing,
+        Self::Quota,
+        Self::RateLimit,
+        Self::Overloaded,
+        Self::ServerError,
+        Self::Connection,
+    ];
+
+    /// The class named by [`Self::as_str`].
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
+    /// Failures of this class count as a request against the credential's quota.
+    pub fn counts_as_request(self) -> bool {
+        matches!(self, Self::ClientError | Self::ContextWindow | Self::Quota | Self::RateLimit)
+    }
+
     /// The client's own mistake: answered with the upstream status, never retried elsewhere.
     pub fn fails_fast(self) -> bool {
         matches!(self, Self::ClientError | Self::ContextWindow)

@@ -23,6 +23,7 @@ use crate::config::fallbacks::FallbackGroups;
 use crate::config::{EngineSettings, Env, LoadWarning, Settings};
 use crate::pool::{CredentialPool, PoolSettings};
 use crate::providers::Registry;
+use crate::store::StateStore;
 use redact::Redactor;
 
 /// The upstream HTTP client could not be built (bad proxy URL, TLS setup).
@@ -37,6 +38,8 @@ pub struct EngineConfig {
     pub pool: PoolSettings,
     pub filter: ModelFilter,
     pub fallbacks: FallbackGroups,
+    /// Where credential state is persisted; `None` keeps it in memory only.
+    pub store: Option<Arc<dyn StateStore>>,
 }
 
 impl EngineConfig {
@@ -51,7 +54,7 @@ impl EngineConfig {
         let filter = ModelFilter::from_env(env, &names);
         let (fallbacks, fallback_warnings) = FallbackGroups::from_env(env);
         warnings.extend(fallback_warnings);
-        (Self { registry, settings, pool, filter, fallbacks }, warnings)
+        (Self { registry, settings, pool, filter, fallbacks, store: None }, warnings)
     }
 }
 
@@ -70,11 +73,11 @@ impl Engine {
     /// `extra_secrets` are values that are not provider credentials but must never leave the
     /// process either (the proxy keys).
     pub fn new(config: EngineConfig, extra_secrets: Vec<String>) -> Result<Self, ClientBuildError> {
-        let EngineConfig { registry, settings, pool, filter, fallbacks } = config;
+        let EngineConfig { registry, settings, pool, filter, fallbacks, store } = config;
         let http = upstream_client(&settings)?;
         let redactor = Arc::new(Redactor::new(registry.secrets().into_iter().chain(extra_secrets)));
         let catalog = ModelCatalog::new(settings.models_cache_ttl);
-        let pool = CredentialPool::new(pool, &registry);
+        let pool = CredentialPool::new(pool, &registry, store);
         Ok(Self { registry: Arc::new(registry), http, settings, pool, filter, fallbacks, redactor, catalog })
     }
 

@@ -18,10 +18,15 @@ use tokio::time::{Instant, timeout_at};
 
 use crate::auth::{Credential, CredentialId};
 use crate::engine::classify::ErrorClass;
+use crate::formats::openai::usage::TokenUsage;
 use crate::providers::Registry;
+use crate::store::{
+    self, CooldownKindRecord, CooldownRecord, CredentialKey, LadderRecord, LadderRecordKind, StateChange,
+    StateSnapshot, StateStore, UsageCounters,
+};
 use select::{Ask, Candidate, Selection, select};
 pub use settings::{PoolSettings, ProviderPoolSettings, RotationMode};
-use state::{Cooldown, CredentialState};
+use state::{Cooldown, CooldownKind, CredentialState};
 
 /// Sticky entries kept at most per provider; older entries are dropped first when it is full.
 const MAX_STICKY_ENTRIES: usize = 10_000;
@@ -45,6 +50,8 @@ pub struct CredentialPool {
 
 struct ProviderPool {
     settings: Arc<PoolSettings>,
+    /// Where cooldowns, ladders and usage are persisted (none in some tests).
+    store: Option<Arc<dyn StateStore>>,
     provider: String,
     credentials: Vec<Arc<Credential>>,
     state: Mutex<ProviderState>,
@@ -70,8 +77,19 @@ impl ProviderPool {
 }
 
 impl CredentialPool {
-    pub fn new(settings: PoolSettings, registry: &Registry) -> Self {
+    /// A pool over the registry's credentials, starting from what `store` remembers (active
+    /// cooldowns and lockouts, ladder positions, usage windows).
+    pub fn new(settings: PoolSettings, registry: &Registry, store: Option<Arc<dyn StateStore>>) -> Self {
         let settings = Arc::new(settings);
+        let clock = WallClock::now();
+        let snapshot = match store.as_ref().map(|s| s.load(clock.ms)) {
+            Some(Ok(snapshot)) => snapshot,
+            Some(Err(err)) => {
+                tracing::warn!("cannot load persisted credential state, starting fresh: {err}");
+                StateSnapshot::default()
+            }
+            None => StateSnapshot::default(),
+        };
         let providers = registry
             .providers()
             .map(|p| {
@@ -79,10 +97,15 @@ impl CredentialPool {
                 let credentials = p
                     .credentials
                     .iter()
-                    .map(|c| CredentialState::new(provider_settings.priority_of(&c.source)))
+                    .map(|c| {
+                        let mut state = CredentialState::new(provider_settings.priority_of(&c.source));
+                        restore(&mut state, &p.name, c.id.as_str(), &snapshot, &clock);
+                        state
+                    })
                     .collect();
                 let pool = ProviderPool {
                     settings: settings.clone(),
+                    store: store.clone(),
                     provider: p.name.clone(),
                     credentials: p.credentials.clone(),
                     state: Mutex::new(ProviderState { credentials, sticky: HashMap::new() }),
@@ -258,9 +281,47 @@ pub struct CredentialLease {
 }
 
 impl CredentialLease {
-    /// The attempt succeeded: the scope's ladders reset.
-    pub fn record_success(&self) {
-        self.pool.lock().credentials[self.index].record_success(&self.scope);
+    fn key(&self) -> CredentialKey {
+        CredentialKey { provider: self.pool.provider.clone(), credential: self.credential.id.as_str().to_string() }
+    }
+
+    fn persist(&self, changes: Vec<StateChange>) {
+        if let Some(store) = &self.pool.store {
+            store.record(changes);
+        }
+    }
+
+    fn usage_change(&self, delta: UsageCounters) -> StateChange {
+        let window_ms = i64::try_from(state::USAGE_WINDOW.as_millis()).unwrap_or(i64::MAX);
+        StateChange::Usage { key: self.key(), scope: self.scope.clone(), at_ms: store::now_ms(), window_ms, delta }
+    }
+
+    /// The attempt succeeded: the scope's ladders and cooldown reset, its usage is counted.
+    pub fn record_success(&self, tokens: Option<TokenUsage>) {
+        let had_cooldown = {
+            let mut state = self.pool.lock();
+            let credential = &mut state.credentials[self.index];
+            let had = credential.cooldowns.contains_key(&self.scope);
+            credential.record_success(&self.scope);
+            had
+        };
+        let tokens = tokens.unwrap_or_default();
+        let delta = UsageCounters {
+            requests: 1,
+            successes: 1,
+            prompt_tokens: tokens.prompt,
+            cache_read_tokens: tokens.cache_read,
+            cache_write_tokens: tokens.cache_write,
+            completion_tokens: tokens.completion,
+            reasoning_tokens: tokens.reasoning,
+            ..UsageCounters::default()
+        };
+        let mut changes = vec![StateChange::ClearLadders { key: self.key(), scope: self.scope.clone() }];
+        if had_cooldown {
+            changes.push(StateChange::ClearCooldown { key: self.key(), scope: self.scope.clone() });
+        }
+        changes.push(self.usage_change(delta));
+        self.persist(changes);
     }
 
     /// The attempt failed with `class`; `final_for_credential` when the request gives up on it.
@@ -272,8 +333,20 @@ impl CredentialLease {
     ) -> Option<Cooldown> {
         let now = Instant::now();
         let failure = state::Failure { class, retry_after, started: self.started, final_for_credential };
-        let cooldown =
-            self.pool.lock().credentials[self.index].record_failure(&self.pool.settings, &self.scope, failure, now);
+        let (cooldown, ladder) = {
+            let mut state = self.pool.lock();
+            let credential = &mut state.credentials[self.index];
+            let cooldown = credential.record_failure(&self.pool.settings, &self.scope, failure, now);
+            let ladder = cooldown.as_ref().and_then(|c| {
+                let auth = c.kind == CooldownKind::Lockout;
+                credential.ladder(&c.scope, auth).map(|(step, last)| (c.scope.clone(), auth, step, last))
+            });
+            (cooldown, ladder)
+        };
+        let counted = u64::from(class.counts_as_request());
+        let mut changes =
+            vec![self.usage_change(UsageCounters { requests: counted, failures: 1, ..UsageCounters::default() })];
+        let clock = WallClock::now();
         if let Some(c) = &cooldown {
             tracing::info!(
                 provider = %self.pool.provider,
@@ -284,8 +357,88 @@ impl CredentialLease {
                 c.kind.as_str(),
                 c.until.saturating_duration_since(now).as_secs()
             );
+            changes.push(StateChange::Cooldown(CooldownRecord {
+                key: self.key(),
+                scope: c.scope.clone(),
+                kind: kind_record(c.kind),
+                reason: c.reason.as_str().to_string(),
+                set_at_ms: clock.ms_of(c.set_at),
+                until_ms: clock.ms_of(c.until),
+            }));
         }
+        if let Some((scope, auth, step, last)) = ladder {
+            changes.push(StateChange::Ladder(LadderRecord {
+                key: self.key(),
+                scope,
+                kind: if auth { LadderRecordKind::Auth } else { LadderRecordKind::Backoff },
+                step: u32::try_from(step).unwrap_or(u32::MAX),
+                last_failure_ms: clock.ms_of(last),
+            }));
+        }
+        self.persist(changes);
         cooldown
+    }
+}
+
+/// Converts between the pool's monotonic instants and persisted unix milliseconds.
+struct WallClock {
+    at: Instant,
+    ms: i64,
+}
+
+impl WallClock {
+    fn now() -> Self {
+        Self { at: Instant::now(), ms: store::now_ms() }
+    }
+
+    fn ms_of(&self, instant: Instant) -> i64 {
+        let delta = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        if instant >= self.at {
+            self.ms.saturating_add(delta(instant - self.at))
+        } else {
+            self.ms.saturating_sub(delta(self.at - instant))
+        }
+    }
+
+    fn instant_of(&self, ms: i64) -> Instant {
+        let offset = Duration::from_millis(ms.abs_diff(self.ms));
+        if ms >= self.ms { self.at + offset } else { self.at.checked_sub(offset).unwrap_or(self.at) }
+    }
+}
+
+fn kind_record(kind: CooldownKind) -> CooldownKindRecord {
+    match kind {
+        CooldownKind::Quota => CooldownKindRecord::Quota,
+        CooldownKind::TransientRest => CooldownKindRecord::TransientRest,
+        CooldownKind::Lockout => CooldownKindRecord::Lockout,
+    }
+}
+
+/// Puts a credential's persisted cooldowns, ladders and usage window back into its state.
+fn restore(state: &mut CredentialState, provider: &str, id: &str, snapshot: &StateSnapshot, clock: &WallClock) {
+    let mine = |key: &CredentialKey| key.provider == provider && key.credential == id;
+    for c in snapshot.cooldowns.iter().filter(|c| mine(&c.key)) {
+        let kind = match c.kind {
+            CooldownKindRecord::Quota => CooldownKind::Quota,
+            CooldownKindRecord::TransientRest => CooldownKind::TransientRest,
+            CooldownKindRecord::Lockout => CooldownKind::Lockout,
+        };
+        let Some(reason) = ErrorClass::parse(&c.reason) else { continue };
+        state.restore_cooldown(Cooldown {
+            scope: c.scope.clone(),
+            until: clock.instant_of(c.until_ms),
+            kind,
+            reason,
+            set_at: clock.instant_of(c.set_at_ms),
+        });
+    }
+    for l in snapshot.ladders.iter().filter(|l| mine(&l.key)) {
+        let step = usize::try_from(l.step).unwrap_or(usize::MAX);
+        state.restore_ladder(&l.scope, l.kind == LadderRecordKind::Auth, step, clock.instant_of(l.last_failure_ms));
+    }
+    for u in snapshot.usage.iter().filter(|u| mine(&u.key)) {
+        let window_start = clock.instant_of(u.window_start_ms);
+        state.restore_usage(&u.scope, u.window.requests, window_start, clock.instant_of(u.last_used_ms));
     }
 }
 
@@ -311,7 +464,7 @@ mod tests {
         let names: Vec<&str> = registry.names();
         let (settings, warnings) = PoolSettings::from_env(&env, &names);
         assert!(warnings.is_empty(), "{warnings:?}");
-        CredentialPool::new(settings, &registry)
+        CredentialPool::new(settings, &registry, None)
     }
 
     const TWO_KEYS: &[(&str, &str)] = &[

@@ -15,8 +15,8 @@ pub const GLOBAL_SCOPE: &str = "_global_";
 
 /// An hour without failures in a scope resets its ladder.
 const LADDER_RESET_AFTER: Duration = Duration::from_secs(3600);
-/// Rolling usage window for balanced selection.
-const USAGE_WINDOW: Duration = Duration::from_secs(24 * 3600);
+/// Rolling usage window (balanced selection, persisted windows).
+pub const USAGE_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CooldownKind {
@@ -40,6 +40,8 @@ impl CooldownKind {
 
 #[derive(Debug, Clone)]
 pub struct Cooldown {
+    /// The scope it was set for (`_global_` for credential-wide lockouts).
+    pub scope: String,
     pub until: Instant,
     pub kind: CooldownKind,
     pub reason: ErrorClass,
@@ -173,9 +175,29 @@ impl CredentialState {
         if let Some(current) = current.filter(|c| c.until >= until && c.kind == kind) {
             return Some(current);
         }
-        let cooldown = Cooldown { until, kind, reason: class, set_at: now };
+        let cooldown = Cooldown { scope: key.to_string(), until, kind, reason: class, set_at: now };
         self.cooldowns.insert(key.to_string(), cooldown.clone());
         Some(cooldown)
+    }
+
+    /// The ladder position of a scope: (next step, last failure); `auth` picks the lockout ladder.
+    pub fn ladder(&self, scope: &str, auth: bool) -> Option<(usize, Instant)> {
+        let ladders = if auth { &self.auth } else { &self.backoff };
+        ladders.get(scope).map(|l| (l.step, l.last_failure))
+    }
+
+    /// Puts back persisted state at start-up.
+    pub fn restore_cooldown(&mut self, cooldown: Cooldown) {
+        self.cooldowns.insert(cooldown.scope.clone(), cooldown);
+    }
+
+    pub fn restore_ladder(&mut self, scope: &str, auth: bool, step: usize, last_failure: Instant) {
+        let ladders = if auth { &mut self.auth } else { &mut self.backoff };
+        ladders.insert(scope.to_string(), Ladder { step, last_failure });
+    }
+
+    pub fn restore_usage(&mut self, scope: &str, requests: u64, window_start: Instant, last_used: Instant) {
+        self.usage.insert(scope.to_string(), Usage { requests, window_start, last_used });
     }
 
     /// Active cooldowns (expired ones are dropped as a side effect).

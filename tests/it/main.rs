@@ -6,6 +6,7 @@ mod docs;
 mod http_surface;
 mod mock_selftest;
 mod models;
+mod persistence;
 mod resilience;
 mod rotation;
 mod sdk;

@@ -3,6 +3,7 @@
 pub mod aggregate;
 pub mod chunk;
 pub mod request;
+pub mod usage;
 
 pub use aggregate::ChatAggregator;
 pub use chunk::ChunkFacts;

@@ -74,6 +74,23 @@ impl ChatRequest {
         Ok(Self { body, model, stream, include_usage })
     }
 
+    /// Applies `OVERRIDE_TEMPERATURE_ZERO` to a temperature of exactly 0.
+    pub fn override_temperature_zero(&mut self, policy: crate::config::TemperatureZero) {
+        use crate::config::TemperatureZero;
+        if self.body.get("temperature").and_then(Value::as_f64) != Some(0.0) {
+            return;
+        }
+        match policy {
+            TemperatureZero::Keep => {}
+            TemperatureZero::Remove => {
+                self.body.remove("temperature");
+            }
+            TemperatureZero::Set => {
+                self.body.insert("temperature".into(), Value::from(1.0));
+            }
+        }
+    }
+
     /// The request as the client sent it (session keys are derived from it).
     pub fn body(&self) -> &Map<String, Value> {
         &self.body
@@ -127,6 +144,25 @@ mod tests {
         let body: Value = serde_json::from_slice(&req.upstream_body("b", false)).unwrap();
         assert_eq!(body["stream"], false);
         assert!(body.get("stream_options").is_none());
+    }
+
+    #[test]
+    fn temperature_zero_is_kept_removed_or_set_to_one() {
+        use crate::config::TemperatureZero;
+        let parse = || ChatRequest::parse(br#"{"model":"a/b","messages":[{"role":"user"}],"temperature":0}"#).unwrap();
+        let mut keep = parse();
+        keep.override_temperature_zero(TemperatureZero::Keep);
+        assert_eq!(keep.body()["temperature"], 0);
+        let mut remove = parse();
+        remove.override_temperature_zero(TemperatureZero::Remove);
+        assert!(remove.body().get("temperature").is_none());
+        let mut set = parse();
+        set.override_temperature_zero(TemperatureZero::Set);
+        assert_eq!(set.body()["temperature"], 1.0);
+        let mut other =
+            ChatRequest::parse(br#"{"model":"a/b","messages":[{"role":"user"}],"temperature":0.2}"#).unwrap();
+        other.override_temperature_zero(TemperatureZero::Set);
+        assert_eq!(other.body()["temperature"], 0.2);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use llmkp::config::{Env, Settings};
 use llmkp::engine::{Engine, EngineConfig};
 use llmkp::server::{AppState, ProxyAuth};
+use llmkp::store::StateStore;
 use serde_json::Value;
 
 pub const PROXY_KEY: &str = "test-proxy-key-0001";
@@ -35,6 +36,12 @@ const TEST_DEFAULTS: &[(&str, &str)] = &[("TRANSIENT_RETRY_DELAY", "0"), ("TRANS
 impl Gateway {
     /// A gateway whose environment is exactly `vars` plus the test defaults (which `vars` may override).
     pub async fn start(vars: &[(&str, &str)]) -> Self {
+        Self::start_with_store(vars, None).await
+    }
+
+    /// The same, persisting credential state in `store` (share one between two gateways to
+    /// test a restart).
+    pub async fn start_with_store(vars: &[(&str, &str)], store: Option<Arc<dyn StateStore>>) -> Self {
         let mut pairs: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect();
         for (k, v) in TEST_DEFAULTS {
             if !pairs.iter().any(|(name, _)| name == k) {
@@ -44,7 +51,8 @@ impl Gateway {
         let env = Env::from_pairs(pairs);
         let settings = Settings::resolve(&env);
         assert!(settings.warnings.is_empty(), "test configuration rejected: {:?}", settings.warnings);
-        let (config, _) = EngineConfig::from_env(&env);
+        let (mut config, _) = EngineConfig::from_env(&env);
+        config.store = store;
         let auth = ProxyAuth::from_env(&env);
         let engine = Arc::new(Engine::new(config, auth.secrets().to_vec()).expect("engine"));
         let state = AppState { engine: engine.clone(), auth: Arc::new(auth), settings: Arc::new(settings.server) };

@@ -1,0 +1,612 @@
+//! The embedded state store: `<home>/state.db`, SQLite in WAL mode.
+//!
+//! One writer thread owns the read-write connection so no disk I/O happens on the async request
+//! path: `record` hands changes over a channel and the thread commits them in one transaction at
+//! most every flush interval, or at once (with the caller waiting) for urgent changes. WAL lets the
+//! CLI read the same file through [`SqliteReader`] while `serve` writes, and makes a `kill -9`
+//! lose at most the last interval. A sidecar `<path>.lock` keeps a second writer out.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
+
+use super::memory::fold_usage;
+use super::{
+    CooldownKindRecord, CooldownRecord, CredentialKey, LadderRecord, LadderRecordKind, StateChange, StateSnapshot,
+    StateStore, StoreError, UsageCounters, UsageRecord,
+};
+
+/// How long queued, non-urgent changes wait at most before they are committed.
+pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_millis(500);
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Changes kept for a retry after a failed commit; beyond this a persistent failure drops them.
+const MAX_RETAINED_CHANGES: usize = 100_000;
+
+/// Schema migrations; migration `i` brings `PRAGMA user_version` from `i` to `i + 1`.
+/// Usage counters are JSON objects, so a counter added later needs no migration (missing = 0).
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE cooldowns (provider TEXT NOT NULL, credential TEXT NOT NULL, scope TEXT NOT NULL,
+        kind TEXT NOT NULL, reason TEXT NOT NULL, set_at_ms INTEGER NOT NULL, until_ms INTEGER NOT NULL,
+        PRIMARY KEY (provider, credential, scope));
+    CREATE TABLE ladders (provider TEXT NOT NULL, credential TEXT NOT NULL, scope TEXT NOT NULL,
+        kind TEXT NOT NULL, step INTEGER NOT NULL, last_failure_ms INTEGER NOT NULL,
+        PRIMARY KEY (provider, credential, scope, kind));
+    CREATE TABLE usage (provider TEXT NOT NULL, credential TEXT NOT NULL, scope TEXT NOT NULL,
+        window_start_ms INTEGER NOT NULL, window_counters TEXT NOT NULL, total_counters TEXT NOT NULL,
+        first_used_ms INTEGER NOT NULL, last_used_ms INTEGER NOT NULL,
+        PRIMARY KEY (provider, credential, scope));"];
+
+const USAGE_COLUMNS: &str =
+    "provider, credential, scope, window_start_ms, window_counters, total_counters, first_used_ms, last_used_ms";
+
+fn db_err(path: &Path, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Database { path: path.display().to_string(), message: e.to_string() }
+}
+
+/// The read-write store used by `serve`. Dropping it commits everything queued.
+pub struct SqliteStore {
+    path: PathBuf,
+    commands: Option<Sender<Command>>,
+    writer: Option<JoinHandle<()>>,
+    /// Held (exclusively locked) for the store's lifetime; released when dropped.
+    _lock: File,
+}
+
+type Reply<T> = Sender<Result<T, StoreError>>;
+
+enum Command {
+    Record(Vec<StateChange>),
+    /// Commit these and everything queued before, then answer.
+    Commit(Vec<StateChange>, Reply<()>),
+    Load(i64, Reply<StateSnapshot>),
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `path` for writing; queued changes are
+    /// committed every [`DEFAULT_FLUSH_INTERVAL`].
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, DEFAULT_FLUSH_INTERVAL)
+    }
+
+    /// Opens for writing with a given flush interval. Fails with [`StoreError::Locked`] while
+    /// another store (in this or another process) has the same path open for writing.
+    pub fn open_with(path: &Path, flush_interval: Duration) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+            create_private_dir(dir).map_err(|e| db_err(path, e))?;
+        }
+        let lock = lock_sidecar(path)?;
+        if !path.exists() {
+            create_private_file(path).map_err(|e| db_err(path, e))?;
+        }
+        let conn = Connection::open(path).map_err(|e| db_err(path, e))?;
+        prepare_writer(&conn).map_err(|e| db_err(path, e))?;
+        migrate(&conn, path)?;
+
+        let (commands, rx) = mpsc::channel();
+        let writer = Writer { conn, path: path.to_owned(), pending: Vec::new() };
+        let handle = std::thread::Builder::new()
+            .name("llmkp-state-writer".into())
+            .spawn(move || writer.run(&rx, flush_interval))
+            .map_err(|e| db_err(path, e))?;
+        Ok(Self { path: path.to_owned(), commands: Some(commands), writer: Some(handle), _lock: lock })
+    }
+
+    /// A reader for the CLI: takes no lock and never blocks a running `serve`.
+    pub fn open_read_only(path: &Path) -> Result<SqliteReader, StoreError> {
+        let reader = SqliteReader { path: path.to_owned() };
+        if let Some(conn) = reader.connect()? {
+            schema_version(&conn, path)?;
+        }
+        Ok(reader)
+    }
+
+    /// Sends a command that answers, and waits for the answer.
+    fn ask<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, StoreError> {
+        let (reply, answer) = mpsc::channel();
+        self.send(command(reply))?;
+        answer.recv().map_err(|_| db_err(&self.path, "state writer thread has stopped"))?
+    }
+
+    fn send(&self, command: Command) -> Result<(), StoreError> {
+        let sender = self.commands.as_ref().ok_or_else(|| db_err(&self.path, "store is closed"))?;
+        sender.send(command).map_err(|_| db_err(&self.path, "state writer thread has stopped"))
+    }
+}
+
+impl StateStore for SqliteStore {
+    /// Commits everything queued, deletes ended cooldowns, then reads.
+    fn load(&self, now_ms: i64) -> Result<StateSnapshot, StoreError> {
+        self.ask(|reply| Command::Load(now_ms, reply))
+    }
+
+    fn record(&self, changes: Vec<StateChange>) {
+        let result = if changes.is_empty() {
+            Ok(())
+        } else if changes.iter().any(StateChange::is_urgent) {
+            self.ask(|reply| Command::Commit(changes, reply))
+        } else {
+            self.send(Command::Record(changes))
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, "state change not persisted");
+        }
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.ask(|reply| Command::Commit(Vec::new(), reply))
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // Closing the channel makes the writer commit what it holds and stop.
+        drop(self.commands.take());
+        if let Some(handle) = self.writer.take()
+            && handle.join().is_err()
+        {
+            tracing::error!(path = %self.path.display(), "state writer thread panicked");
+        }
+    }
+}
+
+/// Read-only access to a state database another process may be writing. Each `load` opens a
+/// fresh `SQLITE_OPEN_READ_ONLY` connection, so a file created after `open_read_only` is seen.
+#[derive(Debug, Clone)]
+pub struct SqliteReader {
+    path: PathBuf,
+}
+
+impl SqliteReader {
+    /// Everything persisted, cooldowns ended by `now_ms` left out; a missing file is empty.
+    pub fn load(&self, now_ms: i64) -> Result<StateSnapshot, StoreError> {
+        let Some(conn) = self.connect()? else { return Ok(StateSnapshot::default()) };
+        if schema_version(&conn, &self.path)? == 0 {
+            return Ok(StateSnapshot::default());
+        }
+        read_snapshot(&conn, now_ms).map_err(|e| db_err(&self.path, e))
+    }
+
+    fn connect(&self) -> Result<Option<Connection>, StoreError> {
+        if !self.path.exists() {
+            return Ok(None);
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags).map_err(|e| db_err(&self.path, e))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| db_err(&self.path, e))?;
+        Ok(Some(conn))
+    }
+}
+
+/// The writer thread's state: the connection and the changes not committed yet.
+struct Writer {
+    conn: Connection,
+    path: PathBuf,
+    pending: Vec<StateChange>,
+}
+
+impl Writer {
+    fn run(mut self, commands: &Receiver<Command>, flush_interval: Duration) {
+        let mut due: Option<Instant> = None;
+        loop {
+            let received = match due {
+                Some(at) => commands.recv_timeout(at.saturating_duration_since(Instant::now())),
+                None => commands.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match received {
+                Ok(Command::Record(changes)) => {
+                    self.pending.extend(changes);
+                    due.get_or_insert_with(|| Instant::now() + flush_interval);
+                    continue;
+                }
+                Ok(Command::Commit(changes, reply)) => {
+                    self.pending.extend(changes);
+                    let _ = reply.send(self.commit());
+                }
+                Ok(Command::Load(now_ms, reply)) => {
+                    let _ = reply.send(self.commit().and_then(|()| {
+                        self.conn
+                            .execute("DELETE FROM cooldowns WHERE until_ms <= ?1", [now_ms])
+                            .and_then(|_| read_snapshot(&self.conn, now_ms))
+                            .map_err(|e| db_err(&self.path, e))
+                    }));
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Err(e) = self.commit() {
+                        tracing::error!(error = %e, "state flush failed; will retry");
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    if let Err(e) = self.commit() {
+                        tracing::error!(error = %e, lost = self.pending.len(), "final state flush failed");
+                    }
+                    return;
+                }
+            }
+            due = (!self.pending.is_empty()).then(|| Instant::now() + flush_interval);
+        }
+    }
+
+    /// Commits everything pending in one transaction; on failure keeps it for the next try.
+    fn commit(&mut self) -> Result<(), StoreError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let result = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).and_then(|tx| {
+            self.pending.iter().try_for_each(|change| apply(&tx, change))?;
+            tx.commit()
+        });
+        if result.is_err() && self.pending.len() > MAX_RETAINED_CHANGES {
+            tracing::error!(lost = self.pending.len(), "state changes dropped after repeated failed commits");
+            self.pending.clear();
+        }
+        if result.is_ok() {
+            self.pending.clear();
+        }
+        result.map_err(|e| db_err(&self.path, e))
+    }
+}
+
+fn apply(conn: &Connection, change: &StateChange) -> rusqlite::Result<()> {
+    let key_clause = "provider = ?1 AND credential = ?2 AND scope = ?3";
+    match change {
+        StateChange::Cooldown(c) => {
+            let mut stmt = conn.prepare_cached(
+                "INSERT OR REPLACE INTO cooldowns (provider, credential, scope, kind, reason, set_at_ms, until_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            let k = &c.key;
+            stmt.execute(params![
+                k.provider,
+                k.credential,
+                c.scope,
+                c.kind.as_str(),
+                c.reason,
+                c.set_at_ms,
+                c.until_ms
+            ])?;
+        }
+        StateChange::Ladder(l) => {
+            let mut stmt = conn.prepare_cached(
+                "INSERT OR REPLACE INTO ladders (provider, credential, scope, kind, step, last_failure_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            let k = &l.key;
+            stmt.execute(params![k.provider, k.credential, l.scope, l.kind.as_str(), l.step, l.last_failure_ms])?;
+        }
+        StateChange::ClearCooldown { key, scope } | StateChange::ClearLadders { key, scope } => {
+            let table = if matches!(change, StateChange::ClearCooldown { .. }) { "cooldowns" } else { "ladders" };
+            let mut stmt = conn.prepare_cached(&format!("DELETE FROM {table} WHERE {key_clause}"))?;
+            stmt.execute(params![key.provider, key.credential, scope])?;
+        }
+        StateChange::Usage { key, scope, at_ms, window_ms, delta } => {
+            let mut select = conn.prepare_cached(&format!("SELECT {USAGE_COLUMNS} FROM usage WHERE {key_clause}"))?;
+            let existing = select.query_row(params![key.provider, key.credential, scope], usage_from_row).optional()?;
+            let r = fold_usage(existing, key, scope, *at_ms, *window_ms, delta);
+            let (window, total) = (counters_to_json(&r.window)?, counters_to_json(&r.total)?);
+            let sql = format!("INSERT OR REPLACE INTO usage ({USAGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+            let (k, start, first, last) = (&r.key, r.window_start_ms, r.first_used_ms, r.last_used_ms);
+            let mut stmt = conn.prepare_cached(&sql)?;
+            stmt.execute(params![k.provider, k.credential, r.scope, start, window, total, first, last])?;
+        }
+    }
+    Ok(())
+}
+
+fn counters_to_json(counters: &UsageCounters) -> rusqlite::Result<String> {
+    serde_json::to_string(counters).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+/// Reads a counters object; a counter it lacks (written by an older build) is 0.
+fn counters_from_json(row: &Row<'_>, idx: usize) -> rusqlite::Result<UsageCounters> {
+    let text: String = row.get(idx)?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e)))?;
+    let n = |name: &str| value.get(name).and_then(serde_json::Value::as_u64).unwrap_or(0);
+    Ok(UsageCounters {
+        requests: n("requests"),
+        successes: n("successes"),
+        failures: n("failures"),
+        prompt_tokens: n("prompt_tokens"),
+        cache_read_tokens: n("cache_read_tokens"),
+        cache_write_tokens: n("cache_write_tokens"),
+        completion_tokens: n("completion_tokens"),
+        reasoning_tokens: n("reasoning_tokens"),
+        cost_usd: value.get("cost_usd").and_then(serde_json::Value::as_f64).unwrap_or(0.0),
+    })
+}
+
+/// Decodes a row selected with [`USAGE_COLUMNS`].
+fn usage_from_row(r: &Row<'_>) -> rusqlite::Result<UsageRecord> {
+    let key = CredentialKey { provider: r.get(0)?, credential: r.get(1)? };
+    let (scope, window_start_ms, first_used_ms, last_used_ms) = (r.get(2)?, r.get(3)?, r.get(6)?, r.get(7)?);
+    let (window, total) = (counters_from_json(r, 4)?, counters_from_json(r, 5)?);
+    Ok(UsageRecord { key, scope, window_start_ms, window, total, first_used_ms, last_used_ms })
+}
+
+/// Reads every table; rows of a kind this build does not know are left out.
+fn read_snapshot(conn: &Connection, now_ms: i64) -> rusqlite::Result<StateSnapshot> {
+    let mut stmt = conn.prepare(
+        "SELECT provider, credential, scope, kind, reason, set_at_ms, until_ms FROM cooldowns
+         WHERE until_ms > ?1 ORDER BY provider, credential, scope",
+    )?;
+    let cooldowns = stmt.query_map([now_ms], |r| {
+        let kind = CooldownKindRecord::parse(&r.get::<_, String>(3)?);
+        let key = CredentialKey { provider: r.get(0)?, credential: r.get(1)? };
+        let (scope, reason, set_at_ms, until_ms) = (r.get(2)?, r.get(4)?, r.get(5)?, r.get(6)?);
+        Ok(kind.map(|kind| CooldownRecord { key, scope, kind, reason, set_at_ms, until_ms }))
+    })?;
+    let cooldowns = cooldowns.filter_map(Result::transpose).collect::<rusqlite::Result<_>>()?;
+    let mut stmt = conn.prepare(
+        "SELECT provider, credential, scope, kind, step, last_failure_ms FROM ladders
+         ORDER BY provider, credential, scope, kind",
+    )?;
+    let ladders = stmt.query_map([], |r| {
+        let kind = LadderRecordKind::parse(&r.get::<_, String>(3)?);
+        let key = CredentialKey { provider: r.get(0)?, credential: r.get(1)? };
+        let (scope, step, last_failure_ms) = (r.get(2)?, r.get(4)?, r.get(5)?);
+        Ok(kind.map(|kind| LadderRecord { key, scope, kind, step, last_failure_ms }))
+    })?;
+    let ladders = ladders.filter_map(Result::transpose).collect::<rusqlite::Result<_>>()?;
+    let mut stmt = conn.prepare(&format!("SELECT {USAGE_COLUMNS} FROM usage ORDER BY provider, credential, scope"))?;
+    let usage = stmt.query_map([], usage_from_row)?.collect::<rusqlite::Result<_>>()?;
+    Ok(StateSnapshot { cooldowns, ladders, usage })
+}
+
+fn prepare_writer(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(mode, "state database is not in WAL mode");
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")
+}
+
+/// The schema version of an opened database, refusing one newer than this build knows.
+fn schema_version(conn: &Connection, path: &Path) -> Result<usize, StoreError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(|e| db_err(path, e))?;
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    if version > MIGRATIONS.len() {
+        return Err(db_err(path, format!("schema version {version} is newer than this llmkp ({})", MIGRATIONS.len())));
+    }
+    Ok(version)
+}
+
+fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(schema_version(conn, path)?) {
+        let version = i64::try_from(i + 1).unwrap_or(i64::MAX);
+        let tx = conn.unchecked_transaction().map_err(|e| db_err(path, e))?;
+        tx.execute_batch(sql)
+            .and_then(|()| tx.pragma_update(None, "user_version", version))
+            .and_then(|()| tx.commit())
+            .map_err(|e| db_err(path, e))?;
+    }
+    Ok(())
+}
+
+/// Takes the exclusive advisory lock on `<path>.lock`.
+fn lock_sidecar(path: &Path) -> Result<File, StoreError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
+    let file = private_options().read(true).open(&lock_path).map_err(|e| db_err(&lock_path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked(path.display().to_string())),
+        Err(std::fs::TryLockError::Error(e)) => Err(db_err(&lock_path, e)),
+    }
+}
+
+/// Create-if-missing, writable, mode 0600 on unix.
+fn private_options() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
+/// Creates the empty database file 0600 before SQLite opens it (its `-wal`/`-shm` copy the mode).
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    drop(private_options().open(path)?);
+    #[cfg(unix)]
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    Ok(())
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn key() -> CredentialKey {
+        CredentialKey { provider: "gemini".into(), credential: "cred-a".into() }
+    }
+
+    /// A quota cooldown of `len_ms`: urgent from 60 s on.
+    fn cooldown(set_at_ms: i64, len_ms: i64) -> StateChange {
+        let (kind, reason) = (CooldownKindRecord::Quota, "rate_limit".into());
+        let until_ms = set_at_ms + len_ms;
+        StateChange::Cooldown(CooldownRecord { key: key(), scope: "pro".into(), kind, reason, set_at_ms, until_ms })
+    }
+
+    fn ladder(kind: LadderRecordKind, step: u32) -> StateChange {
+        StateChange::Ladder(LadderRecord { key: key(), scope: "pro".into(), kind, step, last_failure_ms: 7 })
+    }
+
+    fn usage(at_ms: i64, requests: u64) -> StateChange {
+        let delta = UsageCounters { requests, completion_tokens: 3 * requests, cost_usd: 0.25, ..Default::default() };
+        StateChange::Usage { key: key(), scope: "pro".into(), at_ms, window_ms: 1_000, delta }
+    }
+
+    fn db_path(dir: &tempfile::TempDir) -> PathBuf {
+        dir.path().join("home").join("state.db")
+    }
+
+    fn read(path: &Path) -> StateSnapshot {
+        SqliteStore::open_read_only(path).unwrap().load(0).unwrap()
+    }
+
+    #[test]
+    fn round_trips_every_change_kind_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_with(&db_path(&dir), HOUR).unwrap();
+        store.record(vec![cooldown(1_000, 1_000), ladder(LadderRecordKind::Backoff, 2), usage(1_000, 2)]);
+        store.record(vec![ladder(LadderRecordKind::Auth, 1), ladder(LadderRecordKind::Backoff, 4)]);
+        let loaded = store.load(0).unwrap();
+        let StateChange::Cooldown(expected) = cooldown(1_000, 1_000) else { unreachable!() };
+        assert_eq!(loaded.cooldowns, [expected]);
+        let steps: Vec<_> = loaded.ladders.iter().map(|l| (l.kind, l.step, l.last_failure_ms)).collect();
+        assert_eq!(steps, [(LadderRecordKind::Auth, 1, 7), (LadderRecordKind::Backoff, 4, 7)]);
+        let expected = UsageCounters { requests: 2, completion_tokens: 6, cost_usd: 0.25, ..Default::default() };
+        assert_eq!((loaded.usage[0].window, loaded.usage[0].total), (expected, expected));
+        drop(store);
+
+        let store = SqliteStore::open_with(&db_path(&dir), HOUR).unwrap();
+        assert_eq!(store.load(0).unwrap(), loaded, "reopening keeps everything");
+        store.record(vec![
+            StateChange::ClearCooldown { key: key(), scope: "pro".into() },
+            StateChange::ClearLadders { key: key(), scope: "pro".into() },
+        ]);
+        let cleared = store.load(0).unwrap();
+        assert!(cleared.cooldowns.is_empty() && cleared.ladders.is_empty());
+        assert_eq!(cleared.usage, loaded.usage);
+    }
+
+    #[test]
+    fn usage_accumulates_within_window_and_restarts_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_with(&db_path(&dir), HOUR).unwrap();
+        store.record(vec![usage(5_000, 1), usage(5_999, 2)]);
+        let row = store.load(0).unwrap().usage.remove(0);
+        assert_eq!((row.window_start_ms, row.window.requests, row.total.requests), (5_000, 3, 3));
+        store.record(vec![usage(6_000, 4), usage(4_000, 1)]);
+        let row = store.load(0).unwrap().usage.remove(0);
+        assert_eq!((row.window_start_ms, row.window.requests, row.window.completion_tokens), (6_000, 5, 15));
+        assert_eq!((row.total.requests, row.first_used_ms, row.last_used_ms), (8, 4_000, 6_000));
+        assert!((row.total.cost_usd - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn expired_cooldowns_are_not_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = db_path(&dir);
+        let store = SqliteStore::open_with(&path, HOUR).unwrap();
+        store.record(vec![cooldown(1_000, 1_000)]);
+        store.flush().unwrap();
+        assert_eq!(SqliteStore::open_read_only(&path).unwrap().load(2_000).unwrap().cooldowns, []);
+        assert_eq!(store.load(1_999).unwrap().cooldowns.len(), 1);
+        assert_eq!(store.load(2_000).unwrap().cooldowns, []);
+        assert_eq!(read(&path).cooldowns, [], "the writer's load deletes ended cooldowns");
+    }
+
+    #[test]
+    fn urgent_change_is_visible_to_a_reader_when_record_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_with(&db_path(&dir), HOUR).unwrap();
+        store.record(vec![usage(1_000, 1), cooldown(1_000, 60_000)]);
+        let seen = read(&db_path(&dir));
+        assert_eq!((seen.cooldowns.len(), seen.usage.len()), (1, 1), "the batch and all queued before it");
+        store.record(vec![StateChange::ClearCooldown { key: key(), scope: "pro".into() }]);
+        assert_eq!(read(&db_path(&dir)).cooldowns, []);
+    }
+
+    #[test]
+    fn non_urgent_change_is_visible_after_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_with(&db_path(&dir), HOUR).unwrap();
+        store.record(vec![cooldown(1_000, 59_999), ladder(LadderRecordKind::Backoff, 1), usage(1_000, 1)]);
+        assert_eq!(read(&db_path(&dir)), StateSnapshot::default(), "queued until the interval or a flush");
+        store.flush().unwrap();
+        let seen = read(&db_path(&dir));
+        assert_eq!((seen.cooldowns.len(), seen.ladders.len(), seen.usage.len()), (1, 1, 1));
+    }
+
+    #[test]
+    fn queued_changes_are_committed_after_the_flush_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_with(&db_path(&dir), Duration::from_millis(20)).unwrap();
+        store.record(vec![usage(1_000, 1)]);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while read(&db_path(&dir)).usage.is_empty() {
+            assert!(Instant::now() < deadline, "not committed by the writer thread");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn dropping_without_flush_persists_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_with(&db_path(&dir), HOUR).unwrap();
+        store.record(vec![usage(1_000, 1), ladder(LadderRecordKind::Auth, 3)]);
+        drop(store);
+        let seen = read(&db_path(&dir));
+        assert_eq!((seen.ladders.len(), seen.usage.len()), (1, 1));
+    }
+
+    #[test]
+    fn second_writer_is_locked_out_until_the_first_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = SqliteStore::open(&db_path(&dir)).unwrap();
+        let second = SqliteStore::open(&db_path(&dir));
+        assert!(matches!(second, Err(StoreError::Locked(p)) if p.ends_with("state.db")));
+        assert!(SqliteStore::open_read_only(&db_path(&dir)).is_ok(), "readers take no lock");
+        drop(first);
+        SqliteStore::open(&db_path(&dir)).unwrap();
+    }
+
+    #[test]
+    fn read_only_open_of_a_missing_file_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(read(&db_path(&dir)), StateSnapshot::default());
+        assert!(!db_path(&dir).exists(), "a reader creates nothing");
+    }
+
+    #[test]
+    fn an_open_reader_does_not_block_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_with(&db_path(&dir), HOUR).unwrap();
+        let reader = Connection::open_with_flags(db_path(&dir), OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        reader.execute_batch("BEGIN; SELECT count(*) FROM usage;").unwrap();
+        let started = Instant::now();
+        store.record(vec![usage(1_000, 1)]);
+        store.flush().unwrap();
+        assert!(started.elapsed() < BUSY_TIMEOUT);
+        assert_eq!(read(&db_path(&dir)).usage.len(), 1);
+    }
+
+    #[test]
+    fn refuses_a_schema_newer_than_this_build() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(SqliteStore::open(&db_path(&dir)).unwrap());
+        Connection::open(db_path(&dir)).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        assert!(matches!(SqliteStore::open(&db_path(&dir)), Err(StoreError::Database { .. })));
+        assert!(SqliteStore::open_read_only(&db_path(&dir)).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn creates_the_database_0600_in_a_0700_directory() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&db_path(&dir)).unwrap();
+        store.record(vec![usage(1_000, 1)]);
+        store.flush().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&db_path(&dir)), 0o600);
+        assert_eq!(mode(&dir.path().join("home/state.db-wal")), 0o600);
+        assert_eq!(mode(&dir.path().join("home")), 0o700);
+    }
+}
