@@ -1,6 +1,9 @@
 //! The command line: clap definitions, the shared start-up (home directory, merged environment,
 //! logging), and dispatch to one module per subcommand.
 
+pub mod keys;
+pub mod output;
+pub mod quota;
 pub mod serve;
 
 use std::path::PathBuf;
@@ -43,6 +46,35 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP gateway in the foreground
     Serve(ServeArgs),
+    /// Credentials and their state
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Usage per credential and model
+    #[command(subcommand)]
+    Quota(QuotaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// One row per credential: source, priority, state (active, cooling, locked) and usage
+    List(ListArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuotaCommand {
+    /// Requests and tokens per provider, credential and model in the current window
+    Show(ListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this provider
+    #[arg(long, value_name = "PROVIDER")]
+    pub provider: Option<String>,
+
+    /// One JSON document on stdout
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -153,6 +185,8 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve::run(context, args).await,
+            Command::Keys(KeysCommand::List(args)) => keys::list(&context, &args),
+            Command::Quota(QuotaCommand::Show(args)) => quota::show(&context, &args),
         }
     });
     match result {

@@ -21,9 +21,10 @@ use crate::catalog::ModelCatalog;
 use crate::catalog::filter::ModelFilter;
 use crate::config::fallbacks::FallbackGroups;
 use crate::config::{EngineSettings, Env, LoadWarning, Settings};
+use crate::pool::report::QuotaReport;
 use crate::pool::{CredentialPool, PoolSettings};
 use crate::providers::Registry;
-use crate::store::StateStore;
+use crate::store::{self, StateSnapshot, StateStore, StoreError};
 use redact::Redactor;
 
 /// The upstream HTTP client could not be built (bad proxy URL, TLS setup).
@@ -67,6 +68,7 @@ pub struct Engine {
     fallbacks: FallbackGroups,
     redactor: Arc<Redactor>,
     catalog: ModelCatalog,
+    store: Option<Arc<dyn StateStore>>,
 }
 
 impl Engine {
@@ -77,8 +79,8 @@ impl Engine {
         let http = upstream_client(&settings)?;
         let redactor = Arc::new(Redactor::new(registry.secrets().into_iter().chain(extra_secrets)));
         let catalog = ModelCatalog::new(settings.models_cache_ttl);
-        let pool = CredentialPool::new(pool, &registry, store);
-        Ok(Self { registry: Arc::new(registry), http, settings, pool, filter, fallbacks, redactor, catalog })
+        let pool = CredentialPool::new(pool, &registry, store.clone());
+        Ok(Self { registry: Arc::new(registry), http, settings, pool, filter, fallbacks, redactor, catalog, store })
     }
 
     pub fn registry(&self) -> &Registry {
@@ -91,6 +93,20 @@ impl Engine {
 
     pub fn pool(&self) -> &CredentialPool {
         &self.pool
+    }
+
+    /// The credential report with live in-flight counts. Reads the store (blocking: call it
+    /// off the async workers).
+    pub fn quota_report(&self, provider: Option<&str>) -> Result<QuotaReport, StoreError> {
+        let now = store::now_ms();
+        let snapshot = match &self.store {
+            Some(store) => store.load(now)?,
+            None => StateSnapshot::default(),
+        };
+        let active = |name: &str| Some(self.pool.active_counts(name));
+        let mut report = QuotaReport::build(&self.registry, self.pool.settings(), &snapshot, provider, &active, now);
+        report.data_source = "live";
+        Ok(report)
     }
 }
 

@@ -4,6 +4,7 @@
 //! §10). Decisions are pure functions in `select` and `state`; this module adds the shared,
 //! locked state and the event-driven waiting.
 
+pub mod report;
 pub mod select;
 pub mod settings;
 pub mod state;
@@ -45,6 +46,7 @@ pub enum NoCredential {
 }
 
 pub struct CredentialPool {
+    settings: Arc<PoolSettings>,
     providers: HashMap<String, Arc<ProviderPool>>,
 }
 
@@ -114,7 +116,39 @@ impl CredentialPool {
                 (p.name.clone(), Arc::new(pool))
             })
             .collect();
-        Self { providers }
+        Self { settings, providers }
+    }
+
+    pub fn settings(&self) -> &PoolSettings {
+        &self.settings
+    }
+
+    /// Clears cooldowns, lockouts and ladder positions of every credential, of one provider, or
+    /// of one credential (stable id); persists that. Returns how many credentials were reset.
+    pub fn reset(&self, provider: Option<&str>, credential: Option<&str>) -> usize {
+        let mut count = 0;
+        for (name, pool) in self.providers.iter().filter(|(name, _)| provider.is_none_or(|p| p == name.as_str())) {
+            let mut changes = Vec::new();
+            {
+                let mut state = pool.lock();
+                for (c, s) in pool.credentials.iter().zip(state.credentials.iter_mut()) {
+                    if credential.is_some_and(|id| id != c.id.as_str()) {
+                        continue;
+                    }
+                    let key = CredentialKey { provider: name.clone(), credential: c.id.as_str().to_string() };
+                    for scope in s.reset() {
+                        changes.push(StateChange::ClearCooldown { key: key.clone(), scope: scope.clone() });
+                        changes.push(StateChange::ClearLadders { key: key.clone(), scope });
+                    }
+                    count += 1;
+                }
+            }
+            if let Some(store) = &pool.store {
+                store.record(changes);
+            }
+            pool.released.notify_waiters();
+        }
+        count
     }
 
     /// The pool settings of `provider` (scope of a model, rotation mode).

@@ -200,6 +200,18 @@ impl CredentialState {
         self.usage.insert(scope.to_string(), Usage { requests, window_start, last_used });
     }
 
+    /// Forgets every cooldown and ladder position; returns the scopes that had any.
+    pub fn reset(&mut self) -> Vec<String> {
+        let mut scopes: Vec<String> =
+            self.cooldowns.keys().chain(self.backoff.keys()).chain(self.auth.keys()).cloned().collect();
+        scopes.sort();
+        scopes.dedup();
+        self.cooldowns.clear();
+        self.backoff.clear();
+        self.auth.clear();
+        scopes
+    }
+
     /// Active cooldowns (expired ones are dropped as a side effect).
     pub fn active_cooldowns(&mut self, now: Instant) -> impl Iterator<Item = (&String, &Cooldown)> {
         self.cooldowns.retain(|_, c| c.until > now);

@@ -31,7 +31,8 @@ pub struct Provider {
 #[derive(Debug, Clone)]
 pub struct UnroutableProvider {
     pub name: String,
-    pub keys: usize,
+    /// Its keys, so `keys list` can show them (status `unknown_provider`).
+    pub credentials: Vec<Arc<Credential>>,
     pub reason: String,
 }
 
@@ -77,7 +78,7 @@ impl Registry {
                         .push(LoadWarning(format!("no endpoint known for provider '{name}'; set {upper}_API_BASE")));
                     registry.unroutable.push(UnroutableProvider {
                         name,
-                        keys: credentials.len(),
+                        credentials,
                         reason: format!("no endpoint known; set {upper}_API_BASE"),
                     });
                     continue;
@@ -91,7 +92,7 @@ impl Registry {
                 )));
                 registry.unroutable.push(UnroutableProvider {
                     name,
-                    keys: credentials.len(),
+                    credentials,
                     reason: format!("{} protocol not supported by this build", protocol.as_str()),
                 });
                 continue;

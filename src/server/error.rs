@@ -16,8 +16,12 @@ pub enum ApiError {
     Unauthorized,
     RouteNotFound,
     MethodNotAllowed,
-    BodyTooLarge { limit: usize },
+    BodyTooLarge {
+        limit: usize,
+    },
     BadRequest(String),
+    /// A fault of the proxy itself (500): the detail is logged, the client gets a safe message.
+    Internal(String),
 }
 
 impl From<EngineError> for ApiError {
@@ -106,6 +110,10 @@ fn parts(err: &ApiError) -> Parts {
             "invalid_request_error",
             "request_too_large",
         ),
+        ApiError::Internal(detail) => {
+            tracing::error!("internal error: {detail}");
+            Parts::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error", "server_error", "internal_error")
+        }
         ApiError::BadRequest(message) => {
             Parts::new(StatusCode::BAD_REQUEST, message, "invalid_request_error", "invalid_request")
         }

@@ -193,3 +193,81 @@ async fn process_environment_wins_over_the_env_file_and_open_mode_is_announced()
     let (_, log) = server.stop();
     assert!(log.contains("no PROXY_API_KEY set"), "{log}");
 }
+
+#[tokio::test]
+async fn keys_list_and_quota_show_read_the_state_a_live_server_writes_and_it_survives_a_restart() {
+    let mock = OpenAiMock::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let good = "sk-good-key-000000000001";
+    let locked = "bad-key-0000000000000002";
+    std::fs::write(
+        home.path().join(".env"),
+        format!("OPENAI_API_BASE={}\nOPENAI_API_KEY_1={locked}\nOPENAI_API_KEY_2={good}\n", mock.base_url()),
+    )
+    .unwrap();
+    let mut server = Server::start(llmkp(home.path()));
+    let client = reqwest::Client::new();
+    for i in 0..5 {
+        let body =
+            json!({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": format!("hello number {i}")}]});
+        let response = client.post(server.url("/v1/chat/completions")).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+
+    // While the server runs: the lockout was committed at once; `keys list` sees it.
+    let listed = llmkp(home.path()).args(["keys", "list", "--json"]).output().unwrap();
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    let report: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let credentials = report["providers"]["openai"]["credentials"].as_array().unwrap();
+    assert_eq!(credentials[0]["status"], "locked");
+    assert_eq!(credentials[0]["cooldowns"]["_global_"]["reason"], "auth");
+    assert_eq!(credentials[1]["status"], "active");
+    let second = llmkp(home.path()).args(["serve", "--port", "0"]).output().unwrap();
+    assert_eq!(second.status.code(), Some(2), "one serve per home");
+    assert!(String::from_utf8_lossy(&second.stderr).contains("already"));
+
+    let (status, _) = server.stop();
+    assert!(status.success());
+    let shown = llmkp(home.path()).args(["quota", "show", "--json"]).output().unwrap();
+    let report: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let usage = &report["providers"]["openai"]["credentials"][1]["scopes"]["gpt-4o"]["window"];
+    assert_eq!(usage["requests"], 5, "{report}");
+    assert!(usage["prompt_tokens"].as_u64().unwrap() > 0 && usage["completion_tokens"].as_u64().unwrap() > 0);
+
+    let table = llmkp(home.path()).args(["keys", "list"]).output().unwrap();
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(table.contains("…0002") && table.contains("locked") && table.contains("OPENAI_API_KEY_2"), "{table}");
+    let quota_table = String::from_utf8(llmkp(home.path()).args(["quota", "show"]).output().unwrap().stdout).unwrap();
+    assert!(quota_table.contains("gpt-4o") && quota_table.contains("…0001"), "{quota_table}");
+
+    // After a restart the locked key is still locked: no upstream call for it.
+    let before = mock.keys_used().len();
+    let mut server = Server::start(llmkp(home.path()));
+    let body = json!({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "again"}]});
+    assert_eq!(client.post(server.url("/v1/chat/completions")).json(&body).send().await.unwrap().status(), 200);
+    assert_eq!(mock.keys_used()[before..], [good]);
+    server.stop();
+
+    for entry in std::fs::read_dir(home.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap().to_string_lossy().starts_with("state.db") {
+            let bytes = std::fs::read(&path).unwrap();
+            for secret in [good, locked] {
+                assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "{secret} in {}", path.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn keys_list_for_an_unknown_provider_is_a_usage_error() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join(".env"), "OPENAI_API_KEY_1=sk-aaaaaaaaaaaa\n").unwrap();
+    let output = llmkp(home.path()).args(["keys", "list", "--provider", "nosuch"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("nosuch"));
+    let ok = llmkp(home.path()).args(["keys", "list", "--provider", "openai", "--json"]).output().unwrap();
+    assert!(ok.status.success());
+    let report: Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(report["providers"]["openai"]["credentials"][0]["status"], "active");
+}

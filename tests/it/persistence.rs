@@ -58,3 +58,43 @@ async fn usage_is_recorded_per_credential_and_model_with_tokens() {
     let invalid = snapshot.usage.iter().find(|u| u.scope == "invalid-x").unwrap();
     assert_eq!((invalid.window.requests, invalid.window.failures), (1, 1), "client errors count as requests");
 }
+
+#[tokio::test]
+async fn quota_stats_reports_live_state_and_reset_clears_cooldowns() {
+    let mock = OpenAiMock::start().await;
+    let base = mock.base_url();
+    let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+    let vars = openai_vars(&base, &[("OPENAI_API_KEY_1", "rl-key-00000001")]);
+    let gw = Gateway::start_with_store(&vars, Some(store)).await;
+    assert_eq!(gw.post("/v1/chat/completions", &chat_body("openai/gpt-4o", "hi")).await.status(), 429);
+
+    let stats: serde_json::Value = gw.get("/v1/quota-stats").await.json().await.unwrap();
+    assert_eq!(stats["data_source"], "live");
+    let credential = &stats["providers"]["openai"]["credentials"][0];
+    assert_eq!(credential["status"], "cooldown");
+    assert_eq!(credential["cooldowns"]["gpt-4o"]["reason"], "rate_limit");
+    assert_eq!(credential["active_requests"], 0);
+    assert!(!stats.to_string().contains("rl-key-00000001"));
+    let unauthorized = gw.client().get(gw.url("/v1/quota-stats")).send().await.unwrap();
+    assert_eq!(unauthorized.status(), 401);
+
+    let reset: serde_json::Value = gw
+        .post("/v1/quota-stats", &serde_json::json!({"action": "reset", "scope": "provider", "provider": "openai"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reset["refresh_result"]["credentials_refreshed"], 1);
+    assert_eq!(reset["providers"]["openai"]["credentials"][0]["status"], "active");
+    let calls = mock.chat_requests().len();
+    gw.post("/v1/chat/completions", &chat_body("openai/gpt-4o", "hi")).await;
+    assert!(mock.chat_requests().len() > calls, "after a reset the key is tried again");
+
+    for bad in [
+        serde_json::json!({"action": "explode"}),
+        serde_json::json!({"action": "reset", "scope": "provider"}),
+        serde_json::json!({"action": "reset", "scope": "provider", "provider": "nosuch"}),
+    ] {
+        assert_eq!(gw.post("/v1/quota-stats", &bad).await.status(), 400, "{bad}");
+    }
+}

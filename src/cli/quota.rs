@@ -1,0 +1,78 @@
+//! `llmkp quota show`: usage per provider, credential and model (or quota group) in the current
+//! window, with when it resets, from the state database `serve` writes.
+
+use super::output::{count, duration, print, print_json, table};
+use super::{CliError, Context, ListArgs};
+use crate::engine::EngineConfig;
+use crate::pool::report::QuotaReport;
+use crate::store::now_ms;
+use crate::store::sqlite::SqliteStore;
+
+pub fn show(context: &Context, args: &ListArgs) -> Result<(), CliError> {
+    let report = local_report(context, args.provider.as_deref())?;
+    if args.json {
+        return print_json(&report);
+    }
+    print(&render(&report))
+}
+
+/// The report from this home's configuration and state database (read-only: works while
+/// `serve` runs, and with no database yet).
+pub fn local_report(context: &Context, provider: Option<&str>) -> Result<QuotaReport, CliError> {
+    let (config, _) = EngineConfig::from_env(&context.env);
+    if let Some(p) = provider
+        && config.registry.get(p).is_none()
+        && !config.registry.unroutable.iter().any(|u| u.name == p)
+    {
+        let known = config.registry.names().join(", ");
+        return Err(CliError::usage(format!("no credentials for provider '{p}' (configured: {known})")));
+    }
+    let path = super::state_db_path(&context.home);
+    let reader = SqliteStore::open_read_only(&path).map_err(|e| CliError::failed(e.to_string()))?;
+    let now = now_ms();
+    let snapshot = reader.load(now).map_err(|e| CliError::failed(e.to_string()))?;
+    Ok(QuotaReport::build(&config.registry, &config.pool, &snapshot, provider, &|_| None, now))
+}
+
+fn render(report: &QuotaReport) -> String {
+    let mut t = table(&[
+        "PROVIDER",
+        "CREDENTIAL",
+        "MODEL/GROUP",
+        "USED",
+        "OK",
+        "FAILED",
+        "TOKENS IN",
+        "TOKENS OUT",
+        "RESETS IN",
+    ]);
+    let now = now_ms() / 1000;
+    let mut rows = 0;
+    for (name, provider) in &report.providers {
+        for c in &provider.credentials {
+            for (scope, usage) in &c.scopes {
+                let w = &usage.window;
+                let resets = u64::try_from(usage.reset_at - now).map_or_else(|_| "-".to_string(), duration);
+                t.add_row(vec![
+                    name.clone(),
+                    c.accessor_masked.clone(),
+                    scope.clone(),
+                    match usage.limit {
+                        Some(limit) => format!("{}/{}", count(w.requests), count(limit)),
+                        None => count(w.requests),
+                    },
+                    count(w.successes),
+                    count(w.failures),
+                    count(w.prompt_tokens + w.cache_read_tokens + w.cache_write_tokens),
+                    count(w.completion_tokens + w.reasoning_tokens),
+                    resets,
+                ]);
+                rows += 1;
+            }
+        }
+    }
+    if rows == 0 {
+        return "no usage recorded yet\n".to_string();
+    }
+    format!("{t}\n")
+}
