@@ -258,6 +258,7 @@ mod tests {
                 first_used_ms: now - 5000,
                 last_used_ms: now - 10,
             }],
+            fair_cycle: vec![],
         };
         let report = QuotaReport::build(&registry, &settings, &snapshot, None, &|_| Some(vec![2, 0]), now);
         let p = &report.providers["openai"];

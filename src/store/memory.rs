@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 
 use super::{
-    CooldownRecord, CredentialKey, LadderRecord, StateChange, StateSnapshot, StateStore, StoreError, UsageCounters,
-    UsageRecord,
+    CooldownRecord, CredentialKey, FairCycleRecord, LadderRecord, StateChange, StateSnapshot, StateStore, StoreError,
+    UsageCounters, UsageRecord,
 };
 
 /// Folds one usage increment into the row of its (credential, scope), if any. A window that has
@@ -54,6 +54,7 @@ struct MemoryState {
     /// Keyed by the ladder kind's name as well (the kind itself is not `Ord`).
     ladders: BTreeMap<(CredentialKey, String, &'static str), LadderRecord>,
     usage: BTreeMap<ScopeKey, UsageRecord>,
+    fair_cycle: BTreeMap<(CredentialKey, String), FairCycleRecord>,
 }
 
 impl MemoryState {
@@ -70,6 +71,14 @@ impl MemoryState {
             }
             StateChange::ClearLadders { key, scope } => {
                 self.ladders.retain(|(k, s, _), _| *k != key || *s != scope);
+            }
+            StateChange::FairCycleExhausted(f) => {
+                self.fair_cycle.insert((f.key.clone(), f.tracking.clone()), f);
+            }
+            StateChange::ClearFairCycle { provider, tracking, credentials } => {
+                self.fair_cycle.retain(|(k, t), _| {
+                    !(k.provider == provider && *t == tracking && credentials.contains(&k.credential))
+                });
             }
             StateChange::Usage { key, scope, at_ms, window_ms, delta } => {
                 let id = (key, scope);
@@ -101,6 +110,7 @@ impl StateStore for MemoryStore {
             cooldowns: state.cooldowns.values().cloned().collect(),
             ladders: state.ladders.values().cloned().collect(),
             usage: state.usage.values().cloned().collect(),
+            fair_cycle: state.fair_cycle.values().cloned().collect(),
         })
     }
 

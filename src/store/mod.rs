@@ -136,6 +136,15 @@ pub struct UsageRecord {
     pub last_used_ms: i64,
 }
 
+/// A credential used up for a fair-cycle tracking key (a quota group or model, or `_credential_`
+/// when the provider tracks whole credentials): skipped until its whole tier is used up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FairCycleRecord {
+    pub key: CredentialKey,
+    pub tracking: String,
+    pub exhausted_at_ms: i64,
+}
+
 /// One change to persist. Usage changes are increments; the store folds them into the window
 /// that `at_ms` falls in (a window older than `window_ms` is restarted at `at_ms`).
 #[derive(Debug, Clone, PartialEq)]
@@ -152,6 +161,14 @@ pub enum StateChange {
         key: CredentialKey,
         scope: String,
     },
+    /// Mark a credential exhausted for a tracking key (replaces an earlier mark).
+    FairCycleExhausted(FairCycleRecord),
+    /// A cycle reset: clear the marks of these credentials (stable ids) of `provider` for `tracking`.
+    ClearFairCycle {
+        provider: String,
+        tracking: String,
+        credentials: Vec<String>,
+    },
     Usage {
         key: CredentialKey,
         scope: String,
@@ -167,7 +184,7 @@ impl StateChange {
     pub fn is_urgent(&self) -> bool {
         match self {
             Self::Cooldown(c) => c.kind == CooldownKindRecord::Lockout || c.until_ms - c.set_at_ms >= 60_000,
-            Self::ClearCooldown { .. } => true,
+            Self::ClearCooldown { .. } | Self::FairCycleExhausted(_) | Self::ClearFairCycle { .. } => true,
             Self::Ladder(_) | Self::ClearLadders { .. } | Self::Usage { .. } => false,
         }
     }
@@ -179,6 +196,7 @@ pub struct StateSnapshot {
     pub cooldowns: Vec<CooldownRecord>,
     pub ladders: Vec<LadderRecord>,
     pub usage: Vec<UsageRecord>,
+    pub fair_cycle: Vec<FairCycleRecord>,
 }
 
 #[derive(Debug, thiserror::Error)]

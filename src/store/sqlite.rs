@@ -16,8 +16,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavio
 
 use super::memory::fold_usage;
 use super::{
-    CooldownKindRecord, CooldownRecord, CredentialKey, LadderRecord, LadderRecordKind, StateChange, StateSnapshot,
-    StateStore, StoreError, UsageCounters, UsageRecord,
+    CooldownKindRecord, CooldownRecord, CredentialKey, FairCycleRecord, LadderRecord, LadderRecordKind, StateChange,
+    StateSnapshot, StateStore, StoreError, UsageCounters, UsageRecord,
 };
 
 /// How long queued, non-urgent changes wait at most before they are committed.
@@ -28,7 +28,8 @@ const MAX_RETAINED_CHANGES: usize = 100_000;
 
 /// Schema migrations; migration `i` brings `PRAGMA user_version` from `i` to `i + 1`.
 /// Usage counters are JSON objects, so a counter added later needs no migration (missing = 0).
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE cooldowns (provider TEXT NOT NULL, credential TEXT NOT NULL, scope TEXT NOT NULL,
         kind TEXT NOT NULL, reason TEXT NOT NULL, set_at_ms INTEGER NOT NULL, until_ms INTEGER NOT NULL,
         PRIMARY KEY (provider, credential, scope));
@@ -38,7 +39,11 @@ const MIGRATIONS: &[&str] = &["
     CREATE TABLE usage (provider TEXT NOT NULL, credential TEXT NOT NULL, scope TEXT NOT NULL,
         window_start_ms INTEGER NOT NULL, window_counters TEXT NOT NULL, total_counters TEXT NOT NULL,
         first_used_ms INTEGER NOT NULL, last_used_ms INTEGER NOT NULL,
-        PRIMARY KEY (provider, credential, scope));"];
+        PRIMARY KEY (provider, credential, scope));",
+    "
+    CREATE TABLE fair_cycle (provider TEXT NOT NULL, credential TEXT NOT NULL, tracking TEXT NOT NULL,
+        exhausted_at_ms INTEGER NOT NULL, PRIMARY KEY (provider, credential, tracking));",
+];
 
 const USAGE_COLUMNS: &str =
     "provider, credential, scope, window_start_ms, window_counters, total_counters, first_used_ms, last_used_ms";
@@ -282,6 +287,19 @@ fn apply(conn: &Connection, change: &StateChange) -> rusqlite::Result<()> {
             let mut stmt = conn.prepare_cached(&format!("DELETE FROM {table} WHERE {key_clause}"))?;
             stmt.execute(params![key.provider, key.credential, scope])?;
         }
+        StateChange::FairCycleExhausted(f) => {
+            let mut stmt = conn.prepare_cached(
+                "INSERT OR REPLACE INTO fair_cycle (provider, credential, tracking, exhausted_at_ms) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            stmt.execute(params![f.key.provider, f.key.credential, f.tracking, f.exhausted_at_ms])?;
+        }
+        StateChange::ClearFairCycle { provider, tracking, credentials } => {
+            let mut stmt = conn
+                .prepare_cached("DELETE FROM fair_cycle WHERE provider = ?1 AND credential = ?2 AND tracking = ?3")?;
+            for credential in credentials {
+                stmt.execute(params![provider, credential, tracking])?;
+            }
+        }
         StateChange::Usage { key, scope, at_ms, window_ms, delta } => {
             let mut select = conn.prepare_cached(&format!("SELECT {USAGE_COLUMNS} FROM usage WHERE {key_clause}"))?;
             let existing = select.query_row(params![key.provider, key.credential, scope], usage_from_row).optional()?;
@@ -353,7 +371,16 @@ fn read_snapshot(conn: &Connection, now_ms: i64) -> rusqlite::Result<StateSnapsh
     let ladders = ladders.filter_map(Result::transpose).collect::<rusqlite::Result<_>>()?;
     let mut stmt = conn.prepare(&format!("SELECT {USAGE_COLUMNS} FROM usage ORDER BY provider, credential, scope"))?;
     let usage = stmt.query_map([], usage_from_row)?.collect::<rusqlite::Result<_>>()?;
-    Ok(StateSnapshot { cooldowns, ladders, usage })
+    let mut stmt = conn.prepare(
+        "SELECT provider, credential, tracking, exhausted_at_ms FROM fair_cycle ORDER BY provider, credential, tracking",
+    )?;
+    let fair_cycle = stmt
+        .query_map([], |r| {
+            let key = CredentialKey { provider: r.get(0)?, credential: r.get(1)? };
+            Ok(FairCycleRecord { key, tracking: r.get(2)?, exhausted_at_ms: r.get(3)? })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(StateSnapshot { cooldowns, ladders, usage, fair_cycle })
 }
 
 fn prepare_writer(conn: &Connection) -> rusqlite::Result<()> {
@@ -483,6 +510,29 @@ mod tests {
         let cleared = store.load(0).unwrap();
         assert!(cleared.cooldowns.is_empty() && cleared.ladders.is_empty());
         assert_eq!(cleared.usage, loaded.usage);
+    }
+
+    #[test]
+    fn fair_cycle_marks_persist_until_their_cycle_is_reset() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_with(&db_path(&dir), HOUR).unwrap();
+        let mark = |tracking: &str| {
+            StateChange::FairCycleExhausted(FairCycleRecord {
+                key: key(),
+                tracking: tracking.into(),
+                exhausted_at_ms: 9,
+            })
+        };
+        store.record(vec![mark("pro"), mark("flash")]);
+        assert_eq!(read(&db_path(&dir)).fair_cycle.len(), 2, "urgent: visible without a flush");
+        let credentials = vec![key().credential];
+        store.record(vec![StateChange::ClearFairCycle {
+            provider: key().provider,
+            tracking: "pro".into(),
+            credentials,
+        }]);
+        let left = store.load(0).unwrap().fair_cycle;
+        assert_eq!(left.iter().map(|f| f.tracking.as_str()).collect::<Vec<_>>(), ["flash"]);
     }
 
     #[test]
