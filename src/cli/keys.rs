@@ -46,6 +46,9 @@ fn status(c: &CredentialReport) -> String {
     if c.status == "unknown_provider" {
         return "unknown provider".to_string();
     }
+    if c.status == "exhausted" {
+        return "exhausted (fair cycle)".to_string();
+    }
     let mut by_kind: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (scope, cooldown) in &c.cooldowns {
         let label = if scope == "_global_" { cooldown.reason.clone() } else { format!("{}: {scope}", cooldown.reason) };

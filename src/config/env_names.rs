@@ -64,6 +64,8 @@ pub const COOLDOWN_BACKOFF_LADDER: &str = "COOLDOWN_BACKOFF_LADDER";
 pub const COOLDOWN_AUTH_LADDER: &str = "COOLDOWN_AUTH_LADDER";
 /// Upper bound of any cooldown (s).
 pub const MAX_COOLDOWN_SECONDS: &str = "MAX_COOLDOWN_SECONDS";
+/// A cooldown at least this long (s) marks fair-cycle exhaustion.
+pub const EXHAUSTION_COOLDOWN_THRESHOLD: &str = "EXHAUSTION_COOLDOWN_THRESHOLD";
 /// Balanced-mode randomness (0 = deterministic least-used).
 pub const ROTATION_TOLERANCE: &str = "ROTATION_TOLERANCE";
 /// Idle lifetime (s) of a sticky session entry.
@@ -111,6 +113,7 @@ pub const FIXED: &[&str] = &[
     COOLDOWN_BACKOFF_LADDER,
     COOLDOWN_AUTH_LADDER,
     MAX_COOLDOWN_SECONDS,
+    EXHAUSTION_COOLDOWN_THRESHOLD,
     ROTATION_TOLERANCE,
     SESSION_TTL,
     STICKY_WAIT_SECONDS,
@@ -139,6 +142,14 @@ pub const PATTERNS: &[&str] = &[
     "SEQUENTIAL_FALLBACK_MULTIPLIER_<P>",
     "CREDENTIAL_PRIORITY_<P>",
     "QUOTA_GROUPS_<P>_<GROUP>",
+    "FAIR_CYCLE_<P>",
+    "FAIR_CYCLE_TRACKING_MODE_<P>",
+    "FAIR_CYCLE_CROSS_TIER_<P>",
+    "FAIR_CYCLE_DURATION_<P>",
+    "FAIR_CYCLE_RESET_COOLDOWN_THRESHOLD_<P>",
+    "EXHAUSTION_COOLDOWN_THRESHOLD_<P>",
+    "CUSTOM_CAP_<P>_T<tiers>_<MODEL_OR_GROUP>",
+    "CUSTOM_CAP_COOLDOWN_<P>_T<tiers>_<MODEL_OR_GROUP>",
     "IGNORE_MODELS_<P>",
     "WHITELIST_MODELS_<P>",
 ];

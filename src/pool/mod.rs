@@ -4,6 +4,7 @@
 //! §10). Decisions are pure functions in `select` and `state`; this module adds the shared,
 //! locked state and the event-driven waiting.
 
+pub mod caps;
 pub mod report;
 pub mod select;
 pub mod settings;
@@ -22,12 +23,15 @@ use crate::engine::classify::ErrorClass;
 use crate::formats::openai::usage::TokenUsage;
 use crate::providers::Registry;
 use crate::store::{
-    self, CooldownKindRecord, CooldownRecord, CredentialKey, LadderRecord, LadderRecordKind, StateChange,
-    StateSnapshot, StateStore, UsageCounters,
+    self, CooldownKindRecord, CooldownRecord, CredentialKey, FairCycleRecord, LadderRecord, LadderRecordKind,
+    StateChange, StateSnapshot, StateStore, UsageCounters,
 };
 use select::{Ask, Candidate, Selection, select};
 pub use settings::{PoolSettings, ProviderPoolSettings, RotationMode};
 use state::{Cooldown, CooldownKind, CredentialState};
+
+/// The reason recorded for cooldowns set by a custom cap.
+const CUSTOM_CAP_REASON: &str = "custom_cap";
 
 /// Sticky entries kept at most per provider; older entries are dropped first when it is full.
 const MAX_STICKY_ENTRIES: usize = 10_000;
@@ -62,11 +66,19 @@ struct ProviderPool {
 
 struct ProviderState {
     credentials: Vec<CredentialState>,
+    /// Fair cycle: tracking key → credential index → when it was exhausted.
+    exhausted: HashMap<String, HashMap<usize, Instant>>,
     /// (scope, session) → credential index and last use.
     sticky: HashMap<(String, String), (usize, Instant)>,
 }
 
 impl ProviderPool {
+    fn persist(&self, changes: Vec<StateChange>) {
+        if let (Some(store), false) = (&self.store, changes.is_empty()) {
+            store.record(changes);
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, ProviderState> {
         // A panic while holding the lock leaves counts that are still consistent (every change
         // is a single assignment), so the state stays usable.
@@ -110,7 +122,11 @@ impl CredentialPool {
                     store: store.clone(),
                     provider: p.name.clone(),
                     credentials: p.credentials.clone(),
-                    state: Mutex::new(ProviderState { credentials, sticky: HashMap::new() }),
+                    state: Mutex::new(ProviderState {
+                        credentials,
+                        exhausted: restore_fair_cycle(&p.name, &p.credentials, &snapshot, &clock),
+                        sticky: HashMap::new(),
+                    }),
                     released: Notify::new(),
                 };
                 (p.name.clone(), Arc::new(pool))
@@ -142,10 +158,29 @@ impl CredentialPool {
                     }
                     count += 1;
                 }
+                let reset: Vec<usize> = pool
+                    .credentials
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| credential.is_none_or(|id| id == c.id.as_str()))
+                    .map(|(i, _)| i)
+                    .collect();
+                for (tracking, marks) in &mut state.exhausted {
+                    let cleared: Vec<String> = reset
+                        .iter()
+                        .filter(|i| marks.remove(i).is_some())
+                        .map(|&i| pool.credentials[i].id.as_str().to_string())
+                        .collect();
+                    if !cleared.is_empty() {
+                        changes.push(StateChange::ClearFairCycle {
+                            provider: name.clone(),
+                            tracking: tracking.clone(),
+                            credentials: cleared,
+                        });
+                    }
+                }
             }
-            if let Some(store) = &pool.store {
-                store.record(changes);
-            }
+            pool.persist(changes);
             pool.released.notify_waiters();
         }
         count
@@ -174,14 +209,22 @@ impl CredentialPool {
             tokio::pin!(released);
             released.as_mut().enable();
             let now = Instant::now();
-            let decision = {
+            let (decision, leased, changes) = {
                 let mut state = pool.lock();
+                let changes = reset_fair_cycle(pool, &mut state, scope, now);
                 let selection = decide(pool, &mut state, scope, session, excluded, now >= sticky_until, now);
-                if let Selection::Pick { index, last_resort } = selection {
-                    return Ok(lease(pool, &mut state, index, scope, session, last_resort, now));
-                }
-                selection
+                let leased = match selection {
+                    Selection::Pick { index, last_resort } => {
+                        Some(lease(pool, &mut state, index, scope, session, last_resort, now))
+                    }
+                    _ => None,
+                };
+                (selection, leased, changes)
             };
+            pool.persist(changes);
+            if let Some(lease) = leased {
+                return Ok(lease);
+            }
             let wait_until = match decision {
                 Selection::Pick { .. } => unreachable!("returned above"),
                 Selection::WaitForSticky { .. } => sticky_until,
@@ -257,15 +300,62 @@ fn decide(
         }
         None => None,
     };
+    let fair_cycle = &pool.settings().fair_cycle;
+    let marks = state.exhausted.get(fair_cycle.tracking_key(scope)).filter(|_| fair_cycle.enabled);
     let candidates: Vec<Candidate<'_>> = pool
         .credentials
         .iter()
         .zip(&state.credentials)
-        .map(|(c, s)| Candidate { id: &c.id, state: s, excluded: excluded.contains(&c.id) })
+        .enumerate()
+        .map(|(i, (c, s))| Candidate {
+            id: &c.id,
+            state: s,
+            excluded: excluded.contains(&c.id),
+            exhausted: marks.is_some_and(|m| m.contains_key(&i)),
+        })
         .collect();
     let ask = Ask { scope, sticky, sticky_wait_over, now };
     let mut rng = rand::rng();
     select(pool.settings(), &candidates, &ask, &mut || rng.random::<f64>())
+}
+
+/// Fair cycle: when every credential of a tier (of all tiers, cross-tier) is exhausted for the
+/// scope's tracking key, or the cycle is older than its maximum length, the marks are cleared —
+/// unless some cooldown of the group ends soon, in which case the reset waits for it.
+fn reset_fair_cycle(pool: &ProviderPool, state: &mut ProviderState, scope: &str, now: Instant) -> Vec<StateChange> {
+    let settings = &pool.settings().fair_cycle;
+    let tracking = settings.tracking_key(scope);
+    let Some(marks) = state.exhausted.get(tracking).filter(|m| settings.enabled && !m.is_empty()) else {
+        return Vec::new();
+    };
+    let too_old = marks.values().min().is_some_and(|first| now.duration_since(*first) >= settings.duration);
+    let mut groups: HashMap<u32, Vec<usize>> = HashMap::new();
+    for (index, credential) in state.credentials.iter().enumerate() {
+        let tier = if settings.cross_tier { 0 } else { credential.priority };
+        groups.entry(tier).or_default().push(index);
+    }
+    let mut cleared = Vec::new();
+    for members in groups.values() {
+        let all_exhausted = members.iter().all(|i| marks.contains_key(i));
+        let ending_soon = members.iter().any(|&i| match state.credentials[i].availability(scope, now) {
+            state::Availability::CoolingUntil(t) | state::Availability::LockedUntil(t) => {
+                t.saturating_duration_since(now) <= settings.reset_cooldown_threshold
+            }
+            _ => false,
+        });
+        if too_old || (all_exhausted && !ending_soon) {
+            cleared.extend(members.iter().copied().filter(|i| marks.contains_key(i)));
+        }
+    }
+    if cleared.is_empty() {
+        return Vec::new();
+    }
+    if let Some(marks) = state.exhausted.get_mut(tracking) {
+        marks.retain(|i, _| !cleared.contains(i));
+    }
+    tracing::info!(provider = %pool.provider, tracking, credentials = cleared.len(), "fair cycle reset");
+    let credentials = cleared.iter().map(|&i| pool.credentials[i].id.as_str().to_string()).collect();
+    vec![StateChange::ClearFairCycle { provider: pool.provider.clone(), tracking: tracking.to_string(), credentials }]
 }
 
 fn lease(
@@ -301,6 +391,22 @@ fn lease(
     }
 }
 
+/// Fair-cycle marks of one provider's credentials, by tracking key.
+fn restore_fair_cycle(
+    provider: &str,
+    credentials: &[Arc<Credential>],
+    snapshot: &StateSnapshot,
+    clock: &WallClock,
+) -> HashMap<String, HashMap<usize, Instant>> {
+    let mut marks: HashMap<String, HashMap<usize, Instant>> = HashMap::new();
+    for f in snapshot.fair_cycle.iter().filter(|f| f.key.provider == provider) {
+        if let Some(index) = credentials.iter().position(|c| c.id.as_str() == f.key.credential) {
+            marks.entry(f.tracking.clone()).or_default().insert(index, clock.instant_of(f.exhausted_at_ms));
+        }
+    }
+    marks
+}
+
 /// The right to run one attempt on one credential. Dropping it — on success, error, client
 /// disconnect or panic — releases the concurrency slot exactly once and wakes waiters.
 pub struct CredentialLease {
@@ -332,12 +438,14 @@ impl CredentialLease {
 
     /// The attempt succeeded: the scope's ladders and cooldown reset, its usage is counted.
     pub fn record_success(&self, tokens: Option<TokenUsage>) {
-        let had_cooldown = {
+        let now = Instant::now();
+        let (had_cooldown, capped) = {
             let mut state = self.pool.lock();
             let credential = &mut state.credentials[self.index];
             let had = credential.cooldowns.contains_key(&self.scope);
             credential.record_success(&self.scope);
-            had
+            let capped = self.apply_cap(credential, now);
+            (had, capped)
         };
         let tokens = tokens.unwrap_or_default();
         let delta = UsageCounters {
@@ -355,7 +463,49 @@ impl CredentialLease {
             changes.push(StateChange::ClearCooldown { key: self.key(), scope: self.scope.clone() });
         }
         changes.push(self.usage_change(delta));
+        if let Some(c) = capped {
+            let clock = WallClock::now();
+            changes.push(StateChange::Cooldown(CooldownRecord {
+                key: self.key(),
+                scope: c.scope.clone(),
+                kind: CooldownKindRecord::Quota,
+                reason: CUSTOM_CAP_REASON.to_string(),
+                set_at_ms: clock.ms_of(c.set_at),
+                until_ms: clock.ms_of(c.until),
+            }));
+        }
         self.persist(changes);
+    }
+
+    /// A success that brings the credential to its custom cap for the scope cools it down.
+    fn apply_cap(&self, credential: &mut CredentialState, now: Instant) -> Option<Cooldown> {
+        let settings = self.pool.settings();
+        let cap = caps::cap_for(&settings.caps, credential.priority, &self.scope)?;
+        if credential.usage(&self.scope, now) < cap.value.requests(None) {
+            return None;
+        }
+        let window_end = credential.window_end(&self.scope).unwrap_or(now);
+        let until = match cap.cooldown {
+            caps::CapCooldown::QuotaReset => window_end,
+            caps::CapCooldown::Offset(extra) => window_end + extra,
+            caps::CapCooldown::Fixed(wait) => now + wait,
+        };
+        let cooldown = Cooldown {
+            scope: self.scope.clone(),
+            until,
+            kind: CooldownKind::Quota,
+            reason: ErrorClass::Quota,
+            set_at: now,
+        };
+        tracing::info!(
+            provider = %self.pool.provider,
+            credential = %self.credential.masked,
+            scope = %self.scope,
+            "custom cap reached; cooling for {} s",
+            until.saturating_duration_since(now).as_secs()
+        );
+        credential.restore_cooldown(cooldown.clone());
+        Some(cooldown)
     }
 
     /// The attempt failed with `class`; `final_for_credential` when the request gives up on it.
@@ -367,7 +517,8 @@ impl CredentialLease {
     ) -> Option<Cooldown> {
         let now = Instant::now();
         let failure = state::Failure { class, retry_after, started: self.started, final_for_credential };
-        let (cooldown, ladder) = {
+        let fair_cycle = &self.pool.settings().fair_cycle;
+        let (cooldown, ladder, exhausted) = {
             let mut state = self.pool.lock();
             let credential = &mut state.credentials[self.index];
             let cooldown = credential.record_failure(&self.pool.settings, &self.scope, failure, now);
@@ -375,7 +526,17 @@ impl CredentialLease {
                 let auth = c.kind == CooldownKind::Lockout;
                 credential.ladder(&c.scope, auth).map(|(step, last)| (c.scope.clone(), auth, step, last))
             });
-            (cooldown, ladder)
+            // A long cooldown uses the credential up for this fair cycle.
+            let exhausted = fair_cycle.enabled
+                && cooldown.as_ref().is_some_and(|c| {
+                    c.kind != CooldownKind::TransientRest
+                        && c.until.saturating_duration_since(now) >= fair_cycle.exhaustion_threshold
+                });
+            if exhausted {
+                let tracking = fair_cycle.tracking_key(&self.scope).to_string();
+                state.exhausted.entry(tracking).or_default().insert(self.index, now);
+            }
+            (cooldown, ladder, exhausted)
         };
         let counted = u64::from(class.counts_as_request());
         let mut changes =
@@ -398,6 +559,13 @@ impl CredentialLease {
                 reason: c.reason.as_str().to_string(),
                 set_at_ms: clock.ms_of(c.set_at),
                 until_ms: clock.ms_of(c.until),
+            }));
+        }
+        if exhausted {
+            changes.push(StateChange::FairCycleExhausted(FairCycleRecord {
+                key: self.key(),
+                tracking: fair_cycle.tracking_key(&self.scope).to_string(),
+                exhausted_at_ms: clock.ms,
             }));
         }
         if let Some((scope, auth, step, last)) = ladder {
@@ -457,7 +625,8 @@ fn restore(state: &mut CredentialState, provider: &str, id: &str, snapshot: &Sta
             CooldownKindRecord::TransientRest => CooldownKind::TransientRest,
             CooldownKindRecord::Lockout => CooldownKind::Lockout,
         };
-        let Some(reason) = ErrorClass::parse(&c.reason) else { continue };
+        // A cap's cooldown (and any reason a newer build wrote) rests like a quota cooldown.
+        let reason = ErrorClass::parse(&c.reason).unwrap_or(ErrorClass::Quota);
         state.restore_cooldown(Cooldown {
             scope: c.scope.clone(),
             until: clock.instant_of(c.until_ms),
@@ -607,5 +776,91 @@ mod tests {
         lease.record_failure(ErrorClass::RateLimit, None, true);
         drop(lease);
         assert_ne!(pool.acquire("openai", "m", None, &[], deadline).await.unwrap().index, index);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fair_cycle_skips_exhausted_keys_until_the_whole_tier_is_exhausted() {
+        let pool = pool(&[("OPENAI_API_KEY_1", "key-one"), ("OPENAI_API_KEY_2", "key-two")]);
+        let deadline = || Instant::now() + Duration::from_secs(30);
+        // Key one gets a 10-minute quota cooldown: exhausted for this cycle.
+        let one = pool.acquire("openai", "m", None, &[], deadline()).await.unwrap();
+        assert_eq!(one.index, 0);
+        one.record_failure(ErrorClass::Quota, Some(Duration::from_secs(600)), true);
+        drop(one);
+        tokio::time::advance(Duration::from_secs(601)).await;
+        // Its cooldown is over, but key two has not been used up yet: key two serves.
+        for _ in 0..3 {
+            assert_eq!(pool.acquire("openai", "m", None, &[], deadline()).await.unwrap().index, 1);
+        }
+        let two = pool.acquire("openai", "m", None, &[], deadline()).await.unwrap();
+        two.record_failure(ErrorClass::Quota, Some(Duration::from_secs(600)), true);
+        drop(two);
+        // Every key of the tier is exhausted and key one is free again: the cycle resets.
+        assert_eq!(pool.acquire("openai", "m", None, &[], deadline()).await.unwrap().index, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fair_cycle_reset_waits_for_a_cooldown_that_ends_soon() {
+        let pool = pool(&[("OPENAI_API_KEY_1", "key-one"), ("OPENAI_API_KEY_2", "key-two")]);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let one = pool.acquire("openai", "m", None, &[], deadline).await.unwrap();
+        one.record_failure(ErrorClass::Quota, Some(Duration::from_secs(600)), true);
+        drop(one);
+        tokio::time::advance(Duration::from_secs(560)).await;
+        let two = pool.acquire("openai", "m", None, &[], Instant::now() + Duration::from_secs(60)).await.unwrap();
+        two.record_failure(ErrorClass::Quota, Some(Duration::from_secs(900)), true);
+        drop(two);
+        // Both exhausted; key one's cooldown ends in 40 s (< 90 s): no reset yet, the request
+        // waits for key one rather than resetting early.
+        let started = Instant::now();
+        let again = pool.acquire("openai", "m", None, &[], Instant::now() + Duration::from_secs(60)).await.unwrap();
+        assert_eq!(again.index, 0);
+        assert_eq!(Instant::now() - started, Duration::from_secs(40));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_custom_cap_cools_the_key_down_until_the_window_resets() {
+        let pool = pool(&[
+            ("OPENAI_API_KEY_1", "key-one"),
+            ("OPENAI_API_KEY_2", "key-two"),
+            ("CUSTOM_CAP_OPENAI_T10_GPT_4O", "2"),
+        ]);
+        let deadline = || Instant::now() + Duration::from_secs(30);
+        let mut used = Vec::new();
+        for _ in 0..4 {
+            let lease = pool.acquire("openai", "gpt-4o", None, &[], deadline()).await.unwrap();
+            used.push(lease.index);
+            lease.record_success(None);
+        }
+        assert_eq!(used, [0, 0, 1, 1], "each key stops at its cap");
+        match pool.acquire("openai", "gpt-4o", None, &[], deadline()).await {
+            Err(NoCredential::Unavailable { quota_until: Some(t), .. }) => {
+                let left = t - Instant::now();
+                assert!(left > Duration::from_secs(23 * 3600), "until the 24 h window resets: {left:?}");
+            }
+            other => panic!("expected both keys capped, got {:?}", other.map(|l| l.index)),
+        }
+        // Other models are not capped.
+        assert!(pool.acquire("openai", "o3", None, &[], deadline()).await.is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn persisted_state_is_restored_by_a_new_pool() {
+        let store: Arc<dyn StateStore> = Arc::new(crate::store::memory::MemoryStore::new());
+        let env = Env::from_pairs([("OPENAI_API_KEY_1", "key-one"), ("OPENAI_API_KEY_2", "key-two")]);
+        let (registry, _) = Registry::from_env(&env);
+        let settings = || PoolSettings::from_env(&env, &registry.names()).0;
+        let first = CredentialPool::new(settings(), &registry, Some(store.clone()));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let lease = first.acquire("openai", "m", None, &[], deadline).await.unwrap();
+        lease.record_failure(ErrorClass::Auth, None, true);
+        drop(lease);
+        let second = CredentialPool::new(settings(), &registry, Some(store));
+        let lease = second.acquire("openai", "m", None, &[], deadline).await.unwrap();
+        assert_eq!(lease.index, 1, "the locked key stays locked after a restart");
+        match second.unavailable_until("openai", "m") {
+            (None, None) => {}
+            other => panic!("key two is free, so nothing is unavailable: {other:?}"),
+        }
     }
 }

@@ -56,7 +56,7 @@ pub struct CredentialReport {
     pub source: String,
     pub kind: &'static str,
     pub priority: u32,
-    /// `active`, `cooldown`, `locked` or `unknown_provider`.
+    /// `active`, `cooldown`, `locked`, `exhausted` (fair cycle) or `unknown_provider`.
     pub status: &'static str,
     /// Requests in flight now (only known to a running server).
     pub active_requests: Option<u32>,
@@ -201,6 +201,8 @@ fn credential_report(
         "locked"
     } else if cooldowns.values().any(|c| c.kind == CooldownKindRecord::Quota.as_str()) {
         "cooldown"
+    } else if snapshot.fair_cycle.iter().any(|f| mine(&f.key.provider, &f.key.credential)) {
+        "exhausted"
     } else {
         "active"
     };

@@ -13,6 +13,8 @@ pub struct Candidate<'a> {
     pub state: &'a CredentialState,
     /// Already given up on by this request.
     pub excluded: bool,
+    /// Used up in the current fair cycle: skipped until its tier is used up too.
+    pub exhausted: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +64,7 @@ pub fn select(
                 }
             }
             Availability::LockedUntil(t) => earliest(&mut locked_until, t),
-            Availability::Eligible | Availability::Resting if c.excluded => {}
+            Availability::Eligible | Availability::Resting if c.excluded || c.exhausted => {}
             Availability::Eligible | Availability::Resting => {
                 let at_limit = settings.effective_max(c.state.priority).is_some_and(|max| c.state.active >= max);
                 if at_limit {
@@ -168,7 +170,7 @@ mod tests {
             .iter()
             .zip(states)
             .enumerate()
-            .map(|(i, (id, state))| Candidate { id, state, excluded: excluded.contains(&i) })
+            .map(|(i, (id, state))| Candidate { id, state, excluded: excluded.contains(&i), exhausted: false })
             .collect();
         let ask = Ask { scope: "m", sticky, sticky_wait_over: false, now };
         select(settings, &candidates, &ask, &mut || 0.5)
@@ -285,8 +287,11 @@ mod tests {
         for _ in 0..9 {
             states[1].record_start("m", now);
         }
-        let candidates: Vec<Candidate<'_>> =
-            ids.iter().zip(&states).map(|(id, state)| Candidate { id, state, excluded: false }).collect();
+        let candidates: Vec<Candidate<'_>> = ids
+            .iter()
+            .zip(&states)
+            .map(|(id, state)| Candidate { id, state, excluded: false, exhausted: false })
+            .collect();
         let ask = Ask { scope: "m", sticky: None, sticky_wait_over: false, now };
         let pick = |roll: f64| select(&s, &candidates, &ask, &mut || roll);
         assert_eq!(pick(12.9 / 17.0), Selection::Pick { index: 0, last_resort: false });

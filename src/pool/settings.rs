@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use super::caps::{CustomCap, caps_from_env};
 use crate::config::env_names as names;
 use crate::config::values::{ValueReader, parse_list};
 use crate::config::{Env, LoadWarning};
@@ -45,6 +46,32 @@ pub struct ProviderPoolSettings {
     pub priorities: HashMap<String, u32>,
     /// Quota groups: model → group name. Members share cooldowns and usage.
     pub quota_groups: HashMap<String, String>,
+    pub fair_cycle: FairCycleSettings,
+    pub caps: Vec<CustomCap>,
+}
+
+/// Fair cycle (resilience specification §11.2): use every credential of a tier until it is
+/// exhausted before going back to any of them.
+#[derive(Debug, Clone)]
+pub struct FairCycleSettings {
+    pub enabled: bool,
+    /// Track per whole credential instead of per quota group / model.
+    pub per_credential: bool,
+    /// Every tier must be exhausted before a reset.
+    pub cross_tier: bool,
+    /// A cycle resets after this long anyway.
+    pub duration: Duration,
+    /// Delay a reset while some cooldown ends within this.
+    pub reset_cooldown_threshold: Duration,
+    /// A cooldown at least this long exhausts the credential.
+    pub exhaustion_threshold: Duration,
+}
+
+impl FairCycleSettings {
+    /// The key exhaustion is tracked under for `scope`.
+    pub fn tracking_key<'a>(&self, scope: &'a str) -> &'a str {
+        if self.per_credential { "_credential_" } else { scope }
+    }
 }
 
 impl ProviderPoolSettings {
@@ -190,6 +217,33 @@ fn provider_settings_from(r: &mut ValueReader<'_>, provider: &str, global_tolera
         u32::try_from(r.positive(&format!("SEQUENTIAL_FALLBACK_MULTIPLIER_{p}"), 1)).unwrap_or(1);
     let priorities = credential_priorities(r, &format!("CREDENTIAL_PRIORITY_{p}"));
     let quota_groups = quota_groups(env, &format!("QUOTA_GROUPS_{p}_"));
+    let fair_cycle_default = mode == RotationMode::Sequential;
+    let fair_cycle_var = if env.get_nonempty(&format!("FAIR_CYCLE_{p}")).is_some() {
+        format!("FAIR_CYCLE_{p}")
+    } else {
+        format!("FAIR_CYCLE_ENABLED_{p}")
+    };
+    let per_credential =
+        match env.get_nonempty(&format!("FAIR_CYCLE_TRACKING_MODE_{p}")).map(str::to_ascii_lowercase).as_deref() {
+            None | Some("model_group") => false,
+            Some("credential") => true,
+            Some(_) => {
+                r.warnings.push(LoadWarning(format!(
+                    "FAIR_CYCLE_TRACKING_MODE_{p}: expected model_group or credential; using model_group"
+                )));
+                false
+            }
+        };
+    let global_exhaustion = r.seconds(names::EXHAUSTION_COOLDOWN_THRESHOLD, 300.0).as_secs_f64();
+    let fair_cycle = FairCycleSettings {
+        enabled: r.bool(&fair_cycle_var, fair_cycle_default),
+        per_credential,
+        cross_tier: r.bool(&format!("FAIR_CYCLE_CROSS_TIER_{p}"), false),
+        duration: r.seconds(&format!("FAIR_CYCLE_DURATION_{p}"), 604_800.0),
+        reset_cooldown_threshold: r.seconds(&format!("FAIR_CYCLE_RESET_COOLDOWN_THRESHOLD_{p}"), 90.0),
+        exhaustion_threshold: r.seconds(&format!("EXHAUSTION_COOLDOWN_THRESHOLD_{p}"), global_exhaustion),
+    };
+    let caps = caps_from_env(env, &p, &mut r.warnings);
     ProviderPoolSettings {
         mode,
         tolerance,
@@ -200,6 +254,8 @@ fn provider_settings_from(r: &mut ValueReader<'_>, provider: &str, global_tolera
         sequential_fallback_multiplier,
         priorities,
         quota_groups,
+        fair_cycle,
+        caps,
     }
 }
 

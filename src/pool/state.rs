@@ -119,6 +119,11 @@ impl CredentialState {
         self.usage.get(scope).filter(|u| now.duration_since(u.window_start) < USAGE_WINDOW).map_or(0, |u| u.requests)
     }
 
+    /// When the current usage window of `scope` ends.
+    pub fn window_end(&self, scope: &str) -> Option<Instant> {
+        self.usage.get(scope).map(|u| u.window_start + USAGE_WINDOW)
+    }
+
     pub fn last_used(&self, scope: &str) -> Option<Instant> {
         self.usage.get(scope).map(|u| u.last_used)
     }
