@@ -24,7 +24,10 @@ pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
     }
     // One writer per home: a second `serve` on the same home stops here (exit 2).
     let state_path = super::state_db_path(&context.home);
-    let store = Arc::new(SqliteStore::open(&state_path).map_err(|err| CliError::usage(err.to_string()))?);
+    let store = Arc::new(
+        SqliteStore::open_with(&state_path, settings.state_flush_interval)
+            .map_err(|err| CliError::usage(err.to_string()))?,
+    );
     config.store = Some(store.clone());
     let auth = ProxyAuth::from_env(&context.env);
     let loopback = is_loopback(&settings.host);

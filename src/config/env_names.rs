@@ -76,6 +76,8 @@ pub const STICKY_WAIT_SECONDS: &str = "STICKY_WAIT_SECONDS";
 pub const OVERRIDE_TEMPERATURE_ZERO: &str = "OVERRIDE_TEMPERATURE_ZERO";
 /// Ordered cross-provider fallbacks (JSON).
 pub const MODEL_FALLBACK_GROUPS: &str = "MODEL_FALLBACK_GROUPS";
+/// How often (ms) queued state changes are committed to the state database.
+pub const STATE_FLUSH_INTERVAL_MS: &str = "STATE_FLUSH_INTERVAL_MS";
 /// Log level: error, warn, info, debug, trace.
 pub const LOG_LEVEL: &str = "LOG_LEVEL";
 /// Log format on stderr: text or json.
@@ -119,6 +121,7 @@ pub const FIXED: &[&str] = &[
     STICKY_WAIT_SECONDS,
     MODEL_FALLBACK_GROUPS,
     OVERRIDE_TEMPERATURE_ZERO,
+    STATE_FLUSH_INTERVAL_MS,
     LOG_LEVEL,
     LOG_FORMAT,
 ];

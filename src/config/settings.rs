@@ -102,6 +102,8 @@ pub struct ServerSettings {
     /// `None` when keep-alives are off.
     pub sse_keepalive_interval: Option<Duration>,
     pub shutdown_grace: Duration,
+    /// Queued state changes reach the database at most this long after they happen.
+    pub state_flush_interval: Duration,
 }
 
 impl ServerSettings {
@@ -129,6 +131,7 @@ impl ServerSettings {
             expose_routing_headers: r.bool(names::EXPOSE_ROUTING_HEADERS, true),
             sse_keepalive_interval: (!keepalive.is_zero()).then_some(keepalive),
             shutdown_grace: r.seconds(names::SHUTDOWN_GRACE_SECONDS, 30.0),
+            state_flush_interval: Duration::from_millis(r.positive(names::STATE_FLUSH_INTERVAL_MS, 500)),
         }
     }
 }

@@ -207,7 +207,7 @@ async fn keys_list_and_quota_show_read_the_state_a_live_server_writes_and_it_sur
     .unwrap();
     let mut server = Server::start(llmkp(home.path()));
     let client = reqwest::Client::new();
-    for i in 0..5 {
+    for i in 0..50 {
         let body =
             json!({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": format!("hello number {i}")}]});
         let response = client.post(server.url("/v1/chat/completions")).json(&body).send().await.unwrap();
@@ -231,7 +231,7 @@ async fn keys_list_and_quota_show_read_the_state_a_live_server_writes_and_it_sur
     let shown = llmkp(home.path()).args(["quota", "show", "--json"]).output().unwrap();
     let report: Value = serde_json::from_slice(&shown.stdout).unwrap();
     let usage = &report["providers"]["openai"]["credentials"][1]["scopes"]["gpt-4o"]["window"];
-    assert_eq!(usage["requests"], 5, "{report}");
+    assert_eq!(usage["requests"], 50, "{report}");
     assert!(usage["prompt_tokens"].as_u64().unwrap() > 0 && usage["completion_tokens"].as_u64().unwrap() > 0);
 
     let table = llmkp(home.path()).args(["keys", "list"]).output().unwrap();
@@ -270,4 +270,37 @@ fn keys_list_for_an_unknown_provider_is_a_usage_error() {
     assert!(ok.status.success());
     let report: Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert_eq!(report["providers"]["openai"]["credentials"][0]["status"], "active");
+}
+
+#[tokio::test]
+async fn after_kill_9_the_database_opens_and_keeps_what_was_flushed() {
+    let mock = OpenAiMock::start().await;
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join(".env"),
+        format!(
+            "OPENAI_API_BASE={}\nOPENAI_API_KEY_1=sk-good-key-00000001\nSTATE_FLUSH_INTERVAL_MS=200\n",
+            mock.base_url()
+        ),
+    )
+    .unwrap();
+    let server = Server::start(llmkp(home.path()));
+    let client = reqwest::Client::new();
+    let body = json!({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "hi"}]});
+    for _ in 0..20 {
+        assert_eq!(client.post(server.url("/v1/chat/completions")).json(&body).send().await.unwrap().status(), 200);
+    }
+    // Past one flush interval, then no chance to flush on the way out (Drop sends SIGKILL).
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    drop(server);
+
+    let shown = llmkp(home.path()).args(["quota", "show", "--json"]).output().unwrap();
+    assert!(shown.status.success(), "{}", String::from_utf8_lossy(&shown.stderr));
+    let report: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(report["providers"]["openai"]["credentials"][0]["scopes"]["gpt-4o"]["window"]["requests"], 20);
+    // The lock of the killed process is gone with it: a new server starts on the same home.
+    let mut restarted = Server::start(llmkp(home.path()));
+    assert_eq!(client.post(restarted.url("/v1/chat/completions")).json(&body).send().await.unwrap().status(), 200);
+    let (status, _) = restarted.stop();
+    assert!(status.success());
 }
