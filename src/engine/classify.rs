@@ -6,6 +6,9 @@ use std::time::Duration;
 use http::HeaderMap;
 use serde_json::Value;
 
+use super::retry_info;
+pub use super::retry_info::MAX_RETRY_WAIT;
+
 /// The classes of the resilience specification (§6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorClass {
@@ -106,8 +109,13 @@ impl UpstreamFailure {
     }
 }
 
-/// Classifies a non-2xx upstream response.
+/// Classifies a non-2xx upstream response; absolute reset times are read against the system clock.
 pub fn classify_http(status: u16, headers: &HeaderMap, body: &[u8]) -> UpstreamFailure {
+    classify_http_at(status, headers, body, retry_info::now_unix_ms())
+}
+
+/// [`classify_http`] at a given time (unix milliseconds), for the retry information's absolute times.
+pub fn classify_http_at(status: u16, headers: &HeaderMap, body: &[u8], now_unix_ms: i64) -> UpstreamFailure {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     let (message, code, kind, param) = match parsed.as_ref() {
         Some(value) => error_fields(value),
@@ -115,7 +123,7 @@ pub fn classify_http(status: u16, headers: &HeaderMap, body: &[u8]) -> UpstreamF
     };
     let text = String::from_utf8_lossy(body).to_ascii_lowercase();
     let class = class_for(status, &text);
-    let retry_after = retry_after_from_headers(headers).or_else(|| retry_after_from_text(&text));
+    let retry_after = retry_info::retry_after(headers, parsed.as_ref(), &text, now_unix_ms);
     let message = if (300..400).contains(&status) {
         // Redirects are not followed (they would turn a POST into a GET): the base URL is wrong.
         let location = headers.get(http::header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("nowhere");
@@ -133,12 +141,11 @@ pub fn classify_stream_error(error: &Value) -> UpstreamFailure {
     let wrapped = serde_json::json!({ "error": error });
     let (message, code, kind, param) = error_fields(&wrapped);
     let text = error.to_string().to_ascii_lowercase();
-    let embedded = error
-        .get("status")
-        .or_else(|| error.get("code"))
-        .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
-        .and_then(|s| u16::try_from(s).ok())
-        .filter(|s| (400..600).contains(s));
+    // Google sends both a textual `status` ("RESOURCE_EXHAUSTED") and a numeric `code`.
+    let embedded = ["status", "code"].iter().filter_map(|key| error.get(key)).find_map(|v| {
+        let number = v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))?;
+        u16::try_from(number).ok().filter(|s| (400..600).contains(s))
+    });
     let class = match embedded {
         Some(status) => class_for(status, &text),
         None if text.contains("rate limit") || text.contains("rate_limit") => ErrorClass::RateLimit,
@@ -146,7 +153,8 @@ pub fn classify_stream_error(error: &Value) -> UpstreamFailure {
         None => ErrorClass::ServerError,
     };
     let message = if message.trim().is_empty() { "upstream sent an error event".to_string() } else { message };
-    UpstreamFailure { class, status: embedded, message, code, kind, param, retry_after: retry_after_from_text(&text) }
+    let retry_after = retry_info::retry_after(&HeaderMap::new(), Some(&wrapped), &text, retry_info::now_unix_ms());
+    UpstreamFailure { class, status: embedded, message, code, kind, param, retry_after }
 }
 
 /// Classifies a failure to talk to the upstream at all.
@@ -220,87 +228,20 @@ fn error_fields(value: &Value) -> (String, Option<String>, Option<String>, Value
     (message, code, kind, param)
 }
 
-/// `retry-after-ms`, `retry-after` (seconds), then `x-ratelimit-reset-*` durations (`7s`, `1m30s`).
+/// The wait the upstream asked for in its headers (§10.1 step 2), read against the system clock.
 pub fn retry_after_from_headers(headers: &HeaderMap) -> Option<Duration> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-    if let Some(wait) = header("retry-after-ms").and_then(|v| v.parse::<f64>().ok()).and_then(|ms| seconds(ms / 1000.0))
-    {
-        return Some(wait);
-    }
-    if let Some(wait) = header("retry-after").and_then(|v| v.parse::<f64>().ok()).and_then(seconds) {
-        return Some(wait);
-    }
-    ["x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", "x-ratelimit-reset"]
-        .iter()
-        .filter_map(|name| header(name).and_then(parse_duration_text))
-        .max()
+    retry_info::from_headers(headers, retry_info::now_unix_ms())
 }
 
-/// "try again in 7s", "retryDelay": "12s", "quotaResetDelay": "1h2m3.5s" in a (lower-cased) body.
+/// The wait named by phrases of a body ("try again in 7s", "retry after 2m30s"; §10.1 step 3).
 pub fn retry_after_from_text(text: &str) -> Option<Duration> {
-    for marker in
-        ["try again in ", "retrydelay\":\"", "retrydelay\": \"", "quotaresetdelay\":\"", "quotaresetdelay\": \""]
-    {
-        if let Some(pos) = text.find(marker) {
-            let rest = &text[pos + marker.len()..];
-            let token: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '.').collect();
-            if let Some(d) = parse_duration_text(&token) {
-                return Some(d);
-            }
-        }
-    }
-    None
+    retry_info::from_text(text)
 }
 
-/// `250ms`, `7s`, `1.5s`, `6m0s`, `1h2m3s`; a bare number is seconds.
+/// `250ms`, `7s`, `1.5s`, `6m0s`, `1h2m3s`; a bare number is seconds. Rounded up to whole
+/// seconds, at least one, at most [`MAX_RETRY_WAIT`].
 pub fn parse_duration_text(text: &str) -> Option<Duration> {
-    let text = text.trim().trim_end_matches('.');
-    if text.is_empty() {
-        return None;
-    }
-    if let Ok(secs) = text.parse::<f64>() {
-        return seconds(secs);
-    }
-    let mut total = 0.0_f64;
-    let mut number = String::new();
-    let mut chars = text.chars().peekable();
-    let mut any = false;
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            number.push(c);
-            continue;
-        }
-        let value: f64 = number.parse().ok()?;
-        number.clear();
-        let unit = match c {
-            'h' => 3600.0,
-            'm' if chars.peek() == Some(&'s') => {
-                chars.next();
-                0.001
-            }
-            'm' => 60.0,
-            's' => 1.0,
-            _ => return None,
-        };
-        total += value * unit;
-        any = true;
-    }
-    if !any || !number.is_empty() {
-        return None;
-    }
-    seconds(total)
-}
-
-/// The longest wait an upstream can impose (`MAX_COOLDOWN_SECONDS`' default: one week).
-pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(604_800);
-
-/// Seconds from upstream text as a duration: negative or NaN is no information, and absurd
-/// values (`1e20`) are capped rather than trusted.
-fn seconds(value: f64) -> Option<Duration> {
-    if value.is_nan() || value < 0.0 {
-        return None;
-    }
-    Some(Duration::from_secs_f64(value.min(MAX_RETRY_WAIT.as_secs_f64())))
+    retry_info::parse_duration(text)
 }
 
 #[cfg(test)]
@@ -353,7 +294,7 @@ mod tests {
         headers.insert("x-ratelimit-reset-requests", "1m30s".parse().unwrap());
         headers.insert("x-ratelimit-reset-tokens", "250ms".parse().unwrap());
         assert_eq!(retry_after_from_headers(&headers), Some(Duration::from_secs(90)));
-        assert_eq!(retry_after_from_text("please try again in 1.5s."), Some(Duration::from_millis(1500)));
+        assert_eq!(retry_after_from_text("please try again in 1.5s."), Some(Duration::from_secs(2)));
         assert_eq!(retry_after_from_text(r#""retrydelay": "12s""#), Some(Duration::from_secs(12)));
         assert_eq!(parse_duration_text("6m0s"), Some(Duration::from_secs(360)));
         assert_eq!(parse_duration_text("soon"), None);
@@ -363,6 +304,66 @@ mod tests {
         assert_eq!(retry_after_from_headers(&headers), Some(MAX_RETRY_WAIT));
         headers.insert("retry-after", "-3".parse().unwrap());
         assert_eq!(retry_after_from_headers(&headers), None);
+    }
+
+    #[test]
+    fn google_retry_info_wins_over_headers() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "30".parse().unwrap());
+        let body = br#"{"error":{"code":429,"message":"Quota exceeded. Please retry in 40s.","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"12.2s"}]}}"#;
+        let f = classify_http(429, &headers, body);
+        assert_eq!(f.class, ErrorClass::Quota);
+        assert_eq!(f.retry_after, Some(Duration::from_secs(13)));
+    }
+
+    #[test]
+    fn classify_http_reads_absolute_resets_against_the_given_clock() {
+        const NOW: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+        let mut headers = HeaderMap::new();
+        headers.insert("anthropic-ratelimit-requests-remaining", "0".parse().unwrap());
+        headers.insert("anthropic-ratelimit-requests-reset", "2026-01-01T00:00:30Z".parse().unwrap());
+        let body = br#"{"type":"error","error":{"type":"rate_limit_error","message":"try again in 5s"}}"#;
+        assert_eq!(classify_http_at(429, &headers, body, NOW).retry_after, Some(Duration::from_secs(30)));
+        // Once that time has passed it is no information, and the body's phrase is used.
+        assert_eq!(classify_http_at(429, &headers, body, NOW + 60_000).retry_after, Some(Duration::from_secs(5)));
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "Thu, 01 Jan 2026 00:02:00 GMT".parse().unwrap());
+        assert_eq!(classify_http_at(503, &headers, b"", NOW).retry_after, Some(Duration::from_secs(120)));
+        let body = br#"{"error":{"type":"usage_limit_reached","resets_at":1767229200}}"#;
+        assert_eq!(classify_http_at(429, &HeaderMap::new(), body, NOW).retry_after, Some(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn in_stream_errors_carry_retry_information() {
+        let f = classify_stream_error(&serde_json::json!({
+            "code": 429,
+            "message": "Resource exhausted",
+            "status": "RESOURCE_EXHAUSTED",
+            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "metadata": {"quotaResetDelay": "290ms"}}],
+        }));
+        assert_eq!(f.class, ErrorClass::Quota);
+        assert_eq!(f.retry_after, Some(Duration::from_secs(1)));
+        let f = classify_stream_error(&serde_json::json!({"type": "rate_limit_error", "message": "Retry after 2m30s"}));
+        assert_eq!(f.retry_after, Some(Duration::from_secs(150)));
+    }
+
+    #[test]
+    fn hostile_retry_information_never_panics() {
+        for value in
+            ["1e400", "-5", "NaN", "inf", "99999999999999999999999999", "Sun, 99 Foo 1994", "2026-02-30T00:00:00Z"]
+        {
+            let mut headers = HeaderMap::new();
+            for name in ["retry-after", "retry-after-ms", "x-ratelimit-reset", "x-ratelimit-reset-tokens"] {
+                headers.insert(name, value.parse().unwrap());
+            }
+            let body = format!(
+                r#"{{"error":{{"message":"try again in {value}","resets_at":"{value}","details":[{{"@type":"google.rpc.RetryInfo","retryDelay":"{value}"}}]}}}}"#
+            );
+            for status in [429, 503] {
+                let wait = classify_http(status, &headers, body.as_bytes()).retry_after;
+                assert!(wait.is_none_or(|w| w <= MAX_RETRY_WAIT), "{value}: {wait:?}");
+            }
+        }
     }
 
     #[test]

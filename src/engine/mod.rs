@@ -9,6 +9,7 @@ pub mod error;
 pub mod models;
 pub mod redact;
 pub mod resolve;
+pub mod retry_info;
 pub mod session;
 pub mod upstream_events;
 
