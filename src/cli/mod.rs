@@ -1,6 +1,7 @@
 //! The command line: clap definitions, the shared start-up (home directory, merged environment,
 //! logging), and dispatch to one module per subcommand.
 
+pub mod chat;
 pub mod keys;
 pub mod output;
 pub mod quota;
@@ -34,7 +35,7 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "LEVEL")]
     pub log_level: Option<LogLevel>,
 
-    /// Only warnings and errors on stderr
+    /// Only errors on stderr (no progress, no warnings)
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
@@ -52,6 +53,8 @@ pub enum Command {
     /// Usage per credential and model
     #[command(subcommand)]
     Quota(QuotaCommand),
+    /// Send one prompt and print the answer as it streams
+    Chat(chat::ChatArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -182,35 +185,44 @@ pub fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let quiet = cli.quiet;
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve::run(context, args).await,
             Command::Keys(KeysCommand::List(args)) => keys::list(&context, &args),
             Command::Quota(QuotaCommand::Show(args)) => quota::show(&context, &args),
+            Command::Chat(args) => chat::run(&context, &args, quiet).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!("{}", err.message);
+            // One line a person reads: no timestamp, no log level.
+            eprintln!("error: {}", err.message);
             ExitCode::from(err.code)
         }
     }
 }
 
 fn init_logging(cli: &Cli, env: &Env) {
+    // The server narrates at info; one-shot tools keep stderr for warnings and errors, so a
+    // script sees only what went wrong.
+    let default = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
     let level = match (cli.quiet, cli.log_level) {
         (_, Some(level)) => level.as_str().to_string(),
-        (true, None) => "warn".to_string(),
+        (true, None) => "error".to_string(),
         (false, None) => env
             .get_nonempty(crate::config::env_names::LOG_LEVEL)
             .map(str::to_ascii_lowercase)
             .filter(|l| LogLevel::from_str(l, true).is_ok())
-            .unwrap_or_else(|| "info".to_string()),
+            .unwrap_or_else(|| default.to_string()),
     };
-    // HTTP internals are noisy below warn and say nothing a user needs.
+    // HTTP internals are noisy below warn and say nothing a user needs. One-shot commands report
+    // their own outcome in one line, so the engine's per-attempt warnings stay out of the way.
+    let quiet_engine = default == "warn" && cli.log_level.is_none();
+    let engine = if quiet_engine { ",llmkp::engine=error,llmkp::pool=error" } else { "" };
     let filter = tracing_subscriber::EnvFilter::new(format!(
-        "{level},hyper=warn,hyper_util=warn,reqwest=warn,h2=warn,rustls=warn"
+        "{level},hyper=warn,hyper_util=warn,reqwest=warn,h2=warn,rustls=warn{engine}"
     ));
     let json = env.get_nonempty(crate::config::env_names::LOG_FORMAT).is_some_and(|f| f.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);

@@ -2,6 +2,7 @@
 
 mod binary;
 mod chat;
+mod chat_cli;
 mod docs;
 mod http_surface;
 mod mock_selftest;
