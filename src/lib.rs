@@ -11,3 +11,4 @@ pub mod pool;
 pub mod providers;
 pub mod server;
 pub mod store;
+pub mod tokens;

@@ -2,5 +2,6 @@
 
 pub mod filter;
 pub mod models;
+pub mod pricing;
 
 pub use models::{ModelCard, ModelCatalog};

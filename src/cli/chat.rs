@@ -129,7 +129,7 @@ async fn in_process(
 ) -> Result<(), CliError> {
     let (mut config, _) = EngineConfig::from_env(&context.env);
     // Usage and cooldowns go to the same database `serve` uses, also while it runs.
-    match SqliteStore::open(&super::state_db_path(&context.home)) {
+    match SqliteStore::open_shared(&super::state_db_path(&context.home)) {
         Ok(store) => config.store = Some(Arc::new(store)),
         Err(err) => tracing::warn!("usage will not be recorded: {err}"),
     }

@@ -1,8 +1,12 @@
 //! The command line: clap definitions, the shared start-up (home directory, merged environment,
 //! logging), and dispatch to one module per subcommand.
 
+pub mod assets;
 pub mod chat;
+pub mod count_tokens;
 pub mod keys;
+pub mod keys_test;
+pub mod models;
 pub mod output;
 pub mod quota;
 pub mod serve;
@@ -55,12 +59,21 @@ pub enum Command {
     Quota(QuotaCommand),
     /// Send one prompt and print the answer as it streams
     Chat(chat::ChatArgs),
+    /// Count tokens offline: a text, a file, stdin, or a request body
+    CountTokens(count_tokens::CountTokensArgs),
+    /// Live model lists of the configured providers, with prices where known
+    Models(models::ModelsArgs),
+    /// Write shell completions and man pages (for packagers and the repository)
+    #[command(hide = true)]
+    GenerateAssets(assets::AssetsArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// One row per credential: source, priority, state (active, cooling, locked) and usage
     List(ListArgs),
+    /// Check every credential with one cheap real call (the model list); exit 0 when all pass
+    Test(keys_test::KeysTestArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +152,19 @@ pub struct Context {
     pub settings: Settings,
 }
 
+/// Fails with a usage error naming the configured providers when `provider` is not one of them.
+pub fn require_provider(registry: &crate::providers::Registry, provider: &str) -> Result<(), CliError> {
+    if registry.get(provider).is_some() || registry.unroutable.iter().any(|u| u.name == provider) {
+        return Ok(());
+    }
+    let upper = provider.to_ascii_uppercase();
+    let known = registry.names().join(", ");
+    let known = if known.is_empty() { "none".to_string() } else { known };
+    Err(CliError::usage(format!(
+        "no credentials for provider '{provider}': set {upper}_API_KEY_1 (configured: {known})"
+    )))
+}
+
 /// The embedded state database of a home directory.
 pub fn state_db_path(home: &std::path::Path) -> PathBuf {
     home.join("state.db")
@@ -190,8 +216,12 @@ pub fn run(cli: Cli) -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(context, args).await,
             Command::Keys(KeysCommand::List(args)) => keys::list(&context, &args),
+            Command::Keys(KeysCommand::Test(args)) => keys_test::run(&context, args, quiet).await,
             Command::Quota(QuotaCommand::Show(args)) => quota::show(&context, &args),
             Command::Chat(args) => chat::run(&context, &args, quiet).await,
+            Command::CountTokens(args) => count_tokens::run(&context, &args),
+            Command::Models(args) => models::run(&context, &args).await,
+            Command::GenerateAssets(args) => assets::run(&args),
         }
     });
     match result {

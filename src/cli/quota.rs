@@ -20,12 +20,8 @@ pub fn show(context: &Context, args: &ListArgs) -> Result<(), CliError> {
 /// `serve` runs, and with no database yet).
 pub fn local_report(context: &Context, provider: Option<&str>) -> Result<QuotaReport, CliError> {
     let (config, _) = EngineConfig::from_env(&context.env);
-    if let Some(p) = provider
-        && config.registry.get(p).is_none()
-        && !config.registry.unroutable.iter().any(|u| u.name == p)
-    {
-        let known = config.registry.names().join(", ");
-        return Err(CliError::usage(format!("no credentials for provider '{p}' (configured: {known})")));
+    if let Some(p) = provider {
+        super::require_provider(&config.registry, p)?;
     }
     let path = super::state_db_path(&context.home);
     let reader = SqliteStore::open_read_only(&path).map_err(|e| CliError::failed(e.to_string()))?;

@@ -7,6 +7,7 @@ pub mod chat_stream;
 pub mod classify;
 pub mod error;
 pub mod models;
+pub mod probe;
 pub mod redact;
 pub mod resolve;
 pub mod retry_info;

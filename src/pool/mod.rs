@@ -30,7 +30,7 @@ use crate::store::{
 use persist::{WallClock, kind_record, restore, restore_fair_cycle};
 use select::{Ask, Candidate, Selection, select};
 pub use settings::{PoolSettings, ProviderPoolSettings, RotationMode};
-use state::{Cooldown, CooldownKind, CredentialState};
+use state::{Cooldown, CooldownKind, CredentialState, GLOBAL_SCOPE};
 
 /// The reason recorded for cooldowns set by a custom cap.
 const CUSTOM_CAP_REASON: &str = "custom_cap";
@@ -90,6 +90,93 @@ impl ProviderPool {
     fn settings(&self) -> &ProviderPoolSettings {
         self.settings.provider(&self.provider)
     }
+
+    fn key_of(&self, index: usize) -> CredentialKey {
+        CredentialKey { provider: self.provider.clone(), credential: self.credentials[index].id.as_str().to_string() }
+    }
+
+    /// Applies a failed attempt of credential `index` in `scope` to its state (cooldown, ladder,
+    /// fair-cycle mark); returns the cooldown set and the changes to persist (usage aside).
+    fn apply_failure(
+        &self,
+        index: usize,
+        scope: &str,
+        failure: state::Failure,
+        now: Instant,
+    ) -> (Option<Cooldown>, Vec<StateChange>) {
+        let class = failure.class;
+        let fair_cycle = &self.settings().fair_cycle;
+        let (cooldown, ladder, exhausted) = {
+            let mut state = self.lock();
+            let credential = &mut state.credentials[index];
+            let cooldown = credential.record_failure(&self.settings, scope, failure, now);
+            let ladder = cooldown.as_ref().and_then(|c| {
+                let auth = c.kind == CooldownKind::Lockout;
+                credential.ladder(&c.scope, auth).map(|(step, last)| (c.scope.clone(), auth, step, last))
+            });
+            // A long cooldown uses the credential up for this fair cycle.
+            let exhausted = fair_cycle.enabled
+                && cooldown.as_ref().is_some_and(|c| {
+                    c.kind != CooldownKind::TransientRest
+                        && c.until.saturating_duration_since(now) >= fair_cycle.exhaustion_threshold
+                });
+            if exhausted {
+                let tracking = fair_cycle.tracking_key(scope).to_string();
+                state.exhausted.entry(tracking).or_default().insert(index, now);
+            }
+            (cooldown, ladder, exhausted)
+        };
+        let mut changes = Vec::new();
+        let clock = WallClock::now();
+        if let Some(c) = &cooldown {
+            tracing::info!(
+                provider = %self.provider,
+                credential = %self.credentials[index].masked,
+                scope = %scope,
+                reason = class.as_str(),
+                "credential {} for {} s",
+                c.kind.as_str(),
+                c.until.saturating_duration_since(now).as_secs()
+            );
+            changes.push(StateChange::Cooldown(CooldownRecord {
+                key: self.key_of(index),
+                scope: c.scope.clone(),
+                kind: kind_record(c.kind),
+                reason: c.reason.as_str().to_string(),
+                set_at_ms: clock.ms_of(c.set_at),
+                until_ms: clock.ms_of(c.until),
+            }));
+        }
+        if exhausted {
+            changes.push(StateChange::FairCycleExhausted(FairCycleRecord {
+                key: self.key_of(index),
+                tracking: fair_cycle.tracking_key(scope).to_string(),
+                exhausted_at_ms: clock.ms,
+            }));
+        }
+        if let Some((scope, auth, step, last)) = ladder {
+            changes.push(StateChange::Ladder(LadderRecord {
+                key: self.key_of(index),
+                scope,
+                kind: if auth { LadderRecordKind::Auth } else { LadderRecordKind::Backoff },
+                step: u32::try_from(step).unwrap_or(u32::MAX),
+                last_failure_ms: clock.ms_of(last),
+            }));
+        }
+        (cooldown, changes)
+    }
+}
+
+/// A success proves the credential works for `scope`: its ladders and cooldown there reset.
+/// Returns the changes to persist (usage aside).
+fn apply_success(credential: &mut CredentialState, key: CredentialKey, scope: &str) -> Vec<StateChange> {
+    let had_cooldown = credential.cooldowns.contains_key(scope);
+    credential.record_success(scope);
+    let mut changes = vec![StateChange::ClearLadders { key: key.clone(), scope: scope.to_string() }];
+    if had_cooldown {
+        changes.push(StateChange::ClearCooldown { key, scope: scope.to_string() });
+    }
+    changes
 }
 
 impl CredentialPool {
@@ -281,6 +368,34 @@ impl CredentialPool {
             .map(|p| p.lock().credentials.iter().map(|c| c.active).collect())
             .unwrap_or_default()
     }
+
+    /// Records the outcome of a health probe of one credential (`keys test`), made without a
+    /// lease: the same rules as a lease's success or final failure, credential-wide (a success
+    /// lifts a lockout, an invalid key is locked out), persisted the same way. Not counted as
+    /// usage. Returns the cooldown set, if any; unknown providers and credentials change nothing.
+    pub fn record_probe(
+        &self,
+        provider: &str,
+        credential: &CredentialId,
+        outcome: Result<(), (ErrorClass, Option<Duration>)>,
+    ) -> Option<Cooldown> {
+        let pool = self.providers.get(provider)?;
+        let index = pool.credentials.iter().position(|c| &c.id == credential)?;
+        let now = Instant::now();
+        let (cooldown, changes) = match outcome {
+            Ok(()) => {
+                let mut state = pool.lock();
+                (None, apply_success(&mut state.credentials[index], pool.key_of(index), GLOBAL_SCOPE))
+            }
+            Err((class, retry_after)) => {
+                let failure = state::Failure { class, retry_after, started: now, final_for_credential: true };
+                pool.apply_failure(index, GLOBAL_SCOPE, failure, now)
+            }
+        };
+        pool.persist(changes);
+        pool.released.notify_waiters();
+        cooldown
+    }
 }
 
 fn decide(
@@ -408,7 +523,7 @@ pub struct CredentialLease {
 
 impl CredentialLease {
     fn key(&self) -> CredentialKey {
-        CredentialKey { provider: self.pool.provider.clone(), credential: self.credential.id.as_str().to_string() }
+        self.pool.key_of(self.index)
     }
 
     fn persist(&self, changes: Vec<StateChange>) {
@@ -425,13 +540,12 @@ impl CredentialLease {
     /// The attempt succeeded: the scope's ladders and cooldown reset, its usage is counted.
     pub fn record_success(&self, tokens: Option<TokenUsage>) {
         let now = Instant::now();
-        let (had_cooldown, capped) = {
+        let (mut changes, capped) = {
             let mut state = self.pool.lock();
             let credential = &mut state.credentials[self.index];
-            let had = credential.cooldowns.contains_key(&self.scope);
-            credential.record_success(&self.scope);
+            let cleared = apply_success(credential, self.key(), &self.scope);
             let capped = self.apply_cap(credential, now);
-            (had, capped)
+            (cleared, capped)
         };
         let tokens = tokens.unwrap_or_default();
         let delta = UsageCounters {
@@ -444,10 +558,6 @@ impl CredentialLease {
             reasoning_tokens: tokens.reasoning,
             ..UsageCounters::default()
         };
-        let mut changes = vec![StateChange::ClearLadders { key: self.key(), scope: self.scope.clone() }];
-        if had_cooldown {
-            changes.push(StateChange::ClearCooldown { key: self.key(), scope: self.scope.clone() });
-        }
         changes.push(self.usage_change(delta));
         if let Some(c) = capped {
             let clock = WallClock::now();
@@ -503,66 +613,11 @@ impl CredentialLease {
     ) -> Option<Cooldown> {
         let now = Instant::now();
         let failure = state::Failure { class, retry_after, started: self.started, final_for_credential };
-        let fair_cycle = &self.pool.settings().fair_cycle;
-        let (cooldown, ladder, exhausted) = {
-            let mut state = self.pool.lock();
-            let credential = &mut state.credentials[self.index];
-            let cooldown = credential.record_failure(&self.pool.settings, &self.scope, failure, now);
-            let ladder = cooldown.as_ref().and_then(|c| {
-                let auth = c.kind == CooldownKind::Lockout;
-                credential.ladder(&c.scope, auth).map(|(step, last)| (c.scope.clone(), auth, step, last))
-            });
-            // A long cooldown uses the credential up for this fair cycle.
-            let exhausted = fair_cycle.enabled
-                && cooldown.as_ref().is_some_and(|c| {
-                    c.kind != CooldownKind::TransientRest
-                        && c.until.saturating_duration_since(now) >= fair_cycle.exhaustion_threshold
-                });
-            if exhausted {
-                let tracking = fair_cycle.tracking_key(&self.scope).to_string();
-                state.exhausted.entry(tracking).or_default().insert(self.index, now);
-            }
-            (cooldown, ladder, exhausted)
-        };
+        let (cooldown, effects) = self.pool.apply_failure(self.index, &self.scope, failure, now);
         let counted = u64::from(class.counts_as_request());
         let mut changes =
             vec![self.usage_change(UsageCounters { requests: counted, failures: 1, ..UsageCounters::default() })];
-        let clock = WallClock::now();
-        if let Some(c) = &cooldown {
-            tracing::info!(
-                provider = %self.pool.provider,
-                credential = %self.credential.masked,
-                scope = %self.scope,
-                reason = class.as_str(),
-                "credential {} for {} s",
-                c.kind.as_str(),
-                c.until.saturating_duration_since(now).as_secs()
-            );
-            changes.push(StateChange::Cooldown(CooldownRecord {
-                key: self.key(),
-                scope: c.scope.clone(),
-                kind: kind_record(c.kind),
-                reason: c.reason.as_str().to_string(),
-                set_at_ms: clock.ms_of(c.set_at),
-                until_ms: clock.ms_of(c.until),
-            }));
-        }
-        if exhausted {
-            changes.push(StateChange::FairCycleExhausted(FairCycleRecord {
-                key: self.key(),
-                tracking: fair_cycle.tracking_key(&self.scope).to_string(),
-                exhausted_at_ms: clock.ms,
-            }));
-        }
-        if let Some((scope, auth, step, last)) = ladder {
-            changes.push(StateChange::Ladder(LadderRecord {
-                key: self.key(),
-                scope,
-                kind: if auth { LadderRecordKind::Auth } else { LadderRecordKind::Backoff },
-                step: u32::try_from(step).unwrap_or(u32::MAX),
-                last_failure_ms: clock.ms_of(last),
-            }));
-        }
+        changes.extend(effects);
         self.persist(changes);
         cooldown
     }

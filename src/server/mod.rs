@@ -36,7 +36,9 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/models", get(routes::models::list))
         .route("/v1/models/{*id}", get(routes::models::one))
         .route("/v1/providers", get(routes::status::providers))
-        .route("/v1/quota-stats", get(routes::quota::get).post(routes::quota::post));
+        .route("/v1/quota-stats", get(routes::quota::get).post(routes::quota::post))
+        .route("/v1/token-count", post(routes::tokens::token_count))
+        .route("/v1/cost-estimate", post(routes::tokens::cost_estimate));
     let health = Router::new().route("/healthz", get(routes::status::healthz));
     let (protected, health) =
         if state.settings.health_public { (protected, health) } else { (protected.merge(health), Router::new()) };

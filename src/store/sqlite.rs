@@ -4,7 +4,8 @@
 //! path: `record` hands changes over a channel and the thread commits them in one transaction at
 //! most every flush interval, or at once (with the caller waiting) for urgent changes. WAL lets the
 //! CLI read the same file through [`SqliteReader`] while `serve` writes, and makes a `kill -9`
-//! lose at most the last interval. A sidecar `<path>.lock` keeps a second writer out.
+//! lose at most the last interval. A sidecar `<path>.lock` keeps a second `serve` out; a one-shot
+//! command that records results opens with [`SqliteStore::open_shared`], outside that lock.
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -57,8 +58,9 @@ pub struct SqliteStore {
     path: PathBuf,
     commands: Option<Sender<Command>>,
     writer: Option<JoinHandle<()>>,
-    /// Held (exclusively locked) for the store's lifetime; released when dropped.
-    _lock: File,
+    /// Held (exclusively locked) for the store's lifetime; released when dropped. `None` for a
+    /// shared store ([`SqliteStore::open_shared`]).
+    _lock: Option<File>,
 }
 
 type Reply<T> = Sender<Result<T, StoreError>>;
@@ -80,10 +82,21 @@ impl SqliteStore {
     /// Opens for writing with a given flush interval. Fails with [`StoreError::Locked`] while
     /// another store (in this or another process) has the same path open for writing.
     pub fn open_with(path: &Path, flush_interval: Duration) -> Result<Self, StoreError> {
+        Self::open_writer(path, flush_interval, true)
+    }
+
+    /// Opens for writing without taking the sidecar lock, next to a running `serve` (a one-shot
+    /// command recording results): SQLite's WAL and busy timeout serialise the two writers'
+    /// transactions. Queued changes are committed every [`DEFAULT_FLUSH_INTERVAL`] and on drop.
+    pub fn open_shared(path: &Path) -> Result<Self, StoreError> {
+        Self::open_writer(path, DEFAULT_FLUSH_INTERVAL, false)
+    }
+
+    fn open_writer(path: &Path, flush_interval: Duration, exclusive: bool) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
             create_private_dir(dir).map_err(|e| db_err(path, e))?;
         }
-        let lock = lock_sidecar(path)?;
+        let lock = if exclusive { Some(lock_sidecar(path)?) } else { None };
         if !path.exists() {
             create_private_file(path).map_err(|e| db_err(path, e))?;
         }
@@ -615,6 +628,26 @@ mod tests {
         assert!(SqliteStore::open_read_only(&db_path(&dir)).is_ok(), "readers take no lock");
         drop(first);
         SqliteStore::open(&db_path(&dir)).unwrap();
+    }
+
+    #[test]
+    fn a_shared_writer_works_while_an_exclusive_one_is_held_and_both_see_each_others_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let exclusive = SqliteStore::open_with(&db_path(&dir), HOUR).unwrap();
+        let shared = SqliteStore::open_shared(&db_path(&dir)).unwrap();
+        assert!(matches!(SqliteStore::open(&db_path(&dir)), Err(StoreError::Locked(_))), "still exclusive");
+        shared.record(vec![cooldown(1_000, 60_000)]);
+        assert_eq!(read(&db_path(&dir)).cooldowns.len(), 1, "urgent: committed when record returns");
+        assert_eq!(exclusive.load(0).unwrap().cooldowns.len(), 1, "the exclusive writer sees it");
+        exclusive.record(vec![ladder(LadderRecordKind::Auth, 2)]);
+        exclusive.flush().unwrap();
+        drop(exclusive);
+        let _next = SqliteStore::open(&db_path(&dir)).expect("the shared writer holds no lock");
+        assert_eq!(shared.load(0).unwrap().ladders.len(), 1, "the shared writer sees the other's writes");
+        shared.record(vec![usage(1_000, 1)]);
+        drop(shared);
+        let seen = read(&db_path(&dir));
+        assert_eq!((seen.cooldowns.len(), seen.ladders.len(), seen.usage.len()), (1, 1, 1), "dropping commits");
     }
 
     #[test]
