@@ -13,6 +13,7 @@ mod persistence;
 mod resilience;
 mod rotation;
 mod sdk;
+mod snapshots;
 mod support;
 mod tokens;
 mod upstream_edge_cases;

@@ -60,3 +60,33 @@ async fn models_lists_every_provider_with_filters_and_known_prices() {
     let stderr = String::from_utf8_lossy(&unknown.stderr);
     assert!(stderr.contains("nosuch") && stderr.contains("NOSUCH_API_KEY_1") && stderr.contains("openai"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_pipe_is_not_an_error() {
+    let names: Vec<String> = (0..5000).map(|i| format!("model-with-a-long-name-{i:05}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mock = OpenAiMock::start_with_models(&refs).await;
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join(".env"),
+        format!("OPENAI_API_BASE={}\nOPENAI_API_KEY_1=sk-good-1\n", mock.base_url()),
+    )
+    .unwrap();
+    let script =
+        format!("set -o pipefail; '{BIN}' --home '{}' models --json | head -c 10 >/dev/null", home.path().display());
+    let dir = home.path().to_path_buf();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("bash")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &dir)
+            .current_dir(&dir)
+            .args(["-c", &script])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "exit {:?}: {}", output.status.code(), String::from_utf8_lossy(&output.stderr));
+    assert!(output.stderr.is_empty(), "silently: {}", String::from_utf8_lossy(&output.stderr));
+}
