@@ -1,0 +1,181 @@
+//! The canonical model every family translates through (translation specification §3, §9):
+//! family → IR → family, so N wire families need 2N converters, not N².
+
+use serde_json::{Map, Value};
+
+/// A request in canonical form.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Request {
+    /// As the client sent it (`provider/model`, an alias, …).
+    pub model: String,
+    pub system: Vec<Part>,
+    pub messages: Vec<Message>,
+    pub tools: Vec<Tool>,
+    pub tool_choice: Option<ToolChoice>,
+    /// `Some(false)` when the client asked for at most one call per turn.
+    pub parallel_tool_calls: Option<bool>,
+    pub max_output_tokens: Option<u64>,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    pub top_k: Option<u64>,
+    pub stop: Vec<String>,
+    pub reasoning: Option<Reasoning>,
+    pub stream: bool,
+    /// `metadata.user_id` and similar hints (session keys, end-user ids).
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Assistant,
+    /// Results of tool calls.
+    Tool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub role: Role,
+    pub parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    Text {
+        text: String,
+        /// Anthropic prompt-cache marker, kept for targets that understand it.
+        cache_control: Option<Value>,
+    },
+    Image(ImageSource),
+    Document {
+        source: DocumentSource,
+        title: Option<String>,
+    },
+    ToolCall(ToolCall),
+    ToolResult(ToolResult),
+    Reasoning {
+        text: String,
+        signature: Option<Signature>,
+        /// Anthropic `redacted_thinking` data.
+        redacted: Option<String>,
+    },
+    Refusal(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageSource {
+    Url(String),
+    Base64 { media_type: String, data: String },
+    FileRef(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocumentSource {
+    Url(String),
+    Base64 { media_type: String, data: String },
+    PlainText(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    /// The arguments as JSON text (an object).
+    pub arguments: String,
+    pub signature: Option<Signature>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolResult {
+    pub call_id: String,
+    /// Text and images only.
+    pub content: Vec<Part>,
+    pub is_error: bool,
+}
+
+/// A reasoning signature, with the provider that produced it (they are not portable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature {
+    pub origin: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tool {
+    Function {
+        name: String,
+        description: Option<String>,
+        /// JSON Schema of the arguments (an object schema).
+        parameters: Value,
+        strict: Option<bool>,
+        cache_control: Option<Value>,
+    },
+    /// A provider-run tool (Anthropic `web_search_…`), kept as sent.
+    Server { kind: String, raw: Map<String, Value> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolChoice {
+    Auto,
+    None,
+    Required,
+    Specific(String),
+}
+
+/// How much the model should think.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reasoning {
+    /// `low`, `medium`, `high`, …
+    Effort(String),
+    BudgetTokens(u64),
+    Disabled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    EndTurn,
+    MaxTokens,
+    ToolUse,
+    StopSequence,
+    /// Blocked by a content filter.
+    ContentFilter,
+    Refusal,
+}
+
+/// Token counts (translation specification §7): `input_total` includes cached input,
+/// `output_total` includes reasoning.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub input_total: u64,
+    pub cache_read: u64,
+    pub cache_write: u64,
+    pub output_total: u64,
+    pub reasoning: u64,
+}
+
+/// A complete (non-stream) answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub id: String,
+    /// `provider/model` that served.
+    pub model: String,
+    pub parts: Vec<Part>,
+    pub stop_reason: StopReason,
+    pub stop_sequence: Option<String>,
+    pub usage: Usage,
+}
+
+/// One step of a streamed answer, as upstream decoders produce and client encoders consume.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    ReasoningDelta(String),
+    ReasoningSignature(Signature),
+    RedactedReasoning(String),
+    TextDelta(String),
+    /// A tool call begins; `index` counts calls of this response from 0.
+    ToolCallStart { index: usize, id: String, name: String },
+    ToolCallDelta { index: usize, json_fragment: String },
+    ToolCallEnd { index: usize },
+    Finish { stop_reason: StopReason, stop_sequence: Option<String> },
+    Usage(Usage),
+}
