@@ -23,9 +23,10 @@ impl ModelCard {
         Self { id: format!("{provider}/{model}"), object: "model", created, owned_by: provider.to_string() }
     }
 
-    /// A named fallback group, requestable like a model.
-    pub fn fallback_group(name: &str, created: u64) -> Self {
-        Self { id: name.to_string(), object: "model", created, owned_by: "fallback-group".to_string() }
+    /// A name that is not `provider/model` but can be requested like one (an alias, a fallback
+    /// group); `owned_by` says which.
+    pub fn named(name: &str, owned_by: &str, created: u64) -> Self {
+        Self { id: name.to_string(), object: "model", created, owned_by: owned_by.to_string() }
     }
 }
 

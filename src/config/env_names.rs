@@ -74,6 +74,8 @@ pub const SESSION_TTL: &str = "SESSION_TTL";
 pub const STICKY_WAIT_SECONDS: &str = "STICKY_WAIT_SECONDS";
 /// What to do with `temperature: 0`: false, remove, or set (to 1.0).
 pub const OVERRIDE_TEMPERATURE_ZERO: &str = "OVERRIDE_TEMPERATURE_ZERO";
+/// Names clients send mapped to `provider/model` (JSON object; glob keys allowed).
+pub const MODEL_ALIASES: &str = "MODEL_ALIASES";
 /// Ordered cross-provider fallbacks (JSON).
 pub const MODEL_FALLBACK_GROUPS: &str = "MODEL_FALLBACK_GROUPS";
 /// How often (ms) queued state changes are committed to the state database.
@@ -120,6 +122,7 @@ pub const FIXED: &[&str] = &[
     SESSION_TTL,
     STICKY_WAIT_SECONDS,
     MODEL_FALLBACK_GROUPS,
+    MODEL_ALIASES,
     OVERRIDE_TEMPERATURE_ZERO,
     STATE_FLUSH_INTERVAL_MS,
     LOG_LEVEL,

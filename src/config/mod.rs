@@ -1,6 +1,7 @@
 //! Configuration: the merged environment (process env and `.env` files), typed value reads, and
 //! the resolved settings every command starts from.
 
+pub mod aliases;
 pub mod dotenv;
 pub mod env;
 pub mod env_names;

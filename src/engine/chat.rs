@@ -107,7 +107,7 @@ impl Engine {
     /// the pool leases, until one answers or nothing is left.
     pub async fn chat(&self, mut request: ChatRequest, context: ChatContext) -> Result<ChatResponse, EngineError> {
         let deadline = context.arrival + self.settings.global_timeout;
-        let targets = resolve_targets(&self.registry, &self.filter, &self.fallbacks, &request.model)?;
+        let targets = resolve_targets(&self.registry, &self.filter, &self.fallbacks, &self.aliases, &request.model)?;
         request.override_temperature_zero(self.settings.temperature_zero);
         let mode = match (request.stream, self.settings.upstream_stream_for_non_stream) {
             (true, _) => Mode::Stream { include_usage: request.include_usage },

@@ -21,6 +21,7 @@ pub use error::EngineError;
 
 use crate::catalog::ModelCatalog;
 use crate::catalog::filter::ModelFilter;
+use crate::config::aliases::ModelAliases;
 use crate::config::fallbacks::FallbackGroups;
 use crate::config::{EngineSettings, Env, LoadWarning, Settings};
 use crate::pool::report::QuotaReport;
@@ -41,6 +42,7 @@ pub struct EngineConfig {
     pub pool: PoolSettings,
     pub filter: ModelFilter,
     pub fallbacks: FallbackGroups,
+    pub aliases: ModelAliases,
     /// Where credential state is persisted; `None` keeps it in memory only.
     pub store: Option<Arc<dyn StateStore>>,
 }
@@ -57,7 +59,9 @@ impl EngineConfig {
         let filter = ModelFilter::from_env(env, &names);
         let (fallbacks, fallback_warnings) = FallbackGroups::from_env(env);
         warnings.extend(fallback_warnings);
-        (Self { registry, settings, pool, filter, fallbacks, store: None }, warnings)
+        let (aliases, alias_warnings) = ModelAliases::from_env(env);
+        warnings.extend(alias_warnings);
+        (Self { registry, settings, pool, filter, fallbacks, aliases, store: None }, warnings)
     }
 }
 
@@ -68,6 +72,7 @@ pub struct Engine {
     pool: CredentialPool,
     filter: ModelFilter,
     fallbacks: FallbackGroups,
+    aliases: ModelAliases,
     redactor: Arc<Redactor>,
     catalog: ModelCatalog,
     store: Option<Arc<dyn StateStore>>,
@@ -77,12 +82,23 @@ impl Engine {
     /// `extra_secrets` are values that are not provider credentials but must never leave the
     /// process either (the proxy keys).
     pub fn new(config: EngineConfig, extra_secrets: Vec<String>) -> Result<Self, ClientBuildError> {
-        let EngineConfig { registry, settings, pool, filter, fallbacks, store } = config;
+        let EngineConfig { registry, settings, pool, filter, fallbacks, aliases, store } = config;
         let http = upstream_client(&settings)?;
         let redactor = Arc::new(Redactor::new(registry.secrets().into_iter().chain(extra_secrets)));
         let catalog = ModelCatalog::new(settings.models_cache_ttl);
         let pool = CredentialPool::new(pool, &registry, store.clone());
-        Ok(Self { registry: Arc::new(registry), http, settings, pool, filter, fallbacks, redactor, catalog, store })
+        Ok(Self {
+            registry: Arc::new(registry),
+            http,
+            settings,
+            pool,
+            filter,
+            fallbacks,
+            aliases,
+            redactor,
+            catalog,
+            store,
+        })
     }
 
     pub fn registry(&self) -> &Registry {

@@ -26,7 +26,8 @@ impl Engine {
             }
         }
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        cards.extend(self.fallbacks.named().map(|(name, _)| ModelCard::fallback_group(name, now)));
+        cards.extend(self.fallbacks.named().map(|(name, _)| ModelCard::named(name, "fallback-group", now)));
+        cards.extend(self.aliases.listed().map(|(alias, _)| ModelCard::named(alias, "alias", now)));
         cards
     }
 

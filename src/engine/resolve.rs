@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::error::EngineError;
 use crate::catalog::filter::{FilterDecision, ModelFilter};
+use crate::config::aliases::ModelAliases;
 use crate::config::fallbacks::FallbackGroups;
 use crate::providers::builtin::builtin;
 use crate::providers::{Provider, Registry};
@@ -24,8 +25,11 @@ pub fn resolve_targets(
     registry: &Registry,
     filter: &ModelFilter,
     fallbacks: &FallbackGroups,
+    aliases: &ModelAliases,
     model: &str,
 ) -> Result<Vec<Target>, EngineError> {
+    // An alias names the model that serves; the rest of resolution continues from there.
+    let model = aliases.resolve(model).unwrap_or(model);
     if let Some(members) = fallbacks.targets(model) {
         let targets: Vec<Target> = members
             .iter()
@@ -133,13 +137,13 @@ mod tests {
         let registry = Registry::from_env(&env).0;
         let filter = ModelFilter::from_env(&env, &registry.names());
         let fallbacks = FallbackGroups::from_env(&env).0;
-        match resolve_targets(&registry, &filter, &fallbacks, "openrouter/blocked-2") {
+        match resolve_targets(&registry, &filter, &fallbacks, &ModelAliases::default(), "openrouter/blocked-2") {
             Err(EngineError::ModelNotFound { message }) => {
                 assert!(message.contains("IGNORE_MODELS_OPENROUTER"), "{message}")
             }
             other => panic!("{other:?}"),
         }
-        let targets = resolve_targets(&registry, &filter, &fallbacks, "smart").unwrap();
+        let targets = resolve_targets(&registry, &filter, &fallbacks, &ModelAliases::default(), "smart").unwrap();
         let ids: Vec<&str> = targets.iter().map(|t| t.served_id.as_str()).collect();
         assert_eq!(ids, ["openrouter/ok"]);
     }

@@ -248,3 +248,24 @@ async fn balanced_rotation_spreads_requests_over_the_keys() {
         assert_eq!(used.iter().filter(|k| *k == key).count(), 2, "{used:?}");
     }
 }
+
+#[tokio::test]
+async fn model_aliases_route_client_names_to_a_provider_model() {
+    let mock = OpenAiMock::start().await;
+    let gw = Gateway::openai(
+        &mock.base_url(),
+        &["sk-good"],
+        &[("MODEL_ALIASES", r#"{"claude-sonnet-4-5": "openai/gpt-4o", "claude-*": "openai/gpt-4o-mini"}"#)],
+    )
+    .await;
+    for (requested, served) in [("claude-sonnet-4-5", "openai/gpt-4o"), ("claude-haiku-4-5", "openai/gpt-4o-mini")] {
+        let response = gw.post("/v1/chat/completions", &chat_body(requested, "hi")).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["x-llmkp-requested-model"], requested);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["model"], served);
+    }
+    let models: Value = gw.get("/v1/models").await.json().await.unwrap();
+    let alias = models["data"].as_array().unwrap().iter().find(|m| m["id"] == "claude-sonnet-4-5").unwrap();
+    assert_eq!(alias["owned_by"], "alias");
+}
