@@ -6,6 +6,7 @@ pub mod chat;
 pub mod chat_stream;
 pub mod classify;
 pub mod error;
+pub mod messages;
 pub mod models;
 pub mod probe;
 pub mod redact;

@@ -173,9 +173,21 @@ pub enum StreamEvent {
     RedactedReasoning(String),
     TextDelta(String),
     /// A tool call begins; `index` counts calls of this response from 0.
-    ToolCallStart { index: usize, id: String, name: String },
-    ToolCallDelta { index: usize, json_fragment: String },
-    ToolCallEnd { index: usize },
-    Finish { stop_reason: StopReason, stop_sequence: Option<String> },
+    ToolCallStart {
+        index: usize,
+        id: String,
+        name: String,
+    },
+    ToolCallDelta {
+        index: usize,
+        json_fragment: String,
+    },
+    ToolCallEnd {
+        index: usize,
+    },
+    Finish {
+        stop_reason: StopReason,
+        stop_sequence: Option<String>,
+    },
     Usage(Usage),
 }

@@ -4,12 +4,13 @@
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, Family};
+use super::request_log::RequestId;
 use crate::config::Env;
 use crate::config::env_names::{PROXY_API_KEY, PROXY_API_KEYS};
 use crate::config::values::parse_list;
@@ -84,7 +85,12 @@ fn presented_keys(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 
 /// Middleware for the routes that need the proxy key.
 pub async fn require_proxy_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if state.auth.accepts(request.headers()) { next.run(request).await } else { ApiError::Unauthorized.into_response() }
+    if state.auth.accepts(request.headers()) {
+        return next.run(request).await;
+    }
+    let family = Family::for_path(request.uri().path());
+    let id = request.extensions().get::<RequestId>().map(|r| r.0.clone());
+    ApiError::Unauthorized.into_family_response(family, id.as_deref())
 }
 
 #[cfg(test)]

@@ -176,14 +176,39 @@ fn engine_parts(err: &EngineError) -> Parts {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+/// The API family whose error shape a response takes, chosen by the route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    OpenAi,
+    Anthropic,
+}
+
+impl Family {
+    /// `/v1/messages…` speaks Anthropic; everything else OpenAI.
+    pub fn for_path(path: &str) -> Self {
+        if path.starts_with("/v1/messages") { Self::Anthropic } else { Self::OpenAi }
+    }
+}
+
+impl ApiError {
+    /// The error in `family`'s shape. `request_id` goes into Anthropic bodies (its SDKs show it).
+    pub fn into_family_response(self, family: Family, request_id: Option<&str>) -> Response {
         let p = parts(&self);
-        let mut error = json!({"message": p.message, "type": p.kind, "param": p.param, "code": p.code});
-        if let Some(details) = p.details {
-            error["details"] = details;
-        }
-        let body = serde_json::to_vec(&json!({ "error": error })).expect("JSON serialises");
+        let body = match family {
+            Family::OpenAi => {
+                let mut error = json!({"message": p.message, "type": p.kind, "param": p.param, "code": p.code});
+                if let Some(details) = p.details {
+                    error["details"] = details;
+                }
+                json!({ "error": error })
+            }
+            Family::Anthropic => json!({
+                "type": "error",
+                "error": {"type": anthropic_type(p.status, p.kind), "message": p.message},
+                "request_id": request_id,
+            }),
+        };
+        let body = serde_json::to_vec(&body).expect("JSON serialises");
         let mut response =
             (p.status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response();
         let headers = response.headers_mut();
@@ -195,5 +220,27 @@ impl IntoResponse for ApiError {
             headers.insert("x-should-retry", HeaderValue::from_static(if retry { "true" } else { "false" }));
         }
         response
+    }
+}
+
+/// Anthropic's `error.type` for a status (HTTP API specification §7.2).
+fn anthropic_type(status: StatusCode, openai_kind: &str) -> &'static str {
+    match status.as_u16() {
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        503 => "overloaded_error",
+        504 => "timeout_error",
+        400..=499 => "invalid_request_error",
+        _ if openai_kind == "timeout_error" => "timeout_error",
+        _ => "api_error",
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.into_family_response(Family::OpenAi, None)
     }
 }

@@ -33,6 +33,8 @@ pub struct AppState {
 pub fn app(state: AppState) -> Router {
     let protected = Router::new()
         .route("/v1/chat/completions", post(routes::chat::completions))
+        .route("/v1/messages", post(routes::messages::messages))
+        .route("/v1/messages/count_tokens", post(routes::messages::count_tokens))
         .route("/v1/models", get(routes::models::list))
         .route("/v1/models/{*id}", get(routes::models::one))
         .route("/v1/providers", get(routes::status::providers))

@@ -44,6 +44,10 @@ pub async fn request_log(mut request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
 
     if let Ok(value) = HeaderValue::from_str(&id) {
+        // The Anthropic SDKs read `request-id`, the OpenAI ones `x-request-id`.
+        if path.starts_with("/v1/messages") {
+            response.headers_mut().insert("request-id", value.clone());
+        }
         response.headers_mut().insert("x-request-id", value);
     }
     let route = response.extensions().get::<RouteLog>();

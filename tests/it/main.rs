@@ -6,6 +6,7 @@ mod chat_cli;
 mod docs;
 mod http_surface;
 mod keys_test;
+mod messages;
 mod mock_selftest;
 mod models;
 mod models_cli;

@@ -3,6 +3,8 @@
 pub mod aggregate;
 pub mod chunk;
 pub mod request;
+pub mod stream_decoder;
+pub mod translate;
 pub mod usage;
 
 pub use aggregate::ChatAggregator;

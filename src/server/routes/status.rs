@@ -6,7 +6,12 @@ use axum::extract::State;
 use serde_json::{Value, json};
 
 use crate::server::AppState;
-use crate::server::error::ApiError;
+use axum::Extension;
+use axum::http::Uri;
+use axum::response::Response;
+
+use crate::server::error::{ApiError, Family};
+use crate::server::request_log::RequestId;
 
 /// Kept word for word from the Python proxy: scripts grep for it.
 pub async fn root() -> Json<Value> {
@@ -22,10 +27,12 @@ pub async fn providers(State(state): State<AppState>) -> Json<Vec<String>> {
     Json(state.engine.registry().names().into_iter().map(str::to_string).collect())
 }
 
-pub async fn not_found() -> ApiError {
-    ApiError::RouteNotFound
+pub async fn not_found(uri: Uri, id: Option<Extension<RequestId>>) -> Response {
+    let id = id.map(|Extension(RequestId(id))| id);
+    ApiError::RouteNotFound.into_family_response(Family::for_path(uri.path()), id.as_deref())
 }
 
-pub async fn method_not_allowed() -> ApiError {
-    ApiError::MethodNotAllowed
+pub async fn method_not_allowed(uri: Uri, id: Option<Extension<RequestId>>) -> Response {
+    let id = id.map(|Extension(RequestId(id))| id);
+    ApiError::MethodNotAllowed.into_family_response(Family::for_path(uri.path()), id.as_deref())
 }

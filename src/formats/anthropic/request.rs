@@ -1,0 +1,273 @@
+//! A client's Anthropic Messages request decoded into the canonical model (translation
+//! specification §4, Messages columns). The JSON body is kept whole beside it: session keys and
+//! token counts are derived from what the client sent.
+
+use serde_json::{Map, Value, json};
+
+use super::blocks::{decode_block, text_part};
+use super::fields::{as_object, get, opt_bool, opt_f64, opt_str, opt_u64, req_str};
+use crate::formats::ir::{Message, Part, Reasoning, Request, Role, Tool, ToolChoice};
+
+/// Why a request body was refused (HTTP 400, Anthropic `invalid_request_error`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct InvalidRequest {
+    pub message: String,
+    /// The offending field as a path (`messages[2].content[0].type`); `None` for the body itself.
+    pub param: Option<String>,
+}
+
+impl InvalidRequest {
+    pub(super) fn new(message: impl Into<String>, param: impl Into<String>) -> Self {
+        Self { message: message.into(), param: Some(param.into()) }
+    }
+
+    pub(super) fn body(message: impl Into<String>) -> Self {
+        Self { message: message.into(), param: None }
+    }
+
+    pub(super) fn missing(param: String) -> Self {
+        Self::new(format!("missing required field '{param}'"), param)
+    }
+
+    pub(super) fn wrong_type(param: String, expected: &str) -> Self {
+        Self::new(format!("'{param}' must be {expected}"), param)
+    }
+}
+
+/// A decoded Messages request together with the body it came from.
+#[derive(Debug, Clone)]
+pub struct MessagesRequest {
+    /// The request as the client sent it, unknown fields included.
+    pub body: Map<String, Value>,
+    /// The canonical form. `max_output_tokens` is `None` when the client sent no `max_tokens`:
+    /// the caller fills the default and reports `max_tokens_defaulted`.
+    pub request: Request,
+}
+
+impl MessagesRequest {
+    pub fn parse(bytes: &[u8]) -> Result<Self, InvalidRequest> {
+        let value: Value = serde_json::from_slice(bytes)
+            .map_err(|err| InvalidRequest::body(format!("request body is not valid JSON: {err}")))?;
+        let Value::Object(body) = value else {
+            return Err(InvalidRequest::body("request body must be a JSON object"));
+        };
+        let request = decode_body(&body)?;
+        Ok(Self { body, request })
+    }
+}
+
+/// Decodes a client's Messages request body into the canonical model.
+pub fn decode_request(body: &[u8]) -> Result<Request, InvalidRequest> {
+    MessagesRequest::parse(body).map(|r| r.request)
+}
+
+/// Reasoning efforts the canonical model knows (§4.11).
+const EFFORTS: [&str; 7] = ["none", "minimal", "low", "medium", "high", "xhigh", "max"];
+
+fn decode_body(body: &Map<String, Value>) -> Result<Request, InvalidRequest> {
+    let model = match get(body, "model") {
+        Some(Value::String(m)) if !m.trim().is_empty() => m.trim().to_string(),
+        Some(Value::String(_)) | None => {
+            return Err(InvalidRequest::new("missing required field 'model' (expected \"provider/model\")", "model"));
+        }
+        Some(_) => return Err(InvalidRequest::wrong_type("model".into(), "a string")),
+    };
+    let messages = match get(body, "messages") {
+        Some(Value::Array(items)) if items.is_empty() => {
+            return Err(InvalidRequest::new("'messages' must not be empty", "messages"));
+        }
+        Some(Value::Array(items)) => decode_messages(items)?,
+        None => return Err(InvalidRequest::missing("messages".into())),
+        Some(_) => return Err(InvalidRequest::wrong_type("messages".into(), "an array")),
+    };
+    let system = get(body, "system").map(decode_system).transpose()?.unwrap_or_default();
+    let tools = match get(body, "tools") {
+        None => Vec::new(),
+        Some(Value::Array(tools)) => {
+            tools.iter().enumerate().map(|(i, t)| decode_tool(t, i)).collect::<Result<_, _>>()?
+        }
+        Some(_) => return Err(InvalidRequest::wrong_type("tools".into(), "an array")),
+    };
+    let (tool_choice, parallel_tool_calls) = get(body, "tool_choice").map(decode_tool_choice).transpose()?.unzip();
+    let stop = match get(body, "stop_sequences") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                s.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| InvalidRequest::wrong_type(format!("stop_sequences[{i}]"), "a string"))
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(InvalidRequest::wrong_type("stop_sequences".into(), "an array of strings")),
+    };
+    let user = match get(body, "metadata") {
+        None => None,
+        Some(Value::Object(metadata)) => opt_str(metadata, "user_id", "metadata")?,
+        Some(_) => return Err(InvalidRequest::wrong_type("metadata".into(), "an object")),
+    };
+    Ok(Request {
+        model,
+        system,
+        messages,
+        tools,
+        tool_choice,
+        parallel_tool_calls: parallel_tool_calls.flatten(),
+        max_output_tokens: opt_u64(body, "max_tokens", "")?,
+        temperature: opt_f64(body, "temperature")?,
+        top_p: opt_f64(body, "top_p")?,
+        top_k: opt_u64(body, "top_k", "")?,
+        stop,
+        reasoning: decode_reasoning(body)?,
+        stream: opt_bool(body, "stream", "")?.unwrap_or(false),
+        user,
+    })
+}
+
+fn decode_system(value: &Value) -> Result<Vec<Part>, InvalidRequest> {
+    match value {
+        Value::String(text) if text.is_empty() => Ok(Vec::new()),
+        Value::String(text) => Ok(vec![Part::Text { text: text.clone(), cache_control: None }]),
+        Value::Array(blocks) => blocks
+            .iter()
+            .enumerate()
+            .map(|(i, block)| {
+                let path = format!("system[{i}]");
+                let block = as_object(block, &path)?;
+                match req_str(block, "type", &path)? {
+                    "text" => Ok(text_part(block, &path)?),
+                    other => Err(InvalidRequest::new(
+                        format!("unsupported system block type '{other}' at {path} (only 'text' is allowed)"),
+                        format!("{path}.type"),
+                    )),
+                }
+            })
+            .collect(),
+        _ => Err(InvalidRequest::wrong_type("system".into(), "a string or an array of text blocks")),
+    }
+}
+
+/// Messages in order; a user message's `tool_result` blocks become one `Tool` message placed
+/// before a `User` message with the remaining blocks, if any (§4.2).
+fn decode_messages(items: &[Value]) -> Result<Vec<Message>, InvalidRequest> {
+    let mut messages = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let path = format!("messages[{i}]");
+        let message = as_object(item, &path)?;
+        let role = match req_str(message, "role", &path)? {
+            "user" => Role::User,
+            "assistant" => Role::Assistant,
+            other => {
+                return Err(InvalidRequest::new(
+                    format!("'{path}.role' must be \"user\" or \"assistant\", got \"{other}\""),
+                    format!("{path}.role"),
+                ));
+            }
+        };
+        let parts = match get(message, "content") {
+            Some(Value::String(text)) => vec![Part::Text { text: text.clone(), cache_control: None }],
+            Some(Value::Array(blocks)) => blocks
+                .iter()
+                .enumerate()
+                .map(|(j, block)| decode_block(block, role, &format!("{path}.content[{j}]")))
+                .collect::<Result<Vec<_>, _>>()?,
+            None => return Err(InvalidRequest::missing(format!("{path}.content"))),
+            Some(_) => {
+                return Err(InvalidRequest::wrong_type(format!("{path}.content"), "a string or an array of blocks"));
+            }
+        };
+        if role == Role::User && parts.iter().any(|p| matches!(p, Part::ToolResult(_))) {
+            let (results, rest): (Vec<Part>, Vec<Part>) =
+                parts.into_iter().partition(|p| matches!(p, Part::ToolResult(_)));
+            messages.push(Message { role: Role::Tool, parts: results });
+            if !rest.is_empty() {
+                messages.push(Message { role: Role::User, parts: rest });
+            }
+        } else {
+            messages.push(Message { role, parts });
+        }
+    }
+    Ok(messages)
+}
+
+/// A tool with an `input_schema` (or typed `custom`, or untyped) is a function; any other typed
+/// tool (`web_search_20250305`, `bash_…`, …) is a server tool kept as sent.
+fn decode_tool(tool: &Value, i: usize) -> Result<Tool, InvalidRequest> {
+    let path = format!("tools[{i}]");
+    let tool = as_object(tool, &path)?;
+    let kind = opt_str(tool, "type", &path)?;
+    let schema = get(tool, "input_schema");
+    if schema.is_none()
+        && let Some(kind) = kind.filter(|k| k != "custom")
+    {
+        return Ok(Tool::Server { kind, raw: tool.clone() });
+    }
+    let parameters = match schema {
+        None => json!({"type": "object", "properties": {}}),
+        Some(schema @ Value::Object(_)) => schema.clone(),
+        Some(_) => return Err(InvalidRequest::wrong_type(format!("{path}.input_schema"), "an object")),
+    };
+    Ok(Tool::Function {
+        name: req_str(tool, "name", &path)?.to_string(),
+        description: opt_str(tool, "description", &path)?,
+        parameters,
+        strict: opt_bool(tool, "strict", &path)?,
+        cache_control: get(tool, "cache_control").cloned(),
+    })
+}
+
+/// The choice and the parallel-calls flag (`Some(false)` for `disable_parallel_tool_use: true`).
+fn decode_tool_choice(value: &Value) -> Result<(ToolChoice, Option<bool>), InvalidRequest> {
+    let choice = as_object(value, "tool_choice")?;
+    let tool_choice = match req_str(choice, "type", "tool_choice")? {
+        "auto" => ToolChoice::Auto,
+        "any" => ToolChoice::Required,
+        "none" => ToolChoice::None,
+        "tool" => ToolChoice::Specific(req_str(choice, "name", "tool_choice")?.to_string()),
+        other => {
+            return Err(InvalidRequest::new(
+                format!("unknown tool_choice type '{other}' (expected auto, any, tool or none)"),
+                "tool_choice.type",
+            ));
+        }
+    };
+    let disable_parallel = opt_bool(choice, "disable_parallel_tool_use", "tool_choice")?.unwrap_or(false);
+    Ok((tool_choice, disable_parallel.then_some(false)))
+}
+
+/// `thinking` and `output_config.effort` (§4.11).
+fn decode_reasoning(body: &Map<String, Value>) -> Result<Option<Reasoning>, InvalidRequest> {
+    let effort = match get(body, "output_config") {
+        None => None,
+        Some(Value::Object(config)) => match opt_str(config, "effort", "output_config")? {
+            Some(effort) if EFFORTS.contains(&effort.as_str()) => Some(effort),
+            Some(effort) => {
+                return Err(InvalidRequest::new(
+                    format!("unknown output_config.effort '{effort}' (expected one of {})", EFFORTS.join(", ")),
+                    "output_config.effort",
+                ));
+            }
+            None => None,
+        },
+        Some(_) => return Err(InvalidRequest::wrong_type("output_config".into(), "an object")),
+    };
+    let Some(thinking) = get(body, "thinking") else { return Ok(effort.map(Reasoning::Effort)) };
+    let thinking = as_object(thinking, "thinking")?;
+    match req_str(thinking, "type", "thinking")? {
+        "enabled" => match opt_u64(thinking, "budget_tokens", "thinking")? {
+            Some(budget) => Ok(Some(Reasoning::BudgetTokens(budget))),
+            None => Err(InvalidRequest::missing("thinking.budget_tokens".into())),
+        },
+        "disabled" => Ok(Some(Reasoning::Disabled)),
+        "adaptive" => Ok(Some(Reasoning::Effort(effort.unwrap_or_else(|| "high".to_string())))),
+        other => Err(InvalidRequest::new(
+            format!("unknown thinking type '{other}' (expected enabled, disabled or adaptive)"),
+            "thinking.type",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,163 @@
+//! `POST /v1/messages` and `POST /v1/messages/count_tokens`: the Anthropic Messages API (Claude
+//! Code, the Anthropic SDKs) over any configured provider, with errors in Anthropic's shape.
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::engine::messages::MessagesReply;
+use crate::engine::session::session_key;
+use crate::engine::{ChatContext, EngineError};
+use crate::formats::anthropic::{MessagesRequest, PING};
+use crate::server::AppState;
+use crate::server::error::{ApiError, Family};
+use crate::server::request_log::{RequestArrival, RequestId, RouteLog};
+use crate::server::sse::{sse_response, with_keepalive};
+use crate::tokens::{self, CountOptions, Format};
+
+/// `max_tokens` when the client sent none (Anthropic requires it; we do not refuse).
+const DEFAULT_MAX_TOKENS: u64 = 8192;
+
+fn error(err: impl Into<ApiError>, id: &str) -> Response {
+    err.into().into_family_response(Family::Anthropic, Some(id))
+}
+
+fn request_id(id: Option<Extension<RequestId>>) -> String {
+    id.map(|Extension(RequestId(id))| id).unwrap_or_default()
+}
+
+pub async fn messages(
+    State(state): State<AppState>,
+    arrival: Option<Extension<RequestArrival>>,
+    id: Option<Extension<RequestId>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let id = request_id(id);
+    let arrival = arrival.map_or_else(tokio::time::Instant::now, |Extension(RequestArrival(at))| at);
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            return error(ApiError::from_body_rejection(&rejection, state.settings.max_request_body_bytes), &id);
+        }
+    };
+    let decoded = match MessagesRequest::parse(&body) {
+        Ok(decoded) => decoded,
+        Err(invalid) => {
+            return error(EngineError::InvalidRequest { message: invalid.message, param: invalid.param }, &id);
+        }
+    };
+    let mut request = decoded.request;
+    let raw = decoded.body;
+    let mut adjustments = Vec::new();
+    if request.max_output_tokens.is_none() {
+        request.max_output_tokens = Some(DEFAULT_MAX_TOKENS);
+        adjustments.push("max_tokens_defaulted");
+    }
+    let requested = request.model.clone();
+    let session = session_key(&headers, &raw);
+    let estimate = {
+        let model = requested.clone();
+        let raw = Value::Object(raw.clone());
+        tokio::task::spawn_blocking(move || {
+            let options = CountOptions { format: Some(Format::Anthropic), ..CountOptions::default() };
+            tokens::count_messages_with(&model, &raw, &options).map(|c| c.tokens as u64).unwrap_or(1)
+        })
+        .await
+        .unwrap_or(1)
+        .max(1)
+    };
+    let context = ChatContext { arrival, session: Some(session) };
+    let (mut response, log) = match state.engine.messages(request, context, estimate).await {
+        Ok(answer) => {
+            let response = match answer.reply {
+                MessagesReply::Complete(message) => Json(message).into_response(),
+                MessagesReply::Stream(events) => {
+                    sse_response(with_keepalive(events, state.settings.sse_keepalive_interval, PING))
+                }
+            };
+            let mut response = response;
+            let headers = response.headers_mut();
+            if state.settings.expose_routing_headers {
+                let mut set = |name: &'static str, value: &str| {
+                    if let Ok(value) = HeaderValue::from_str(value) {
+                        headers.insert(name, value);
+                    }
+                };
+                set("x-llmkp-provider", &answer.served.provider);
+                set("x-llmkp-model", &answer.served.model);
+                set("x-llmkp-attempts", &answer.served.attempts.to_string());
+                set("x-llmkp-credential", &answer.served.credential);
+                if requested != answer.served.model {
+                    set("x-llmkp-requested-model", &requested);
+                }
+                if !answer.dropped.is_empty() {
+                    set("x-llmkp-dropped-params", &answer.dropped.join(","));
+                }
+                if !adjustments.is_empty() {
+                    set("x-llmkp-adjustments", &adjustments.join(","));
+                }
+            }
+            let log = RouteLog { requested, served: Some(answer.served.model), attempts: answer.served.attempts };
+            (response, log)
+        }
+        Err(err) => {
+            let attempts = err.attempts();
+            (error(err, &id), RouteLog { requested, served: None, attempts })
+        }
+    };
+    response.extensions_mut().insert(log);
+    response
+}
+
+/// Offline count over system, messages and tools: never touches an upstream or a credential.
+pub async fn count_tokens(
+    State(state): State<AppState>,
+    id: Option<Extension<RequestId>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let id = request_id(id);
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            return error(ApiError::from_body_rejection(&rejection, state.settings.max_request_body_bytes), &id);
+        }
+    };
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(value @ Value::Object(_)) => value,
+        _ => return error(ApiError::BadRequest("request body must be a JSON object".into()), &id),
+    };
+    let Some(model) = value.get("model").and_then(Value::as_str).map(str::to_string) else {
+        return error(ApiError::BadRequest("missing required field 'model'".into()), &id);
+    };
+    if !value.get("messages").is_some_and(Value::is_array) {
+        return error(ApiError::BadRequest("missing required field 'messages'".into()), &id);
+    }
+    let counted = tokio::task::spawn_blocking(move || {
+        let options = CountOptions { format: Some(Format::Anthropic), ..CountOptions::default() };
+        tokens::count_messages_with(&model, &value, &options)
+    })
+    .await;
+    match counted {
+        Ok(Ok(count)) => {
+            let mut response = Json(json!({"input_tokens": count.tokens})).into_response();
+            response.headers_mut().insert("x-llmkp-token-count-source", HeaderValue::from_static("local"));
+            response
+        }
+        Ok(Err(invalid)) => error(ApiError::BadRequest(invalid.message), &id),
+        Err(_) => error(ApiError::Internal("token count task failed".into()), &id),
+    }
+}
+
+struct Json(Value);
+
+impl IntoResponse for Json {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self.0).expect("JSON serialises");
+        ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
+    }
+}
