@@ -15,6 +15,7 @@ mod resilience;
 mod rotation;
 mod sdk;
 mod snapshots;
+mod stream_splits;
 mod support;
 mod tokens;
 mod upstream_edge_cases;

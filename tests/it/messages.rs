@@ -233,3 +233,50 @@ async fn b08_count_tokens_is_local_and_counts_system_and_tools() {
     assert_eq!(bad.status(), 400);
     assert_eq!(bad.json::<Value>().await.unwrap()["type"], "error");
 }
+
+/// A request shaped like Claude Code's: 22 tools with real JSON schemas, system blocks with
+/// cache_control, thinking enabled, and tool_use / tool_result history.
+fn claude_code_request() -> Value {
+    serde_json::from_str(include_str!("fixtures/claude_code_request.json")).unwrap()
+}
+
+#[tokio::test]
+async fn a_claude_code_request_round_trips_through_an_openai_compatible_upstream() {
+    let mock = OpenAiMock::start().await;
+    let gw = Gateway::openai(
+        &mock.base_url(),
+        &["sk-good"],
+        &[("MODEL_ALIASES", r#"{"claude-sonnet-4-5": "openai/gpt-4o"}"#)],
+    )
+    .await;
+    let request = claude_code_request();
+    let response = gw.post("/v1/messages", &request).await;
+    assert_eq!(response.status(), 200);
+    let events = events(&response.text().await.unwrap());
+    assert_eq!(events.last().unwrap().0, "message_stop");
+
+    let sent = &mock.chat_requests()[0].body;
+    assert_eq!(sent["model"], "gpt-4o");
+    // Every tool arrives with its schema intact.
+    let tools = sent["tools"].as_array().unwrap();
+    assert_eq!(tools.len(), 22);
+    for (sent_tool, original) in tools.iter().zip(request["tools"].as_array().unwrap()) {
+        assert_eq!(sent_tool["type"], "function");
+        assert_eq!(sent_tool["function"]["name"], original["name"]);
+        assert_eq!(sent_tool["function"]["parameters"], original["input_schema"]);
+    }
+    let messages = sent["messages"].as_array().unwrap();
+    assert_eq!(messages[0]["role"], "system");
+    let system = serde_json::to_string(&messages[0]["content"]).unwrap();
+    assert!(system.contains("Claude Code") && system.contains("Working directory"), "{system}");
+    let roles: Vec<&str> = messages.iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["system", "user", "assistant", "tool", "tool", "assistant", "tool", "user"]);
+    let first_call = &messages[2]["tool_calls"][0];
+    assert_eq!(first_call["id"], "toolu_01A09q90qw90lq917835lq9");
+    let arguments: Value = serde_json::from_str(first_call["function"]["arguments"].as_str().unwrap()).unwrap();
+    assert_eq!(arguments["options"]["pattern"], "load_config");
+    assert_eq!(messages[3]["tool_call_id"], "toolu_01A09q90qw90lq917835lq9");
+    assert_eq!(messages[6]["content"], "Error: permission denied");
+    assert_eq!(sent["reasoning_effort"], "medium", "a 10000-token thinking budget");
+    assert_eq!(sent["stream"], true);
+}
