@@ -170,9 +170,18 @@ impl ProviderPool {
 /// A success proves the credential works for `scope`: its ladders and cooldown there reset.
 /// Returns the changes to persist (usage aside).
 fn apply_success(credential: &mut CredentialState, key: CredentialKey, scope: &str) -> Vec<StateChange> {
+    // Only what actually changes is persisted: most successes change nothing but usage.
     let had_cooldown = credential.cooldowns.contains_key(scope);
+    let had_ladder = credential.ladder(scope, false).is_some() || credential.ladder(scope, true).is_some();
+    let had_global_ladder = credential.ladder(GLOBAL_SCOPE, true).is_some();
     credential.record_success(scope);
-    let mut changes = vec![StateChange::ClearLadders { key: key.clone(), scope: scope.to_string() }];
+    let mut changes = Vec::new();
+    if had_ladder {
+        changes.push(StateChange::ClearLadders { key: key.clone(), scope: scope.to_string() });
+    }
+    if had_global_ladder && scope != GLOBAL_SCOPE {
+        changes.push(StateChange::ClearLadders { key: key.clone(), scope: GLOBAL_SCOPE.to_string() });
+    }
     if had_cooldown {
         changes.push(StateChange::ClearCooldown { key, scope: scope.to_string() });
     }

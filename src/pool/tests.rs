@@ -204,3 +204,20 @@ async fn persisted_state_is_restored_by_a_new_pool() {
         other => panic!("key two is free, so nothing is unavailable: {other:?}"),
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_successful_probe_after_a_lockout_clears_the_persisted_ladders() {
+    let store: Arc<dyn StateStore> = Arc::new(crate::store::memory::MemoryStore::new());
+    let env = Env::from_pairs([("OPENAI_API_KEY_1", "key-one")]);
+    let (registry, _) = Registry::from_env(&env);
+    let pool = CredentialPool::new(PoolSettings::from_env(&env, &registry.names()).0, &registry, Some(store.clone()));
+    let lease = pool.acquire("openai", "m", None, &[], Instant::now() + Duration::from_secs(30)).await.unwrap();
+    lease.record_failure(ErrorClass::Auth, None, true);
+    drop(lease);
+    assert_eq!(store.load(crate::store::now_ms()).unwrap().ladders.len(), 1);
+    tokio::time::advance(Duration::from_secs(301)).await;
+    let probe = pool.acquire("openai", "m", None, &[], Instant::now() + Duration::from_secs(30)).await.unwrap();
+    probe.record_success(None);
+    let snapshot = store.load(crate::store::now_ms()).unwrap();
+    assert!(snapshot.ladders.is_empty(), "the lockout ladder is forgotten on disk too: {:?}", snapshot.ladders);
+}
