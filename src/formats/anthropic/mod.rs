@@ -7,6 +7,7 @@ mod fields;
 pub mod request;
 pub mod response;
 pub mod stream;
+pub mod upstream;
 
 use rand::Rng;
 

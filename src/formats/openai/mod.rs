@@ -1,6 +1,7 @@
 //! The OpenAI Chat Completions wire family: requests, stream chunks, and stream aggregation.
 
 pub mod aggregate;
+pub mod chat_output;
 pub mod chunk;
 pub mod request;
 pub mod stream_decoder;
