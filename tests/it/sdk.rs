@@ -15,39 +15,46 @@ fn python_with(package: &str) -> Option<&'static str> {
         .find(|python| Command::new(python).args(["-c", &import]).output().is_ok_and(|o| o.status.success()))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn official_openai_python_sdk_works_against_llmkp() {
-    let Some(python) = python_with("openai") else {
-        // CI installs the SDK and sets LLMKP_REQUIRE_SDK=1, so there a missing SDK is a failure.
-        assert!(std::env::var_os("LLMKP_REQUIRE_SDK").is_none(), "LLMKP_REQUIRE_SDK is set but `import openai` fails");
-        eprintln!("skipped: the `openai` Python package is not installed (pip install openai)");
-        return;
-    };
-    let mock = OpenAiMock::start().await;
-    let gw = Gateway::openai(&mock.base_url(), &["sk-good-sdk"], &[]).await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/openai_sdk_check.py");
+/// The Python that has `package`, or `None` to skip (a failure when CI requires the SDKs).
+fn sdk_python(package: &str) -> Option<&'static str> {
+    let python = python_with(package);
+    if python.is_none() {
+        // CI installs the SDKs and sets LLMKP_REQUIRE_SDK=1, so there a missing SDK is a failure.
+        assert!(
+            std::env::var_os("LLMKP_REQUIRE_SDK").is_none(),
+            "LLMKP_REQUIRE_SDK is set but `import {package}` fails"
+        );
+        eprintln!("skipped: the `{package}` Python package is not installed (pip install {package})");
+    }
+    python
+}
+
+/// Runs `tests/sdk/<script>` against `base_url` and checks its closing line.
+async fn run_sdk_script(python: &str, script: &str, base_url: &str, expected: &str) {
+    let path = format!("{}/tests/sdk/{script}", env!("CARGO_MANIFEST_DIR"));
     let output = tokio::process::Command::new(python)
-        .arg(script)
-        .env("LLMKP_BASE_URL", gw.url("/v1"))
+        .arg(path)
+        .env("LLMKP_BASE_URL", base_url)
         .env("LLMKP_PROXY_KEY", PROXY_KEY)
         .output()
         .await
         .expect("run the SDK script");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "SDK checks failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.contains("9 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains(expected), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_openai_python_sdk_works_against_llmkp() {
+    let Some(python) = sdk_python("openai") else { return };
+    let mock = OpenAiMock::start().await;
+    let gw = Gateway::openai(&mock.base_url(), &["sk-good-sdk"], &[]).await;
+    run_sdk_script(python, "openai_sdk_check.py", &gw.url("/v1"), "9 passed, 0 failed").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_anthropic_python_sdk_works_against_llmkp() {
-    let Some(python) = python_with("anthropic") else {
-        assert!(
-            std::env::var_os("LLMKP_REQUIRE_SDK").is_none(),
-            "LLMKP_REQUIRE_SDK is set but `import anthropic` fails"
-        );
-        eprintln!("skipped: the `anthropic` Python package is not installed (pip install anthropic)");
-        return;
-    };
+    let Some(python) = sdk_python("anthropic") else { return };
     let mock = OpenAiMock::start().await;
     let base = mock.base_url();
     let gw = Gateway::start(&[
@@ -59,15 +66,5 @@ async fn official_anthropic_python_sdk_works_against_llmkp() {
         ("GLOBAL_TIMEOUT", "3"),
     ])
     .await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/anthropic_sdk_check.py");
-    let output = tokio::process::Command::new(python)
-        .arg(script)
-        .env("LLMKP_BASE_URL", gw.url(""))
-        .env("LLMKP_PROXY_KEY", PROXY_KEY)
-        .output()
-        .await
-        .expect("run the SDK script");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "SDK checks failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.contains("7 passed, 0 failed"), "{stdout}");
+    run_sdk_script(python, "anthropic_sdk_check.py", &gw.url(""), "7 passed, 0 failed").await;
 }

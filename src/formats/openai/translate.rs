@@ -350,7 +350,7 @@ fn document_part(
         }
         DocumentSource::Url(url) => Err(TranslateError::new(
             format!(
-                "document URL '{url}' cannot be sent to a Chat upstream: fetching remote documents is not implemented yet; send the document inline (base64)"
+                "document URL '{url}' cannot be sent to a Chat upstream: this build does not fetch remote documents; send the document inline (base64)"
             ),
             param(),
         )),

@@ -277,7 +277,11 @@ fn documents_become_text_or_file_parts_and_unsendable_media_is_refused() {
 
     let url = request(vec![user(vec![text("a"), doc(DocumentSource::Url("https://x.test/a.pdf".into()), None)])]);
     let err = encode_request(&url, "m", "x", false).unwrap_err();
-    assert!(err.message.contains("https://x.test/a.pdf") && err.message.contains("not implemented"), "{}", err.message);
+    assert!(
+        err.message.contains("https://x.test/a.pdf") && err.message.contains("does not fetch remote documents"),
+        "{}",
+        err.message
+    );
     assert_eq!(err.param.as_deref(), Some("messages[0]"));
 
     let file = request(vec![user(vec![Part::Image(ImageSource::FileRef("file-1".into()))])]);
