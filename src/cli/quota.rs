@@ -40,6 +40,7 @@ fn render(report: &QuotaReport) -> String {
         "FAILED",
         "TOKENS IN",
         "TOKENS OUT",
+        "COST $",
         "RESETS IN",
     ]);
     let now = now_ms() / 1000;
@@ -61,6 +62,7 @@ fn render(report: &QuotaReport) -> String {
                     count(w.failures),
                     count(w.prompt_tokens + w.cache_read_tokens + w.cache_write_tokens),
                     count(w.completion_tokens + w.reasoning_tokens),
+                    format!("{:.4}", w.cost_usd),
                     resets,
                 ]);
                 rows += 1;

@@ -161,7 +161,7 @@ impl Engine {
         let scope = self.scope_for(target);
         let mut excluded: Vec<CredentialId> = Vec::new();
         loop {
-            let lease = match self.pool.acquire(&provider.name, &scope, session, &excluded, deadline).await {
+            let mut lease = match self.pool.acquire(&provider.name, &scope, session, &excluded, deadline).await {
                 Ok(lease) => lease,
                 Err(NoCredential::Busy) if attempts.is_empty() => {
                     return Err(TargetEnd::Fatal(EngineError::CredentialsBusy {
@@ -176,6 +176,7 @@ impl Engine {
                 }
                 Err(unavailable) => return Err(TargetEnd::Exhausted { unavailable: Some(unavailable) }),
             };
+            lease.priced_as = Some(target.served_id.clone());
             let credential = lease.credential.clone();
             let mut tries = 0;
             loop {

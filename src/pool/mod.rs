@@ -20,6 +20,7 @@ use tokio::sync::Notify;
 use tokio::time::{Instant, timeout_at};
 
 use crate::auth::{Credential, CredentialId};
+use crate::catalog::pricing;
 use crate::engine::classify::ErrorClass;
 use crate::formats::openai::usage::TokenUsage;
 use crate::providers::Registry;
@@ -514,6 +515,7 @@ fn lease(
         scope: scope.to_string(),
         started: now,
         last_resort,
+        priced_as: None,
     }
 }
 
@@ -528,6 +530,8 @@ pub struct CredentialLease {
     pub started: Instant,
     /// Picked although resting after transient failures: no same-credential retry.
     pub last_resort: bool,
+    /// The `provider/model` the attempt runs, for pricing its usage (set by the engine).
+    pub priced_as: Option<String>,
 }
 
 impl CredentialLease {
@@ -557,6 +561,11 @@ impl CredentialLease {
             (cleared, capped)
         };
         let tokens = tokens.unwrap_or_default();
+        // List price from the bundled table; 0 when the model is not in it.
+        let cost_usd = self.priced_as.as_deref().and_then(pricing::lookup).map_or(0.0, |info| {
+            let output = tokens.completion + tokens.reasoning;
+            pricing::cost(info, tokens.prompt, output, tokens.cache_read, tokens.cache_write)
+        });
         let delta = UsageCounters {
             requests: 1,
             successes: 1,
@@ -565,6 +574,7 @@ impl CredentialLease {
             cache_write_tokens: tokens.cache_write,
             completion_tokens: tokens.completion,
             reasoning_tokens: tokens.reasoning,
+            cost_usd,
             ..UsageCounters::default()
         };
         changes.push(self.usage_change(delta));

@@ -38,6 +38,8 @@ pub struct ProviderReport {
     pub active_count: usize,
     pub total_requests: u64,
     pub tokens: TokenTotals,
+    /// List-price cost of the current windows (models missing from the price table count 0).
+    pub approx_cost_usd: f64,
     pub credentials: Vec<CredentialReport>,
 }
 
@@ -155,6 +157,7 @@ fn provider_report(name: &str, mode: &'static str, credentials: Vec<CredentialRe
         active_count: credentials.iter().filter(|c| c.status == "active").count(),
         total_requests: credentials.iter().map(|c| c.window.requests).sum(),
         tokens,
+        approx_cost_usd: credentials.iter().map(|c| c.window.cost_usd).sum(),
         credentials,
     }
 }

@@ -55,6 +55,9 @@ async fn usage_is_recorded_per_credential_and_model_with_tokens() {
     assert_eq!(gpt.key.credential.len(), 12, "the stable id, never the key");
     assert_eq!((gpt.window.requests, gpt.window.successes), (3, 3));
     assert!(gpt.window.prompt_tokens > 0 && gpt.window.completion_tokens > 0, "{:?}", gpt.window);
+    // gpt-4o is in the bundled price table: $2.50 in / $10 out per million tokens.
+    let expected = (gpt.window.prompt_tokens as f64 * 2.5 + gpt.window.completion_tokens as f64 * 10.0) / 1e6;
+    assert!((gpt.window.cost_usd - expected).abs() < 1e-9, "{} vs {expected}", gpt.window.cost_usd);
     let invalid = snapshot.usage.iter().find(|u| u.scope == "invalid-x").unwrap();
     assert_eq!((invalid.window.requests, invalid.window.failures), (1, 1), "client errors count as requests");
 }
