@@ -140,8 +140,7 @@ async fn in_process(
             body.insert("stream_options".into(), json!({"include_usage": true}));
         }
     }
-    let bytes = serde_json::to_vec(&body).expect("JSON serialises");
-    let request = ChatRequest::parse(&bytes).map_err(|e| CliError::usage(e.message))?;
+    let request = ChatRequest::from_object(body).map_err(|e| CliError::usage(e.message))?;
     let chat = ChatContext {
         arrival: tokio::time::Instant::now(),
         session: Some(session_key(&http::HeaderMap::new(), request.body())),

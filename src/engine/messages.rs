@@ -52,8 +52,7 @@ impl Engine {
         let encoded = translate::encode_request(&request, &requested, &provider, request.stream)
             .map_err(|e| EngineError::InvalidRequest { message: e.message, param: e.param })?;
         let dropped = translate::dropped_params(&request).into_iter().map(str::to_string).collect();
-        let body = serde_json::to_vec(&encoded).expect("JSON serialises");
-        let chat = ChatRequest::parse(&body)
+        let chat = ChatRequest::from_object(encoded)
             .map_err(|e| EngineError::InvalidRequest { message: e.message, param: e.param })?;
         let answer = self.chat(chat, context).await?;
         let served = answer.served;

@@ -36,6 +36,12 @@ impl ChatRequest {
         let Value::Object(body) = value else {
             return Err(InvalidRequest::new("request body must be a JSON object", None));
         };
+        Self::from_object(body)
+    }
+
+    /// A request already decoded into a JSON object (built by a translator or the CLI), checked
+    /// like a client's.
+    pub fn from_object(body: Map<String, Value>) -> Result<Self, InvalidRequest> {
         let model = match body.get("model") {
             Some(Value::String(m)) if !m.trim().is_empty() => m.trim().to_string(),
             Some(Value::String(_)) | None | Some(Value::Null) => {

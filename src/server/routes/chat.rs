@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::engine::session::session_key;
-use crate::engine::{ChatContext, ChatReply, Served};
+use crate::engine::{ChatContext, ChatReply};
 use crate::formats::openai::ChatRequest;
 use crate::server::AppState;
 use crate::server::error::ApiError;
@@ -50,7 +50,7 @@ pub async fn completions(
             };
             let mut response = response;
             if state.settings.expose_routing_headers {
-                routing_headers(&mut response, &answer.served, &requested);
+                super::routing_headers(response.headers_mut(), &answer.served, &requested, &[], &[]);
             }
             let log =
                 RouteLog { requested, served: Some(answer.served.model.clone()), attempts: answer.served.attempts };
@@ -63,20 +63,4 @@ pub async fn completions(
     };
     response.extensions_mut().insert(log);
     response
-}
-
-fn routing_headers(response: &mut Response, served: &Served, requested: &str) {
-    let headers = response.headers_mut();
-    let mut set = |name: &'static str, value: &str| {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(name, value);
-        }
-    };
-    set("x-llmkp-provider", &served.provider);
-    set("x-llmkp-model", &served.model);
-    set("x-llmkp-attempts", &served.attempts.to_string());
-    set("x-llmkp-credential", &served.credential);
-    if requested != served.model {
-        set("x-llmkp-requested-model", requested);
-    }
 }

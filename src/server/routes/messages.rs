@@ -1,12 +1,12 @@
 //! `POST /v1/messages` and `POST /v1/messages/count_tokens`: the Anthropic Messages API (Claude
 //! Code, the Anthropic SDKs) over any configured provider, with errors in Anthropic's shape.
 
-use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde_json::{Value, json};
 
 use crate::engine::messages::MessagesReply;
@@ -83,24 +83,7 @@ pub async fn messages(
             let mut response = response;
             let headers = response.headers_mut();
             if state.settings.expose_routing_headers {
-                let mut set = |name: &'static str, value: &str| {
-                    if let Ok(value) = HeaderValue::from_str(value) {
-                        headers.insert(name, value);
-                    }
-                };
-                set("x-llmkp-provider", &answer.served.provider);
-                set("x-llmkp-model", &answer.served.model);
-                set("x-llmkp-attempts", &answer.served.attempts.to_string());
-                set("x-llmkp-credential", &answer.served.credential);
-                if requested != answer.served.model {
-                    set("x-llmkp-requested-model", &requested);
-                }
-                if !answer.dropped.is_empty() {
-                    set("x-llmkp-dropped-params", &answer.dropped.join(","));
-                }
-                if !adjustments.is_empty() {
-                    set("x-llmkp-adjustments", &adjustments.join(","));
-                }
+                super::routing_headers(headers, &answer.served, &requested, &answer.dropped, &adjustments);
             }
             let log = RouteLog { requested, served: Some(answer.served.model), attempts: answer.served.attempts };
             (response, log)
@@ -150,14 +133,5 @@ pub async fn count_tokens(
         }
         Ok(Err(invalid)) => error(ApiError::BadRequest(invalid.message), &id),
         Err(_) => error(ApiError::Internal("token count task failed".into()), &id),
-    }
-}
-
-struct Json(Value);
-
-impl IntoResponse for Json {
-    fn into_response(self) -> Response {
-        let body = serde_json::to_vec(&self.0).expect("JSON serialises");
-        ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
     }
 }

@@ -6,3 +6,36 @@ pub mod models;
 pub mod quota;
 pub mod status;
 pub mod tokens;
+
+use axum::http::{HeaderMap, HeaderValue};
+
+use crate::engine::Served;
+
+/// The `x-llmkp-*` headers of a routed answer: who served it, after how many attempts, with
+/// which (masked) credential, and what the proxy changed on the way.
+pub(crate) fn routing_headers(
+    headers: &mut HeaderMap,
+    served: &Served,
+    requested: &str,
+    dropped: &[String],
+    adjustments: &[&str],
+) {
+    let mut set = |name: &'static str, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    };
+    set("x-llmkp-provider", &served.provider);
+    set("x-llmkp-model", &served.model);
+    set("x-llmkp-attempts", &served.attempts.to_string());
+    set("x-llmkp-credential", &served.credential);
+    if requested != served.model {
+        set("x-llmkp-requested-model", requested);
+    }
+    if !dropped.is_empty() {
+        set("x-llmkp-dropped-params", &dropped.join(","));
+    }
+    if !adjustments.is_empty() {
+        set("x-llmkp-adjustments", &adjustments.join(","));
+    }
+}
