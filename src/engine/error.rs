@@ -79,6 +79,12 @@ pub enum EngineError {
     DeadlineExceeded { timeout: Duration, context: FailureContext },
 }
 
+impl From<crate::formats::InvalidRequest> for EngineError {
+    fn from(err: crate::formats::InvalidRequest) -> Self {
+        Self::InvalidRequest { message: err.message, param: err.param }
+    }
+}
+
 /// Retry-After seconds: whole seconds, rounded up, at least 1.
 pub fn retry_secs(d: &Duration) -> u64 {
     d.as_secs_f64().ceil().max(1.0) as u64

@@ -49,11 +49,9 @@ impl Engine {
                 .first()
                 .map(|t| t.provider.name.clone())
                 .unwrap_or_default();
-        let encoded = translate::encode_request(&request, &requested, &provider, request.stream)
-            .map_err(|e| EngineError::InvalidRequest { message: e.message, param: e.param })?;
+        let encoded = translate::encode_request(&request, &requested, &provider, request.stream)?;
         let dropped = translate::dropped_params(&request).into_iter().map(str::to_string).collect();
-        let chat = ChatRequest::from_object(encoded)
-            .map_err(|e| EngineError::InvalidRequest { message: e.message, param: e.param })?;
+        let chat = ChatRequest::from_object(encoded)?;
         let answer = self.chat(chat, context).await?;
         let served = answer.served;
         let reply = match answer.reply {

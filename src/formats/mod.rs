@@ -4,3 +4,37 @@ pub mod anthropic;
 pub mod ir;
 pub mod openai;
 pub mod sse;
+
+/// Why a client's request (or its translation) was refused: HTTP 400 in the client's family,
+/// naming the offending field when there is one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct InvalidRequest {
+    pub message: String,
+    /// The field as a path (`messages[2].content[0].type`, `tools[1]`); `None` for the body itself.
+    pub param: Option<String>,
+}
+
+impl InvalidRequest {
+    pub fn new(message: impl Into<String>, param: Option<String>) -> Self {
+        Self { message: message.into(), param }
+    }
+
+    /// Refused because of the field at `param`.
+    pub fn at(message: impl Into<String>, param: impl Into<String>) -> Self {
+        Self { message: message.into(), param: Some(param.into()) }
+    }
+
+    /// Refused as a whole (not JSON, not an object).
+    pub fn body(message: impl Into<String>) -> Self {
+        Self { message: message.into(), param: None }
+    }
+
+    pub fn missing(param: String) -> Self {
+        Self::at(format!("missing required field '{param}'"), param)
+    }
+
+    pub fn wrong_type(param: String, expected: &str) -> Self {
+        Self::at(format!("'{param}' must be {expected}"), param)
+    }
+}

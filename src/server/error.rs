@@ -32,7 +32,7 @@ impl From<EngineError> for ApiError {
 
 impl From<InvalidRequest> for ApiError {
     fn from(err: InvalidRequest) -> Self {
-        Self::Engine(EngineError::InvalidRequest { message: err.message, param: err.param })
+        Self::Engine(err.into())
     }
 }
 

@@ -33,7 +33,7 @@ pub(super) fn decode_block(block: &Value, role: Role, path: &str) -> Result<Part
         ("tool_result", Role::User) => Ok(Part::ToolResult(decode_tool_result(block, path)?)),
         ("tool_use" | "tool_result", _) => {
             let role = if role == Role::User { "user" } else { "assistant" };
-            Err(InvalidRequest::new(
+            Err(InvalidRequest::at(
                 format!("a '{kind}' block is not allowed in a {role} message ({path})"),
                 format!("{path}.type"),
             ))
@@ -48,7 +48,7 @@ pub(super) fn decode_block(block: &Value, role: Role, path: &str) -> Result<Part
             signature: None,
             redacted: Some(req_str(block, "data", path)?.to_string()),
         }),
-        (other, _) => Err(InvalidRequest::new(
+        (other, _) => Err(InvalidRequest::at(
             format!("unsupported content block type '{other}' at {path}"),
             format!("{path}.type"),
         )),
@@ -72,7 +72,7 @@ fn decode_image_source(block: &Map<String, Value>, path: &str) -> Result<ImageSo
         }),
         "url" => Ok(ImageSource::Url(req_str(source, "url", &path)?.to_string())),
         "file" => Ok(ImageSource::FileRef(req_str(source, "file_id", &path)?.to_string())),
-        other => Err(InvalidRequest::new(
+        other => Err(InvalidRequest::at(
             format!("unsupported image source type '{other}' at {path}"),
             format!("{path}.type"),
         )),
@@ -89,7 +89,7 @@ fn decode_document_source(block: &Map<String, Value>, path: &str) -> Result<Docu
         }),
         "url" => Ok(DocumentSource::Url(req_str(source, "url", &path)?.to_string())),
         "text" => Ok(DocumentSource::PlainText(req_str(source, "data", &path)?.to_string())),
-        other => Err(InvalidRequest::new(
+        other => Err(InvalidRequest::at(
             format!("unsupported document source type '{other}' at {path}"),
             format!("{path}.type"),
         )),
@@ -109,7 +109,7 @@ fn decode_tool_result(block: &Map<String, Value>, path: &str) -> Result<ToolResu
                 match req_str(item, "type", &path)? {
                     "text" => text_part(item, &path),
                     "image" => Ok(Part::Image(decode_image_source(item, &path)?)),
-                    other => Err(InvalidRequest::new(
+                    other => Err(InvalidRequest::at(
                         format!("unsupported tool_result content type '{other}' at {path} (text and image only)"),
                         format!("{path}.type"),
                     )),

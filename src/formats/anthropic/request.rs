@@ -8,32 +8,7 @@ use super::blocks::{decode_block, text_part};
 use super::fields::{as_object, get, opt_bool, opt_f64, opt_str, opt_u64, req_str};
 use crate::formats::ir::{Message, Part, Reasoning, Request, Role, Tool, ToolChoice};
 
-/// Why a request body was refused (HTTP 400, Anthropic `invalid_request_error`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct InvalidRequest {
-    pub message: String,
-    /// The offending field as a path (`messages[2].content[0].type`); `None` for the body itself.
-    pub param: Option<String>,
-}
-
-impl InvalidRequest {
-    pub(super) fn new(message: impl Into<String>, param: impl Into<String>) -> Self {
-        Self { message: message.into(), param: Some(param.into()) }
-    }
-
-    pub(super) fn body(message: impl Into<String>) -> Self {
-        Self { message: message.into(), param: None }
-    }
-
-    pub(super) fn missing(param: String) -> Self {
-        Self::new(format!("missing required field '{param}'"), param)
-    }
-
-    pub(super) fn wrong_type(param: String, expected: &str) -> Self {
-        Self::new(format!("'{param}' must be {expected}"), param)
-    }
-}
+pub use crate::formats::InvalidRequest;
 
 /// A decoded Messages request together with the body it came from.
 #[derive(Debug, Clone)]
@@ -69,13 +44,13 @@ fn decode_body(body: &Map<String, Value>) -> Result<Request, InvalidRequest> {
     let model = match get(body, "model") {
         Some(Value::String(m)) if !m.trim().is_empty() => m.trim().to_string(),
         Some(Value::String(_)) | None => {
-            return Err(InvalidRequest::new("missing required field 'model' (expected \"provider/model\")", "model"));
+            return Err(InvalidRequest::at("missing required field 'model' (expected \"provider/model\")", "model"));
         }
         Some(_) => return Err(InvalidRequest::wrong_type("model".into(), "a string")),
     };
     let messages = match get(body, "messages") {
         Some(Value::Array(items)) if items.is_empty() => {
-            return Err(InvalidRequest::new("'messages' must not be empty", "messages"));
+            return Err(InvalidRequest::at("'messages' must not be empty", "messages"));
         }
         Some(Value::Array(items)) => decode_messages(items)?,
         None => return Err(InvalidRequest::missing("messages".into())),
@@ -138,7 +113,7 @@ fn decode_system(value: &Value) -> Result<Vec<Part>, InvalidRequest> {
                 let block = as_object(block, &path)?;
                 match req_str(block, "type", &path)? {
                     "text" => Ok(text_part(block, &path)?),
-                    other => Err(InvalidRequest::new(
+                    other => Err(InvalidRequest::at(
                         format!("unsupported system block type '{other}' at {path} (only 'text' is allowed)"),
                         format!("{path}.type"),
                     )),
@@ -160,7 +135,7 @@ fn decode_messages(items: &[Value]) -> Result<Vec<Message>, InvalidRequest> {
             "user" => Role::User,
             "assistant" => Role::Assistant,
             other => {
-                return Err(InvalidRequest::new(
+                return Err(InvalidRequest::at(
                     format!("'{path}.role' must be \"user\" or \"assistant\", got \"{other}\""),
                     format!("{path}.role"),
                 ));
@@ -227,7 +202,7 @@ fn decode_tool_choice(value: &Value) -> Result<(ToolChoice, Option<bool>), Inval
         "none" => ToolChoice::None,
         "tool" => ToolChoice::Specific(req_str(choice, "name", "tool_choice")?.to_string()),
         other => {
-            return Err(InvalidRequest::new(
+            return Err(InvalidRequest::at(
                 format!("unknown tool_choice type '{other}' (expected auto, any, tool or none)"),
                 "tool_choice.type",
             ));
@@ -244,7 +219,7 @@ fn decode_reasoning(body: &Map<String, Value>) -> Result<Option<Reasoning>, Inva
         Some(Value::Object(config)) => match opt_str(config, "effort", "output_config")? {
             Some(effort) if EFFORTS.contains(&effort.as_str()) => Some(effort),
             Some(effort) => {
-                return Err(InvalidRequest::new(
+                return Err(InvalidRequest::at(
                     format!("unknown output_config.effort '{effort}' (expected one of {})", EFFORTS.join(", ")),
                     "output_config.effort",
                 ));
@@ -262,7 +237,7 @@ fn decode_reasoning(body: &Map<String, Value>) -> Result<Option<Reasoning>, Inva
         },
         "disabled" => Ok(Some(Reasoning::Disabled)),
         "adaptive" => Ok(Some(Reasoning::Effort(effort.unwrap_or_else(|| "high".to_string())))),
-        other => Err(InvalidRequest::new(
+        other => Err(InvalidRequest::at(
             format!("unknown thinking type '{other}' (expected enabled, disabled or adaptive)"),
             "thinking.type",
         )),

@@ -144,7 +144,7 @@ fn encode_messages(messages: &[Message], adjustments: &mut Vec<&'static str>) ->
             let (block, is_result) = match part {
                 Part::ToolResult(result) => (tool_result_block(result), true),
                 Part::ToolCall(_) if role != Role::Assistant => {
-                    return Err(InvalidRequest::new(
+                    return Err(InvalidRequest::at(
                         format!("tool calls can only appear in assistant messages (messages[{i}])"),
                         format!("messages[{i}]"),
                     ));

@@ -4,20 +4,7 @@
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-/// Why a request body was refused (HTTP 400).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct InvalidRequest {
-    pub message: String,
-    /// The offending field, as OpenAI's `error.param`.
-    pub param: Option<String>,
-}
-
-impl InvalidRequest {
-    fn new(message: impl Into<String>, param: Option<&str>) -> Self {
-        Self { message: message.into(), param: param.map(str::to_string) }
-    }
-}
+pub use crate::formats::InvalidRequest;
 
 #[derive(Debug, Clone)]
 pub struct ChatRequest {
@@ -45,37 +32,37 @@ impl ChatRequest {
         let model = match body.get("model") {
             Some(Value::String(m)) if !m.trim().is_empty() => m.trim().to_string(),
             Some(Value::String(_)) | None | Some(Value::Null) => {
-                return Err(InvalidRequest::new(
+                return Err(InvalidRequest::at(
                     "missing required field 'model' (expected \"provider/model\")",
-                    Some("model"),
+                    "model",
                 ));
             }
-            Some(_) => return Err(InvalidRequest::new("'model' must be a string", Some("model"))),
+            Some(_) => return Err(InvalidRequest::at("'model' must be a string", "model")),
         };
         match body.get("messages") {
             Some(Value::Array(messages)) if !messages.is_empty() => {
                 if let Some(i) = messages.iter().position(|m| !m.get("role").is_some_and(Value::is_string)) {
-                    return Err(InvalidRequest::new(
+                    return Err(InvalidRequest::at(
                         format!("messages[{i}] must be an object with a string 'role'"),
-                        Some(&format!("messages[{i}]")),
+                        format!("messages[{i}]"),
                     ));
                 }
             }
-            Some(Value::Array(_)) => return Err(InvalidRequest::new("'messages' must not be empty", Some("messages"))),
+            Some(Value::Array(_)) => return Err(InvalidRequest::at("'messages' must not be empty", "messages")),
             None | Some(Value::Null) => {
-                return Err(InvalidRequest::new("missing required field 'messages'", Some("messages")));
+                return Err(InvalidRequest::at("missing required field 'messages'", "messages"));
             }
-            Some(_) => return Err(InvalidRequest::new("'messages' must be an array", Some("messages"))),
+            Some(_) => return Err(InvalidRequest::at("'messages' must be an array", "messages")),
         }
         let stream = match body.get("stream") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
-            Some(_) => return Err(InvalidRequest::new("'stream' must be a boolean", Some("stream"))),
+            Some(_) => return Err(InvalidRequest::at("'stream' must be a boolean", "stream")),
         };
         let include_usage = match body.get("stream_options") {
             None | Some(Value::Null) => false,
             Some(Value::Object(options)) => options.get("include_usage").and_then(Value::as_bool).unwrap_or(false),
-            Some(_) => return Err(InvalidRequest::new("'stream_options' must be an object", Some("stream_options"))),
+            Some(_) => return Err(InvalidRequest::at("'stream_options' must be an object", "stream_options")),
         };
         Ok(Self { body, model, stream, include_usage })
     }

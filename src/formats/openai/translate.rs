@@ -14,21 +14,7 @@ use crate::formats::ir::{DocumentSource, ImageSource, Message, Part, Reasoning, 
 pub(super) use response::{arguments_text, reasoning_text};
 pub use response::{decode_response, decode_usage, stop_reason};
 
-/// Something the other family cannot express. On the request path it is the client's mistake
-/// (HTTP 400), with the offending canonical field where one can be named.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct TranslateError {
-    pub message: String,
-    /// `messages[2]`, `tools[0]`, `system`, … (canonical positions).
-    pub param: Option<String>,
-}
-
-impl TranslateError {
-    pub fn new(message: impl Into<String>, param: Option<String>) -> Self {
-        Self { message: message.into(), param }
-    }
-}
+pub use crate::formats::InvalidRequest;
 
 /// System text blocks with this prefix change on every request and defeat prompt caching (§4.1).
 const BILLING_HEADER: &str = "x-anthropic-billing-header:";
@@ -41,7 +27,7 @@ pub fn encode_request(
     upstream_model: &str,
     provider: &str,
     stream: bool,
-) -> Result<Map<String, Value>, TranslateError> {
+) -> Result<Map<String, Value>, InvalidRequest> {
     let openai = provider == "openai";
     let mut body = Map::new();
     body.insert("model".into(), json!(upstream_model));
@@ -108,7 +94,7 @@ pub fn synthetic_call_id(seed: &str) -> String {
     format!("call_{hex}")
 }
 
-fn encode_system(parts: &[Part]) -> Result<Option<Value>, TranslateError> {
+fn encode_system(parts: &[Part]) -> Result<Option<Value>, InvalidRequest> {
     let mut texts = Vec::new();
     for part in parts {
         match part {
@@ -116,7 +102,7 @@ fn encode_system(parts: &[Part]) -> Result<Option<Value>, TranslateError> {
             Part::Text { text, .. } => texts.push(text_part(text)),
             other => {
                 let message = format!("system prompts can only hold text, not {}", kind(other));
-                return Err(TranslateError::new(message, Some("system".into())));
+                return Err(InvalidRequest::new(message, Some("system".into())));
             }
         }
     }
@@ -128,7 +114,7 @@ fn encode_system(parts: &[Part]) -> Result<Option<Value>, TranslateError> {
 
 /// Assistant messages one by one; every run of user and tool messages between them as tool
 /// messages first, then the user content (§4.2: Chat wants the answers right after the calls).
-fn encode_messages(messages: &[Message], openai: bool, out: &mut Vec<Value>) -> Result<(), TranslateError> {
+fn encode_messages(messages: &[Message], openai: bool, out: &mut Vec<Value>) -> Result<(), InvalidRequest> {
     let mut start = 0;
     while start < messages.len() {
         if messages[start].role == Role::Assistant {
@@ -144,7 +130,7 @@ fn encode_messages(messages: &[Message], openai: bool, out: &mut Vec<Value>) -> 
     Ok(())
 }
 
-fn encode_user_run(run: &[Message], first: usize, out: &mut Vec<Value>) -> Result<(), TranslateError> {
+fn encode_user_run(run: &[Message], first: usize, out: &mut Vec<Value>) -> Result<(), InvalidRequest> {
     // Images of tool results, each group introduced by a text part; `tool` messages cannot hold them.
     let mut carried = Vec::new();
     for (offset, message) in run.iter().enumerate() {
@@ -165,7 +151,7 @@ fn encode_user_run(run: &[Message], first: usize, out: &mut Vec<Value>) -> Resul
                 Part::Document { source, title } => own.push(document_part(source, title.as_deref(), param)?),
                 other => {
                     let message = format!("{} can only appear in assistant messages", kind(other));
-                    return Err(TranslateError::new(message, param()));
+                    return Err(InvalidRequest::new(message, param()));
                 }
             }
         }
@@ -186,7 +172,7 @@ fn encode_tool_result(
     result: &crate::formats::ir::ToolResult,
     index: usize,
     images: &mut Vec<Value>,
-) -> Result<Value, TranslateError> {
+) -> Result<Value, InvalidRequest> {
     let param = || Some(format!("messages[{index}]"));
     let mut texts = Vec::new();
     let mut result_images = Vec::new();
@@ -196,7 +182,7 @@ fn encode_tool_result(
             Part::Image(source) => result_images.push(image_part(source, param)?),
             other => {
                 let message = format!("tool results can only hold text and images, not {}", kind(other));
-                return Err(TranslateError::new(message, param()));
+                return Err(InvalidRequest::new(message, param()));
             }
         }
     }
@@ -211,7 +197,7 @@ fn encode_tool_result(
     Ok(json!({"role": "tool", "tool_call_id": result.call_id, "content": content}))
 }
 
-fn encode_assistant(message: &Message, index: usize, openai: bool) -> Result<Value, TranslateError> {
+fn encode_assistant(message: &Message, index: usize, openai: bool) -> Result<Value, InvalidRequest> {
     let mut text = None::<String>;
     let mut reasoning = Vec::new();
     let mut refusal = Vec::new();
@@ -230,7 +216,7 @@ fn encode_assistant(message: &Message, index: usize, openai: bool) -> Result<Val
             })),
             other => {
                 let message = format!("{} cannot appear in an assistant message for Chat upstreams", kind(other));
-                return Err(TranslateError::new(message, Some(format!("messages[{index}]"))));
+                return Err(InvalidRequest::new(message, Some(format!("messages[{index}]"))));
             }
         }
     }
@@ -255,7 +241,7 @@ fn encode_assistant(message: &Message, index: usize, openai: bool) -> Result<Val
     Ok(Value::Object(out))
 }
 
-fn encode_tool(tool: &Tool, index: usize) -> Result<Value, TranslateError> {
+fn encode_tool(tool: &Tool, index: usize) -> Result<Value, InvalidRequest> {
     match tool {
         Tool::Function { name, description, parameters, strict, cache_control: _ } => {
             let mut function = Map::new();
@@ -273,7 +259,7 @@ fn encode_tool(tool: &Tool, index: usize) -> Result<Value, TranslateError> {
             }
             Ok(json!({"type": "function", "function": function}))
         }
-        Tool::Server { kind, .. } => Err(TranslateError::new(
+        Tool::Server { kind, .. } => Err(InvalidRequest::new(
             format!("{kind} can only run on Anthropic upstreams"),
             Some(format!("tools[{index}]")),
         )),
@@ -320,13 +306,13 @@ fn content_value(mut parts: Vec<Value>) -> Value {
     Value::Array(parts)
 }
 
-fn image_part(source: &ImageSource, param: impl Fn() -> Option<String>) -> Result<Value, TranslateError> {
+fn image_part(source: &ImageSource, param: impl Fn() -> Option<String>) -> Result<Value, InvalidRequest> {
     let url = match source {
         ImageSource::Url(url) => url.clone(),
         ImageSource::Base64 { media_type, data } => format!("data:{media_type};base64,{data}"),
         ImageSource::FileRef(id) => {
             let message = format!("image file references ('{id}') cannot be sent to Chat upstreams");
-            return Err(TranslateError::new(message, param()));
+            return Err(InvalidRequest::new(message, param()));
         }
     };
     Ok(json!({"type": "image_url", "image_url": {"url": url}}))
@@ -336,7 +322,7 @@ fn document_part(
     source: &DocumentSource,
     title: Option<&str>,
     param: impl Fn() -> Option<String>,
-) -> Result<Value, TranslateError> {
+) -> Result<Value, InvalidRequest> {
     match source {
         DocumentSource::PlainText(text) => Ok(text_part(&match title {
             Some(title) => format!("{title}\n{text}"),
@@ -348,7 +334,7 @@ fn document_part(
                 json!({"type": "file", "file": {"file_data": format!("data:{media_type};base64,{data}"), "filename": filename}}),
             )
         }
-        DocumentSource::Url(url) => Err(TranslateError::new(
+        DocumentSource::Url(url) => Err(InvalidRequest::new(
             format!(
                 "document URL '{url}' cannot be sent to a Chat upstream: this build does not fetch remote documents; send the document inline (base64)"
             ),

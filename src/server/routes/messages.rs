@@ -9,9 +9,9 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{Value, json};
 
+use crate::engine::ChatContext;
 use crate::engine::messages::MessagesReply;
 use crate::engine::session::session_key;
-use crate::engine::{ChatContext, EngineError};
 use crate::formats::anthropic::{MessagesRequest, PING};
 use crate::server::AppState;
 use crate::server::error::{ApiError, Family};
@@ -47,9 +47,7 @@ pub async fn messages(
     };
     let decoded = match MessagesRequest::parse(&body) {
         Ok(decoded) => decoded,
-        Err(invalid) => {
-            return error(EngineError::InvalidRequest { message: invalid.message, param: invalid.param }, &id);
-        }
+        Err(invalid) => return error(invalid, &id),
     };
     let mut request = decoded.request;
     let raw = decoded.body;

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{TranslateError, synthetic_call_id};
+use super::{InvalidRequest, synthetic_call_id};
 use crate::formats::ir::{Part, Response, StopReason, ToolCall, Usage};
 use crate::formats::openai::chunk::is_content;
 use crate::formats::openai::usage::TokenUsage;
@@ -11,12 +11,12 @@ use crate::formats::openai::usage::TokenUsage;
 /// The canonical answer in a `chat.completion` body (its first choice), served by
 /// `served_model` (`provider/model`). Parts come out as reasoning, text, refusal, tool calls.
 /// Without a `usage` object the usage is all zeros: the caller estimates it (§7).
-pub fn decode_response(body: &Map<String, Value>, served_model: &str) -> Result<Response, TranslateError> {
+pub fn decode_response(body: &Map<String, Value>, served_model: &str) -> Result<Response, InvalidRequest> {
     let choice = body
         .get("choices")
         .and_then(Value::as_array)
         .and_then(|choices| choices.first())
-        .ok_or_else(|| TranslateError::new("the upstream chat.completion has no choices", None))?;
+        .ok_or_else(|| InvalidRequest::new("the upstream chat.completion has no choices", None))?;
     let no_message = Map::new();
     let message = choice.get("message").and_then(Value::as_object).unwrap_or(&no_message);
     let id = body.get("id").and_then(Value::as_str).unwrap_or_default();
