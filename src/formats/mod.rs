@@ -38,3 +38,10 @@ impl InvalidRequest {
         Self::at(format!("'{param}' must be {expected}"), param)
     }
 }
+
+/// `len` random base62 characters: the tail of the ids the proxy mints (`msg_…`, `chatcmpl-…`).
+pub fn random_base62(len: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..len).map(|_| rng.sample(rand::distr::Alphanumeric) as char).collect()
+}

@@ -9,8 +9,6 @@ pub mod response;
 pub mod stream;
 pub mod upstream;
 
-use rand::Rng;
-
 use super::ir::Signature;
 
 pub use request::{InvalidRequest, MessagesRequest, decode_request};
@@ -47,17 +45,12 @@ pub fn signature_from_wire(wire: &str) -> Signature {
 
 /// `msg_` + 24 base62 characters (§8).
 pub fn new_message_id() -> String {
-    format!("msg_{}", base62(24))
+    format!("msg_{}", super::random_base62(24))
 }
 
 /// `toolu_` + 24 base62 characters: the id minted for a tool call that arrived without one.
 pub fn new_tool_use_id() -> String {
-    format!("toolu_{}", base62(24))
-}
-
-fn base62(len: usize) -> String {
-    let mut rng = rand::rng();
-    (0..len).map(|_| rng.sample(rand::distr::Alphanumeric) as char).collect()
+    format!("toolu_{}", super::random_base62(24))
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rand::Rng;
 use serde_json::{Map, Value, json};
 
 use super::translate::synthetic_call_id;
@@ -12,9 +11,7 @@ use crate::formats::ir::{Part, Response, StopReason, StreamEvent, Usage};
 
 /// `chatcmpl-` + 24 base62 characters (§8).
 pub fn new_completion_id() -> String {
-    let mut rng = rand::rng();
-    let tail: String = (0..24).map(|_| rng.sample(rand::distr::Alphanumeric) as char).collect();
-    format!("chatcmpl-{tail}")
+    format!("chatcmpl-{}", crate::formats::random_base62(24))
 }
 
 /// The `chat.completion` body for `resp` (§5). `model` is `resp.model`; reasoning comes out as
