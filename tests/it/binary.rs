@@ -2,7 +2,6 @@
 //! graceful shutdown — with the process environment cleared so the user's setup never leaks in.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -10,16 +9,8 @@ use std::time::Duration;
 use assert_cmd::Command as AssertCommand;
 use serde_json::{Value, json};
 
+use crate::support::cli::{BIN, llmkp};
 use crate::support::openai_mock::OpenAiMock;
-
-const BIN: &str = env!("CARGO_BIN_EXE_llmkp");
-
-fn llmkp(home: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("HOME", home).current_dir(home);
-    cmd.arg("--home").arg(home);
-    cmd
-}
 
 /// A running `llmkp serve`, its address read from its own start-up log line.
 struct Server {

@@ -1,56 +1,13 @@
 //! `llmkp chat` through the real binary against the OpenAI mock: the answer alone on stdout,
 //! stdin prompts, JSON, failures in one line, usage recorded, and `--url` through a server.
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::Value;
 
+use crate::support::cli::{home_with, output, run};
 use crate::support::gateway::{Gateway, PROXY_KEY};
 use crate::support::openai_mock::OpenAiMock;
-
-const BIN: &str = env!("CARGO_BIN_EXE_llmkp");
-
-fn home_with(mock: &OpenAiMock, keys: &[&str]) -> tempfile::TempDir {
-    let home = tempfile::tempdir().unwrap();
-    let mut env = format!("OPENAI_API_BASE={}\nTRANSIENT_RETRY_DELAY=0\n", mock.base_url());
-    for (i, key) in keys.iter().enumerate() {
-        env.push_str(&format!("OPENAI_API_KEY_{}={key}\n", i + 1));
-    }
-    std::fs::write(home.path().join(".env"), env).unwrap();
-    home
-}
-
-fn llmkp(home: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .current_dir(home)
-        .arg("--home")
-        .arg(home)
-        .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    if let Some(text) = stdin {
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    }
-    child.wait_with_output().unwrap()
-}
-
-async fn run(home: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let (home, args, stdin) =
-        (home.to_path_buf(), args.iter().map(|s| s.to_string()).collect::<Vec<_>>(), stdin.map(str::to_string));
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        llmkp(&home, &args, stdin.as_deref())
-    })
-    .await
-    .unwrap()
-}
 
 fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
@@ -131,7 +88,7 @@ async fn chat_through_a_running_server_with_url() {
 fn chat_without_any_prompt_on_a_terminal_is_a_usage_error() {
     // stdin is /dev/null here (not a terminal, but empty): an empty prompt is refused.
     let home = tempfile::tempdir().unwrap();
-    let output = llmkp(home.path(), &["chat", "-m", "openai/gpt-4o"], None);
+    let output = output(home.path(), &["chat", "-m", "openai/gpt-4o"], None);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("prompt"));
 }

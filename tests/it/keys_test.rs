@@ -5,38 +5,19 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::support::cli::{home_with, llmkp};
 use crate::support::openai_mock::OpenAiMock;
-
-const BIN: &str = env!("CARGO_BIN_EXE_llmkp");
 
 const GOOD_1: &str = "sk-good-key-000000000001";
 const GOOD_2: &str = "sk-good-key-000000000002";
 const BAD: &str = "bad-key-0000000000000003";
 const LIMITED: &str = "rl-key-00000000000000004";
 const BROKEN: &str = "err-key-0000000000000005";
-
-fn llmkp(home: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("HOME", home).current_dir(home);
-    cmd.arg("--home").arg(home);
-    cmd
-}
-
-/// A home whose `.env` points `openai` at the mock with these keys (`OPENAI_API_KEY_1`, …).
-fn home_with(mock: &OpenAiMock, keys: &[&str]) -> tempfile::TempDir {
-    let home = tempfile::tempdir().unwrap();
-    let mut env = format!("OPENAI_API_BASE={}\n", mock.base_url());
-    for (i, key) in keys.iter().enumerate() {
-        env.push_str(&format!("OPENAI_API_KEY_{}={key}\n", i + 1));
-    }
-    std::fs::write(home.path().join(".env"), env).unwrap();
-    home
-}
 
 /// Runs `llmkp <args>` off the runtime (the mock answers on it) and checks that no key of the
 /// home's `.env` reached stdout or stderr.

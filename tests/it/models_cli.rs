@@ -5,27 +5,12 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+use crate::support::cli::{BIN, run};
 use crate::support::openai_mock::OpenAiMock;
 
-const BIN: &str = env!("CARGO_BIN_EXE_llmkp");
-
 async fn models(home: &std::path::Path, args: &[&str]) -> Output {
-    let (home, args) = (home.to_path_buf(), args.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-    tokio::task::spawn_blocking(move || {
-        Command::new(BIN)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", &home)
-            .current_dir(&home)
-            .arg("--home")
-            .arg(&home)
-            .arg("models")
-            .args(&args)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
+    let args: Vec<&str> = std::iter::once("models").chain(args.iter().copied()).collect();
+    run(home, &args, None).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

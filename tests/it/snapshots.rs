@@ -1,30 +1,12 @@
 //! Snapshots of every subcommand's human and JSON output and exit code, through the real binary
 //! against the OpenAI mock. Ports, temporary paths, times, ids and latencies are filtered out.
 
-use std::process::{Command, Stdio};
-
+use crate::support::cli::{home_with, run};
 use crate::support::openai_mock::OpenAiMock;
-
-const BIN: &str = env!("CARGO_BIN_EXE_llmkp");
 
 /// Exit code, stdout and stderr of one run, as one text to snapshot.
 async fn transcript(home: &std::path::Path, args: &[&str]) -> String {
-    let (home, args) = (home.to_path_buf(), args.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(BIN)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", &home)
-            .current_dir(&home)
-            .arg("--home")
-            .arg(&home)
-            .args(&args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let output = run(home, args, None).await;
     format!(
         "exit: {}\n--- stdout\n{}--- stderr\n{}",
         output.status.code().unwrap_or(-1),
@@ -47,20 +29,10 @@ fn filters() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-async fn home(mock: &OpenAiMock, keys: &[&str]) -> tempfile::TempDir {
-    let home = tempfile::tempdir().unwrap();
-    let mut env = format!("OPENAI_API_BASE={}\nTRANSIENT_RETRY_DELAY=0\n", mock.base_url());
-    for (i, key) in keys.iter().enumerate() {
-        env.push_str(&format!("OPENAI_API_KEY_{}={key}\n", i + 1));
-    }
-    std::fs::write(home.path().join(".env"), env).unwrap();
-    home
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subcommand_outputs() {
     let mock = OpenAiMock::start_with_models(&["gpt-4o", "gpt-4o-mini"]).await;
-    let home = home(&mock, &["sk-good-key-0001", "bad-key-00000002", "rl-key-000000003"]).await;
+    let home = home_with(&mock, &["sk-good-key-0001", "bad-key-00000002", "rl-key-000000003"]);
     let home = home.path();
     let runs: Vec<(&str, Vec<&str>)> = vec![
         ("keys_test", vec!["keys", "test"]),

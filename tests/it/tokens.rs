@@ -2,36 +2,20 @@
 //! binary, and `POST /v1/token-count` / `POST /v1/cost-estimate` through the router. Never a 500
 //! for a bad body.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use llmkp::tokens::{self, CountOptions, Format};
 use serde_json::{Value, json};
 
+use crate::support::cli::output;
 use crate::support::gateway::{Gateway, PROXY_KEY, error_of};
-
-const BIN: &str = env!("CARGO_BIN_EXE_llmkp");
 
 /// `llmkp --home <home> count-tokens <args>` with the process environment cleared and `stdin`
 /// fed to it.
 fn count_tokens(home: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .current_dir(home)
-        .arg("--home")
-        .arg(home)
-        .arg("count-tokens")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
+    let args: Vec<&str> = std::iter::once("count-tokens").chain(args.iter().copied()).collect();
+    output(home, &args, Some(stdin))
 }
 
 fn stdout(output: &Output) -> String {

@@ -1,3 +1,4 @@
+pub mod cli;
 pub mod gateway;
 pub mod openai_mock;
 pub mod scripted_upstream;

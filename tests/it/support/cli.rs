@@ -1,0 +1,59 @@
+//! Running the real `llmkp` binary in tests: an empty environment (PATH and HOME only, so the
+//! user's setup never leaks in), a temporary home, and runs kept off the async runtime that
+//! serves the mocks.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use super::openai_mock::OpenAiMock;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_llmkp");
+
+/// `llmkp --home <home>` with an empty environment, run in `home`.
+pub fn llmkp(home: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("HOME", home).current_dir(home);
+    cmd.arg("--home").arg(home);
+    cmd
+}
+
+/// Runs `llmkp <args>` to completion, feeding `stdin` (or /dev/null).
+pub fn output(home: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = llmkp(home);
+    cmd.args(args)
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if let Some(text) = stdin {
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// [`output`] on a blocking thread, so mocks served by the test's runtime keep answering.
+pub async fn run(home: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let (home, stdin) = (home.to_path_buf(), stdin.map(str::to_string));
+    let args: Vec<String> = args.iter().map(|s| (*s).to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        output(&home, &args, stdin.as_deref())
+    })
+    .await
+    .unwrap()
+}
+
+/// A home whose `.env` points `openai` at `mock` with these keys (`OPENAI_API_KEY_1`, …) and no
+/// wait between same-key retries.
+pub fn home_with(mock: &OpenAiMock, keys: &[&str]) -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    let mut env = format!("OPENAI_API_BASE={}\nTRANSIENT_RETRY_DELAY=0\n", mock.base_url());
+    for (i, key) in keys.iter().enumerate() {
+        env.push_str(&format!("OPENAI_API_KEY_{}={key}\n", i + 1));
+    }
+    std::fs::write(home.path().join(".env"), env).unwrap();
+    home
+}
