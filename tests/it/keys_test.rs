@@ -3,14 +3,12 @@
 //! JSON, recording into the state `keys list` reads — also next to a running `serve` — and never a
 //! key in the output.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Output, Stdio};
-use std::time::Duration;
+use std::process::Output;
 
 use serde_json::Value;
 
-use crate::support::cli::{home_with, llmkp};
+use crate::support::cli::{Server, home_with, llmkp};
 use crate::support::openai_mock::OpenAiMock;
 
 const GOOD_1: &str = "sk-good-key-000000000001";
@@ -186,37 +184,11 @@ async fn no_record_leaves_the_state_alone() {
     assert_eq!(statuses(home.path()).await, ["locked", "active"]);
 }
 
-/// A running `llmkp serve` (holding the state database's lock); killed on drop.
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_serve(home: &Path) -> Serve {
-    let mut child =
-        llmkp(home).args(["serve", "--port", "0"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("listening on") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(20)).expect("serve started");
-    Serve(child)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn results_are_recorded_while_serve_runs() {
     let mock = OpenAiMock::start().await;
     let home = home_with(&mock, &[GOOD_1, BAD]);
-    let _serve = start_serve(home.path());
+    let _serve = Server::start(llmkp(home.path()));
     let output = run(home.path(), &["keys", "test"]).await;
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(!stderr(&output).contains("already"), "{}", stderr(&output));

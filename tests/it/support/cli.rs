@@ -4,9 +4,11 @@
 
 #![allow(dead_code)]
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use super::openai_mock::OpenAiMock;
 
@@ -56,4 +58,64 @@ pub fn home_with(mock: &OpenAiMock, keys: &[&str]) -> tempfile::TempDir {
     }
     std::fs::write(home.path().join(".env"), env).unwrap();
     home
+}
+
+/// A running `llmkp serve`, its address read from its own start-up log line.
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
+    log: mpsc::Receiver<String>,
+    /// Lines logged before the listen line (configuration warnings).
+    early: Vec<String>,
+}
+
+impl Drop for Server {
+    /// A failing test must not leave a server running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    pub fn start(mut cmd: Command) -> Self {
+        let child = cmd.args(["serve", "--port", "0"]).stderr(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let mut server = Self { child, addr: String::new(), log: rx, early: Vec::new() };
+        let stderr = server.child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        while server.addr.is_empty() {
+            let Ok(line) = server.log.recv_timeout(Duration::from_secs(20)) else {
+                panic!("no listen line; log: {:#?}", server.early);
+            };
+            if let Some(pos) = line.find("listening on http://") {
+                server.addr = line[pos + "listening on http://".len()..].trim().to_string();
+            }
+            server.early.push(line);
+        }
+        server
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// SIGTERM, then the exit status and everything it logged.
+    pub fn stop(&mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let status = self.child.wait().unwrap();
+        let mut log = std::mem::take(&mut self.early);
+        // The reader thread ends at EOF of stderr, which disconnects the channel.
+        while let Ok(line) = self.log.recv_timeout(Duration::from_secs(5)) {
+            log.push(line);
+        }
+        (status, log.join("\n"))
+    }
 }
