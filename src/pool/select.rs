@@ -154,6 +154,12 @@ mod tests {
         PoolSettings::from_env(&Env::from_pairs(pairs.iter().copied()), &["p"]).0.provider("p").clone()
     }
 
+    /// A failed attempt after which the request gives up on the credential.
+    fn give_up(state: &mut CredentialState, class: ErrorClass, retry_after: Option<Duration>, now: Instant) {
+        let failure = Failure { class, retry_after, started: now, final_for_credential: true };
+        state.record_failure(&PoolSettings::default(), "m", failure, now);
+    }
+
     fn ids(n: usize) -> Vec<CredentialId> {
         (0..n).map(|i| CredentialId::for_api_key(&format!("key-{i}"))).collect()
     }
@@ -212,28 +218,12 @@ mod tests {
 
     #[test]
     fn cooling_and_locked_credentials_are_reported_not_picked() {
-        let settings = PoolSettings::default();
         let s = provider(&[]);
         let ids = ids(2);
         let now = Instant::now();
         let mut states = vec![CredentialState::new(10), CredentialState::new(10)];
-        states[0].record_failure(
-            &settings,
-            "m",
-            Failure {
-                class: ErrorClass::RateLimit,
-                retry_after: Some(Duration::from_secs(7)),
-                started: now,
-                final_for_credential: true,
-            },
-            now,
-        );
-        states[1].record_failure(
-            &settings,
-            "m",
-            Failure { class: ErrorClass::Auth, retry_after: None, started: now, final_for_credential: true },
-            now,
-        );
+        give_up(&mut states[0], ErrorClass::RateLimit, Some(Duration::from_secs(7)), now);
+        give_up(&mut states[1], ErrorClass::Auth, None, now);
         assert_eq!(
             run(&s, &ids, &states, &[], None, now),
             Selection::Unavailable {
@@ -246,17 +236,11 @@ mod tests {
 
     #[test]
     fn resting_credentials_are_a_last_resort() {
-        let settings = PoolSettings::default();
         let s = provider(&[]);
         let ids = ids(2);
         let now = Instant::now();
         let mut states = vec![CredentialState::new(10), CredentialState::new(10)];
-        states[0].record_failure(
-            &settings,
-            "m",
-            Failure { class: ErrorClass::ServerError, retry_after: None, started: now, final_for_credential: true },
-            now,
-        );
+        give_up(&mut states[0], ErrorClass::ServerError, None, now);
         states[0].record_start("m", now);
         assert_eq!(run(&s, &ids, &states, &[], None, now), Selection::Pick { index: 1, last_resort: false });
         assert_eq!(run(&s, &ids, &states, &[1], None, now), Selection::Pick { index: 0, last_resort: true });
