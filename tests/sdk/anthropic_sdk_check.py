@@ -5,30 +5,15 @@ Exits 0 when every check passes; prints one line per check and a final "N passed
 """
 
 import os
-import sys
 
 import anthropic
+from sdk_checks import check, raises, run_checks
 
 BASE_URL = os.environ["LLMKP_BASE_URL"]
 KEY = os.environ["LLMKP_PROXY_KEY"]
 client = anthropic.Anthropic(base_url=BASE_URL, api_key=KEY, max_retries=0, timeout=20)
 USER = [{"role": "user", "content": "hi there"}]
 TOOLS = [{"name": "get_weather", "description": "weather", "input_schema": {"type": "object", "properties": {"location": {"type": "string"}}}}]
-failures = []
-checks = []
-
-
-def check(fn):
-    checks.append(fn)
-    return fn
-
-
-def raises(error_type, call):
-    try:
-        call()
-    except error_type as e:
-        return e
-    raise AssertionError(f"no {error_type.__name__}")
 
 
 @check
@@ -95,13 +80,4 @@ def count_tokens():
     assert n.input_tokens > 0
 
 
-for fn in checks:
-    try:
-        fn()
-        print(f"ok   {fn.__name__}")
-    except Exception as exc:  # noqa: BLE001 - every failure is reported, none stops the run
-        failures.append(fn.__name__)
-        print(f"FAIL {fn.__name__}: {exc!r}")
-
-print(f"{len(checks) - len(failures)} passed, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+run_checks()

@@ -6,9 +6,9 @@ Exits 0 when every check passes; prints one line per check.
 
 import json
 import os
-import sys
 
 import openai
+from sdk_checks import check, raises, run_checks
 
 BASE_URL = os.environ["LLMKP_BASE_URL"]
 KEY = os.environ["LLMKP_PROXY_KEY"]
@@ -23,18 +23,9 @@ TOOLS = [
         },
     }
 ]
-failures = []
 
 
-def check(name, fn):
-    try:
-        fn()
-        print(f"ok   {name}")
-    except Exception as exc:  # noqa: BLE001 - every failure is reported, none stops the run
-        failures.append(name)
-        print(f"FAIL {name}: {exc!r}")
-
-
+@check
 def non_stream():
     r = client.chat.completions.create(model="openai/gpt-4o", messages=USER)
     assert r.choices[0].message.content == "Hello! You said: hi there", r
@@ -43,6 +34,7 @@ def non_stream():
     assert r.usage.total_tokens > 0
 
 
+@check
 def stream():
     chunks = list(client.chat.completions.create(model="openai/gpt-4o", messages=USER, stream=True))
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -53,6 +45,7 @@ def stream():
     assert all(c.usage is None for c in chunks)
 
 
+@check
 def stream_with_usage():
     chunks = list(
         client.chat.completions.create(
@@ -62,6 +55,7 @@ def stream_with_usage():
     assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens > 0
 
 
+@check
 def tools():
     r = client.chat.completions.create(model="openai/tools", messages=USER, tools=TOOLS)
     call = r.choices[0].message.tool_calls[0]
@@ -70,6 +64,7 @@ def tools():
     assert json.loads(call.function.arguments) == {"location": "Paris", "unit": "celsius"}
 
 
+@check
 def tools_stream():
     args, name, finish = "", None, None
     for c in client.chat.completions.create(model="openai/tools", messages=USER, tools=TOOLS, stream=True):
@@ -83,49 +78,30 @@ def tools_stream():
     assert json.loads(args) == {"location": "Paris", "unit": "celsius"}
 
 
-def raises(error_type, call):
-    """The error `call` raised; fails when it raised none or another type."""
-    try:
-        call()
-    except error_type as e:
-        return e
-    raise AssertionError(f"no {error_type.__name__}")
-
-
+@check
 def wrong_key():
     bad = openai.OpenAI(base_url=BASE_URL, api_key="wrong", max_retries=0)
     e = raises(openai.AuthenticationError, lambda: bad.chat.completions.create(model="openai/gpt-4o", messages=USER))
     assert e.status_code == 401
 
 
+@check
 def model_without_provider():
     e = raises(openai.NotFoundError, lambda: client.chat.completions.create(model="gpt-4o", messages=USER))
     assert "provider/model" in str(e), e
 
 
+@check
 def upstream_client_error():
     e = raises(openai.BadRequestError, lambda: client.chat.completions.create(model="openai/invalid", messages=USER))
     assert "temperature" in e.message, e.message
 
 
+@check
 def models():
     ids = [m.id for m in client.models.list()]
     assert "openai/gpt-4o" in ids, ids
     assert client.models.retrieve("openai/gpt-4o").id == "openai/gpt-4o"
 
 
-for name, fn in [
-    ("non-stream", non_stream),
-    ("stream", stream),
-    ("stream with usage", stream_with_usage),
-    ("tools", tools),
-    ("tools stream", tools_stream),
-    ("wrong proxy key", wrong_key),
-    ("model without provider", model_without_provider),
-    ("upstream client error", upstream_client_error),
-    ("models", models),
-]:
-    check(name, fn)
-
-print(f"{9 - len(failures)} passed, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+run_checks()
