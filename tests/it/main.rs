@@ -1,5 +1,6 @@
 //! The one integration-test binary: a module per area, shared mock upstreams in `support/`.
 
+mod anthropic_mock_selftest;
 mod binary;
 mod chat;
 mod chat_cli;

@@ -1,3 +1,4 @@
+pub mod anthropic_mock;
 pub mod cli;
 pub mod gateway;
 pub mod openai_mock;
