@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::{CliError, Context};
 use crate::engine::session::session_key;
-use crate::engine::{ChatContext, ChatReply, Engine, EngineConfig, EngineError};
+use crate::engine::{Engine, EngineConfig, EngineError, Reply, RequestContext};
 use crate::formats::openai::ChatRequest;
 use crate::formats::sse::{SseDecoder, SseEvent};
 use crate::store::sqlite::SqliteStore;
@@ -141,14 +141,12 @@ async fn in_process(
         }
     }
     let request = ChatRequest::from_object(body).map_err(|e| CliError::usage(e.message))?;
-    let chat = ChatContext {
-        arrival: tokio::time::Instant::now(),
-        session: Some(session_key(&http::HeaderMap::new(), request.body())),
-    };
+    let chat =
+        RequestContext::new(tokio::time::Instant::now(), Some(session_key(&http::HeaderMap::new(), request.body())));
     let response = engine.chat(request, chat).await.map_err(engine_error)?;
     match response.reply {
-        ChatReply::Complete { body, .. } => printer.complete(&body, json),
-        ChatReply::Stream(frames) => {
+        Reply::Complete(body) => printer.complete(&body, json),
+        Reply::Stream(frames) => {
             let mut decoder = SseDecoder::new();
             let mut frames = Box::pin(frames);
             let mut out = StreamOutput::default();

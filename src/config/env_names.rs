@@ -133,12 +133,15 @@ pub const FIXED: &[&str] = &[
 pub const API_KEY_MARKER: &str = "_API_KEY";
 /// Suffix of base-URL variables: `<NAME>_API_BASE`.
 pub const API_BASE_SUFFIX: &str = "_API_BASE";
+/// Suffix of a custom provider's protocol variable: `<NAME>_API_FORMAT`.
+pub const API_FORMAT_SUFFIX: &str = "_API_FORMAT";
 
 /// Pattern names, as `.env.example` writes them.
 pub const PATTERNS: &[&str] = &[
     "<PROVIDER>_API_KEY",
     "<PROVIDER>_API_KEY_<N>",
     "<NAME>_API_BASE",
+    "<NAME>_API_FORMAT",
     "ROTATION_MODE_<P>",
     "ROTATION_TOLERANCE_<P>",
     "SESSION_AFFINITY_<P>",

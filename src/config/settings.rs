@@ -68,6 +68,32 @@ pub enum TemperatureZero {
     Set,
 }
 
+impl TemperatureZero {
+    /// The temperature to send for the one the client asked for.
+    pub fn apply(self, temperature: Option<f64>) -> Option<f64> {
+        if temperature != Some(0.0) {
+            return temperature;
+        }
+        match self {
+            Self::Keep => temperature,
+            Self::Remove => None,
+            Self::Set => Some(1.0),
+        }
+    }
+
+    /// [`Self::apply`] to the `temperature` field of a request body.
+    pub fn apply_to_body(self, body: &mut serde_json::Map<String, serde_json::Value>) {
+        let current = body.get("temperature").and_then(serde_json::Value::as_f64);
+        if current != Some(0.0) || self == Self::Keep {
+            return;
+        }
+        match self.apply(current) {
+            Some(t) => body.insert("temperature".into(), serde_json::Value::from(t)),
+            None => body.remove("temperature"),
+        };
+    }
+}
+
 fn temperature_zero(r: &mut ValueReader<'_>) -> TemperatureZero {
     let Some(raw) = r.env().get_nonempty(names::OVERRIDE_TEMPERATURE_ZERO) else { return TemperatureZero::Keep };
     match raw.to_ascii_lowercase().as_str() {

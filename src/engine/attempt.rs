@@ -1,6 +1,6 @@
-//! The attempt loop for Chat Completions: pick a credential, call the upstream, classify what
-//! came back, then serve, retry the same credential, rotate, or fail — the only retry loop in
-//! the program.
+//! The attempt loop for every client family: pick a credential, call the upstream in its
+//! protocol, classify what came back, then serve, retry the same credential, rotate, fall back,
+//! or fail — the only retry loop in the program.
 
 use std::time::Duration;
 
@@ -10,17 +10,18 @@ use serde_json::{Map, Value};
 use tokio::time::{Instant, sleep, timeout, timeout_at};
 
 use super::Engine;
-use super::chat_stream::{ChatStream, PendingStream};
 use super::classify::{ErrorClass, UpstreamFailure, classify_http, classify_stream_error, classify_transport};
+use super::client_stream::{ClientStream, PendingStream};
 use super::error::{AttemptRecord, EngineError, FailureContext};
+use super::exchange::{Completed, Inbound, Outbound};
+use super::relay::{parse_object, premature_end};
 use super::resolve::{Target, resolve_targets};
 use super::upstream_events::UpstreamEvents;
 use crate::auth::{Credential, CredentialId};
+use crate::formats::openai::ChatAggregator;
 use crate::formats::openai::chunk::stream_error;
-use crate::formats::openai::usage::TokenUsage;
-use crate::formats::openai::{ChatAggregator, ChatRequest, ChunkFacts};
 use crate::pool::NoCredential;
-use crate::providers::openai;
+use crate::providers::{Protocol, anthropic, openai};
 
 /// Who served a request.
 #[derive(Debug, Clone)]
@@ -34,23 +35,28 @@ pub struct Served {
     pub attempts: usize,
 }
 
-pub enum ChatReply {
-    /// A complete `chat.completion` body, `model` already set to the served id.
-    Complete { body: Bytes, usage: Option<Value> },
-    /// A committed stream of SSE frames for the client.
-    Stream(ChatStream),
+/// The answer in the client's family.
+pub enum Reply {
+    /// A complete JSON body (`chat.completion`, `message`).
+    Complete(Bytes),
+    /// A committed stream of SSE frames.
+    Stream(ClientStream),
 }
 
-pub struct ChatResponse {
+pub struct Answer {
     pub served: Served,
-    pub reply: ChatReply,
+    pub reply: Reply,
+    /// Request parameters the serving upstream could not take (`x-llmkp-dropped-params`).
+    pub dropped: Vec<String>,
+    /// Repairs its translation made (`x-llmkp-adjustments`).
+    pub adjustments: Vec<String>,
 }
 
 /// How one attempt talks to the upstream.
 #[derive(Debug, Clone, Copy)]
 enum Mode {
     /// Client stream: hold events until the commit point, then hand the stream over.
-    Stream { include_usage: bool },
+    Stream,
     /// Non-stream client, upstream stream: fold the chunks into one completion.
     Aggregate,
     /// Non-stream client and upstream.
@@ -59,7 +65,7 @@ enum Mode {
 
 /// An answer whose credential lease has not been settled yet.
 enum PendingReply {
-    Complete { body: Bytes, usage: Option<Value> },
+    Complete(Completed),
     Stream(Box<PendingStream>),
 }
 
@@ -77,19 +83,26 @@ const ERROR_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Per-request facts from the ingress.
 #[derive(Debug, Clone)]
-pub struct ChatContext {
+pub struct RequestContext {
     /// When the request reached the proxy: the deadline counts from it.
     pub arrival: Instant,
     /// Keeps a conversation on one credential ([`super::session::session_key`]).
     pub session: Option<String>,
+    /// Client headers an upstream protocol may forward (`anthropic-version`, `anthropic-beta`).
+    pub client_headers: Vec<(http::HeaderName, http::HeaderValue)>,
+}
+
+impl RequestContext {
+    pub fn new(arrival: Instant, session: Option<String>) -> Self {
+        Self { arrival, session, client_headers: Vec::new() }
+    }
 }
 
 /// What every target of one request shares.
 #[derive(Clone, Copy)]
 struct Plan<'a> {
-    mode: Mode,
     deadline: Instant,
-    session: Option<&'a str>,
+    context: &'a RequestContext,
     /// Fallback targets remain after this one.
     more_targets: bool,
 }
@@ -103,38 +116,26 @@ enum TargetEnd {
 }
 
 impl Engine {
-    /// Serves one Chat Completions request: each target of the model in order, each credential
-    /// the pool leases, until one answers or nothing is left.
-    pub async fn chat(&self, mut request: ChatRequest, context: ChatContext) -> Result<ChatResponse, EngineError> {
+    /// Serves one request: each target of the model in order, each credential the pool leases,
+    /// until one answers or nothing is left.
+    pub(super) async fn serve(&self, mut inbound: Inbound, context: RequestContext) -> Result<Answer, EngineError> {
         let deadline = context.arrival + self.settings.global_timeout;
-        let targets = resolve_targets(&self.registry, &self.filter, &self.fallbacks, &self.aliases, &request.model)?;
-        request.override_temperature_zero(self.settings.temperature_zero);
-        let mode = match (request.stream, self.settings.upstream_stream_for_non_stream) {
-            (true, _) => Mode::Stream { include_usage: request.include_usage },
-            (false, true) => Mode::Aggregate,
-            (false, false) => Mode::Direct,
-        };
+        let targets = resolve_targets(&self.registry, &self.filter, &self.fallbacks, &self.aliases, inbound.model())?;
         let mut attempts: Vec<AttemptRecord> = Vec::new();
         let mut last = None;
         for (i, target) in targets.iter().enumerate() {
             if i > 0 {
                 tracing::info!(from = %targets[i - 1].served_id, to = %target.served_id, "falling back");
             }
-            let body = request.upstream_body(&target.upstream_model, !matches!(mode, Mode::Direct));
+            let mode = self.mode(inbound.stream(), target.provider.protocol);
+            let outbound = inbound.outbound(target, !matches!(mode, Mode::Direct))?;
             let before = attempts.len();
-            let more_targets = i + 1 < targets.len();
-            match self
-                .serve_target(
-                    target,
-                    body,
-                    &Plan { mode, deadline, session: context.session.as_deref(), more_targets },
-                    &mut attempts,
-                )
-                .await
-            {
-                Ok(mut response) => {
-                    response.served.attempts = attempts.len() + 1;
-                    return Ok(response);
+            let plan = Plan { deadline, context: &context, more_targets: i + 1 < targets.len() };
+            match self.serve_target(target, &inbound, &outbound, mode, &plan, &mut attempts).await {
+                Ok(served) => {
+                    let (served, reply) = served;
+                    let served = Served { attempts: attempts.len() + 1, ..served };
+                    return Ok(Answer { served, reply, dropped: outbound.dropped, adjustments: outbound.adjustments });
                 }
                 Err(TargetEnd::Fatal(err)) => return Err(err),
                 Err(TargetEnd::Exhausted { unavailable }) => {
@@ -149,14 +150,27 @@ impl Engine {
         Err(self.final_error(target, unavailable, target_attempts, attempts))
     }
 
+    /// Streams stay streams; a non-stream request runs as an upstream stream folded into one
+    /// answer where the protocol has a fold (`UPSTREAM_STREAM_FOR_NON_STREAM`).
+    fn mode(&self, client_stream: bool, protocol: Protocol) -> Mode {
+        match (client_stream, protocol) {
+            (true, _) => Mode::Stream,
+            (false, Protocol::OpenAi) if self.settings.upstream_stream_for_non_stream => Mode::Aggregate,
+            (false, _) => Mode::Direct,
+        }
+    }
+
     async fn serve_target(
         &self,
         target: &Target,
-        body: Bytes,
+        inbound: &Inbound,
+        outbound: &Outbound,
+        mode: Mode,
         plan: &Plan<'_>,
         attempts: &mut Vec<AttemptRecord>,
-    ) -> Result<ChatResponse, TargetEnd> {
-        let Plan { mode, deadline, session, more_targets } = *plan;
+    ) -> Result<(Served, Reply), TargetEnd> {
+        let Plan { deadline, context, more_targets } = *plan;
+        let session = context.session.as_deref();
         let provider = &target.provider;
         let scope = self.scope_for(target);
         let mut excluded: Vec<CredentialId> = Vec::new();
@@ -182,14 +196,15 @@ impl Engine {
             loop {
                 tries += 1;
                 let started = Instant::now();
-                let failure = match self.attempt(target, &credential, body.clone(), mode, deadline).await {
+                let call = Call { target, credential: &credential, inbound, body: outbound.body.clone(), context };
+                let failure = match self.attempt(call, mode, deadline).await {
                     Attempt::Served(reply) => {
                         let reply = match reply {
-                            PendingReply::Complete { body, usage } => {
-                                lease.record_success(usage.as_ref().map(TokenUsage::from_openai));
-                                ChatReply::Complete { body, usage }
+                            PendingReply::Complete(Completed { body, usage }) => {
+                                lease.record_success(usage);
+                                Reply::Complete(body)
                             }
-                            PendingReply::Stream(stream) => ChatReply::Stream(stream.with_lease(lease)),
+                            PendingReply::Stream(stream) => Reply::Stream(stream.with_lease(lease)),
                         };
                         let served = Served {
                             provider: provider.name.clone(),
@@ -197,7 +212,7 @@ impl Engine {
                             credential: credential.masked.clone(),
                             attempts: 0,
                         };
-                        return Ok(ChatResponse { served, reply });
+                        return Ok((served, reply));
                     }
                     Attempt::Deadline => {
                         return Err(TargetEnd::Fatal(EngineError::DeadlineExceeded {
@@ -324,16 +339,14 @@ impl Engine {
         }
     }
 
-    async fn attempt(
-        &self,
-        target: &Target,
-        credential: &Credential,
-        body: Bytes,
-        mode: Mode,
-        deadline: Instant,
-    ) -> Attempt {
-        let send = openai::chat_completions(&self.http, &target.provider, credential, body).send();
-        let response = match timeout_at(deadline, send).await {
+    async fn attempt(&self, call: Call<'_>, mode: Mode, deadline: Instant) -> Attempt {
+        let Call { target, credential, inbound, body, context } = call;
+        let provider = &target.provider;
+        let request = match provider.protocol {
+            Protocol::Anthropic => anthropic::messages(&self.http, provider, credential, &context.client_headers, body),
+            _ => openai::chat_completions(&self.http, provider, credential, body),
+        };
+        let response = match timeout_at(deadline, request.send()).await {
             Err(_) => return Attempt::Deadline,
             Ok(Err(err)) => return Attempt::Failed(classify_transport(&err)),
             Ok(Ok(response)) => response,
@@ -345,9 +358,15 @@ impl Engine {
             return Attempt::Failed(classify_http(status.as_u16(), &headers, &body));
         }
         let result = match mode {
-            Mode::Stream { include_usage } => self.commit_stream(target, response, include_usage).await,
-            Mode::Aggregate => aggregate(target, response).await,
-            Mode::Direct => self.direct(target, response).await,
+            Mode::Stream => self.commit_stream(target, inbound, response).await,
+            Mode::Aggregate => match aggregate(target, response).await {
+                Ok(upstream) => inbound.complete(target, upstream).map(PendingReply::Complete),
+                Err(failure) => Err(failure),
+            },
+            Mode::Direct => match self.read_whole(response).await {
+                Ok(upstream) => inbound.complete(target, upstream).map(PendingReply::Complete),
+                Err(failure) => Err(failure),
+            },
         };
         match result {
             Ok(reply) => Attempt::Served(reply),
@@ -360,53 +379,59 @@ impl Engine {
     async fn commit_stream(
         &self,
         target: &Target,
+        inbound: &Inbound,
         response: reqwest::Response,
-        include_usage: bool,
     ) -> Result<PendingReply, UpstreamFailure> {
         let commit_by = Instant::now() + self.settings.stream_commit_timeout;
         let mut events = UpstreamEvents::new(response);
-        let mut held: Vec<Map<String, Value>> = Vec::new();
+        let mut relay = inbound.relay(target);
+        let mut held = Vec::new();
+        let mut received = false;
+        let mut finished = false;
         loop {
             let event = match timeout_at(commit_by, events.next()).await {
                 Err(_) => break,
-                Ok(None) => return Err(premature_end(held.is_empty())),
+                Ok(None) => return Err(premature_end(!received)),
                 Ok(Some(Err(err))) => return Err(classify_transport(&err)),
                 Ok(Some(Ok(event))) => event,
             };
-            if event.data.trim() == "[DONE]" {
-                return Err(UpstreamFailure::new(ErrorClass::ServerError, "upstream stream ended without any content"));
+            received = true;
+            let step = relay.event(&event)?;
+            held.extend(step.frames);
+            if step.done && !step.content {
+                return Err(premature_end(true));
             }
-            let chunk = parse_chunk(&event.data)?;
-            if let Some(error) = stream_error(&chunk) {
-                return Err(classify_stream_error(error));
-            }
-            let facts = ChunkFacts::of(&chunk);
-            held.push(chunk);
-            if facts.has_content {
+            if step.content {
+                finished = step.done;
                 break;
             }
         }
-        let stream = PendingStream::new(held, events, target.served_id.clone(), include_usage, self.redactor.clone());
+        let stream = PendingStream::new(held, finished, events, relay, target.served_id.clone(), self.redactor.clone());
         Ok(PendingReply::Stream(Box::new(stream)))
     }
 
-    async fn direct(&self, target: &Target, response: reqwest::Response) -> Result<PendingReply, UpstreamFailure> {
+    /// A non-stream upstream body as a JSON object.
+    async fn read_whole(&self, response: reqwest::Response) -> Result<Map<String, Value>, UpstreamFailure> {
         let body = match timeout(self.settings.read_timeout_non_streaming, response.bytes()).await {
             Err(_) => return Err(UpstreamFailure::new(ErrorClass::Connection, "upstream body read timed out")),
             Ok(Err(err)) => return Err(classify_transport(&err)),
             Ok(Ok(body)) => body,
         };
-        let mut completion = parse_chunk(std::str::from_utf8(&body).unwrap_or_default())?;
-        if let Some(error) = stream_error(&completion) {
-            return Err(classify_stream_error(error));
-        }
-        let usage = completion.get("usage").filter(|u| u.is_object()).cloned();
-        completion.insert("model".into(), Value::String(target.served_id.clone()));
-        Ok(PendingReply::Complete { body: to_bytes(&completion), usage })
+        parse_object(std::str::from_utf8(&body).unwrap_or_default())
     }
 }
 
-async fn aggregate(target: &Target, response: reqwest::Response) -> Result<PendingReply, UpstreamFailure> {
+/// One upstream call: who, with which credential, for which client request.
+struct Call<'a> {
+    target: &'a Target,
+    credential: &'a Credential,
+    inbound: &'a Inbound,
+    body: Bytes,
+    context: &'a RequestContext,
+}
+
+/// A Chat upstream stream folded into one `chat.completion` object.
+async fn aggregate(target: &Target, response: reqwest::Response) -> Result<Map<String, Value>, UpstreamFailure> {
     let mut events = UpstreamEvents::new(response);
     let mut aggregator = ChatAggregator::default();
     let mut done = false;
@@ -416,7 +441,7 @@ async fn aggregate(target: &Target, response: reqwest::Response) -> Result<Pendi
             done = true;
             break;
         }
-        let chunk = parse_chunk(&event.data)?;
+        let chunk = parse_object(&event.data)?;
         if let Some(error) = stream_error(&chunk) {
             return Err(classify_stream_error(error));
         }
@@ -429,31 +454,10 @@ async fn aggregate(target: &Target, response: reqwest::Response) -> Result<Pendi
         return Err(premature_end(false));
     }
     aggregator.close();
-    let usage = aggregator.usage().cloned();
     let Value::Object(completion) = aggregator.into_completion(&target.served_id) else {
         unreachable!("a completion is an object")
     };
-    Ok(PendingReply::Complete { body: to_bytes(&completion), usage })
-}
-
-fn premature_end(nothing_received: bool) -> UpstreamFailure {
-    let message = if nothing_received {
-        "upstream stream ended without any content"
-    } else {
-        "upstream stream ended prematurely"
-    };
-    UpstreamFailure::new(ErrorClass::ServerError, message)
-}
-
-pub(crate) fn parse_chunk(data: &str) -> Result<Map<String, Value>, UpstreamFailure> {
-    match serde_json::from_str::<Value>(data) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(UpstreamFailure::new(ErrorClass::ServerError, "upstream sent data that is not a JSON object")),
-    }
-}
-
-pub(crate) fn to_bytes(map: &Map<String, Value>) -> Bytes {
-    Bytes::from(serde_json::to_vec(map).expect("a JSON map always serialises"))
+    Ok(completion)
 }
 
 /// The error body, read until it ends, grows too large, or time is up: whichever of the

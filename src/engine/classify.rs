@@ -158,6 +158,30 @@ pub fn classify_stream_error(error: &Value) -> UpstreamFailure {
 }
 
 /// Classifies a failure to talk to the upstream at all.
+/// Classifies the `error` object of an Anthropic `error` event or error body, whose `type` names
+/// the HTTP status the API would have answered with.
+pub fn classify_anthropic_error(error: &Value) -> UpstreamFailure {
+    let status = match error.get("type").and_then(Value::as_str) {
+        Some("invalid_request_error") => 400,
+        Some("authentication_error") => 401,
+        Some("billing_error") => 402,
+        Some("permission_error") => 403,
+        Some("not_found_error") => 404,
+        Some("request_too_large") => 413,
+        Some("rate_limit_error") => 429,
+        Some("timeout_error") => 504,
+        Some("overloaded_error") => 529,
+        _ => 500,
+    };
+    let mut with_status = error.clone();
+    if let Value::Object(map) = &mut with_status {
+        map.insert("code".into(), Value::from(status));
+    }
+    let mut failure = classify_stream_error(&with_status);
+    failure.code = None;
+    failure
+}
+
 pub fn classify_transport(err: &reqwest::Error) -> UpstreamFailure {
     let what = if err.is_timeout() {
         "timed out"

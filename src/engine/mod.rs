@@ -2,14 +2,17 @@
 //! one attempt loop (credential lease → upstream call → classification → retry, rotate, fall
 //! back or fail), and the shared upstream client.
 
+pub mod attempt;
 pub mod chat;
-pub mod chat_stream;
 pub mod classify;
+pub mod client_stream;
 pub mod error;
+pub mod exchange;
 pub mod messages;
 pub mod models;
 pub mod probe;
 pub mod redact;
+pub mod relay;
 pub mod resolve;
 pub mod retry_info;
 pub mod session;
@@ -17,7 +20,7 @@ pub mod upstream_events;
 
 use std::sync::Arc;
 
-pub use chat::{ChatContext, ChatReply, ChatResponse, Served};
+pub use attempt::{Answer, Reply, RequestContext, Served};
 pub use error::EngineError;
 
 use crate::catalog::ModelCatalog;

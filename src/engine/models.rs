@@ -7,7 +7,7 @@ use tokio::time::Instant;
 
 use super::Engine;
 use crate::catalog::ModelCard;
-use crate::providers::{Protocol, Provider, openai};
+use crate::providers::{self, Provider, openai};
 
 /// A listing call should be quick; a slow one must not hold `/v1/models` for the full deadline.
 const LISTING_TIMEOUT: Duration = Duration::from_secs(15);
@@ -47,14 +47,14 @@ impl Engine {
     /// `None` when no credential could fetch the list.
     async fn fetch_models(&self, provider: &Provider) -> Option<Vec<ModelCard>> {
         let url = provider.models_url.as_deref()?;
-        if provider.protocol != Protocol::OpenAi {
+        if !provider.protocol.is_supported() {
             return None;
         }
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let timeout = LISTING_TIMEOUT.min(self.settings.global_timeout);
         for credential in &provider.credentials {
             let call = async {
-                let response = openai::list_models(&self.http, url, credential).send().await?;
+                let response = providers::list_models(&self.http, provider, url, credential).send().await?;
                 let status = response.status();
                 let body = response.bytes().await?;
                 Ok::<_, reqwest::Error>((status, body))
@@ -62,7 +62,7 @@ impl Engine {
             match tokio::time::timeout(timeout, call).await {
                 Ok(Ok((status, body))) if status.is_success() => match parse_cards(provider, &body, now) {
                     Some(cards) => return Some(cards),
-                    None => tracing::warn!(provider = %provider.name, "model list is not an OpenAI list body"),
+                    None => tracing::warn!(provider = %provider.name, "model list is not a list body"),
                 },
                 Ok(Ok((status, _))) => {
                     tracing::warn!(provider = %provider.name, credential = %credential.masked, status = status.as_u16(), "model list refused");

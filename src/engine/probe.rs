@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use super::Engine;
 use super::classify::{ErrorClass, UpstreamFailure, classify_http, classify_transport};
 use crate::auth::Credential;
-use crate::providers::{Protocol, Provider, openai};
+use crate::providers::{self, Provider, openai};
 
 /// What a probe says about a credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -195,14 +195,17 @@ impl Engine {
             retry_after: None,
             latency_ms: None,
         };
-        if provider.protocol != Protocol::OpenAi {
+        if !provider.protocol.is_supported() {
             result.detail = format!("the {} protocol cannot be probed by this build", provider.protocol.as_str());
             return (result, None);
         }
-        let url = provider.models_url.clone().unwrap_or_else(|| format!("{}/models", provider.base_url));
+        let url = provider
+            .models_url
+            .clone()
+            .unwrap_or_else(|| format!("{}{}", provider.base_url, provider.protocol.models_path()));
         let started = Instant::now();
         let call = async {
-            let response = openai::list_models(&self.http, &url, credential).send().await?;
+            let response = providers::list_models(&self.http, provider, &url, credential).send().await?;
             let (status, headers) = (response.status(), response.headers().clone());
             let body = response.bytes().await?;
             Ok::<_, reqwest::Error>((status, headers, body))

@@ -103,6 +103,7 @@ mod tests {
             ("OPENROUTER_API_KEY", "k1"),
             ("ANTHROPIC_API_KEY", "k2"),
             ("TOGETHER_API_KEY", "k3"),
+            ("GEMINI_API_KEY", "k4"),
         ]))
         .0
     }
@@ -154,7 +155,7 @@ mod tests {
         assert!(message("gpt-4o").contains("openrouter"));
         assert!(message("nosuch/x").contains("unknown provider 'nosuch'"));
         assert!(message("groq/llama").contains("set GROQ_API_KEY"));
-        assert!(message("anthropic/claude").contains("not supported by this build"));
+        assert!(message("gemini/gemini-2.5-flash").contains("not supported by this build"));
         assert!(message("openrouter/").contains("provider/model"));
     }
 }

@@ -1,11 +1,27 @@
 //! Upstream providers: the built-in table, custom providers from `<NAME>_API_BASE`, the registry
 //! that holds each provider with its credentials, and one adapter per wire protocol.
 
+pub mod anthropic;
 pub mod builtin;
 pub mod openai;
 pub mod registry;
 
 pub use registry::{Provider, Registry};
+
+use crate::auth::Credential;
+
+/// `GET` the model list at `url` with the credential, in the provider's protocol.
+pub fn list_models(
+    http: &reqwest::Client,
+    provider: &Provider,
+    url: &str,
+    credential: &Credential,
+) -> reqwest::RequestBuilder {
+    match provider.protocol {
+        Protocol::Anthropic => anthropic::list_models(http, url, credential),
+        _ => openai::list_models(http, url, credential),
+    }
+}
 
 /// The wire protocol a provider speaks upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +48,27 @@ impl Protocol {
 
     /// Whether this build can route requests to the protocol.
     pub fn is_supported(self) -> bool {
-        matches!(self, Self::OpenAi)
+        matches!(self, Self::OpenAi | Self::Anthropic)
+    }
+
+    /// The protocol a custom provider's `<NAME>_API_FORMAT` names (its first entry when it is a
+    /// comma list).
+    pub fn from_format(value: &str) -> Option<Self> {
+        match value.split(',').next().unwrap_or_default().trim().to_ascii_lowercase().as_str() {
+            "openai" | "chat" => Some(Self::OpenAi),
+            "anthropic" => Some(Self::Anthropic),
+            "gemini" => Some(Self::Gemini),
+            _ => None,
+        }
+    }
+
+    /// Where the live model list is, relative to the normalised base URL.
+    pub fn models_path(self) -> &'static str {
+        match self {
+            Self::OpenAi | Self::CodeAssist => "/models",
+            Self::Anthropic => "/v1/models",
+            Self::Gemini => "/v1beta/models",
+        }
     }
 
     /// Base URL normalisation: the form the vendor's SDK takes as `base_url`.

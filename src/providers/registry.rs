@@ -9,7 +9,7 @@ use super::Protocol;
 use super::builtin::{ModelListing, PROVIDER_ALIASES, builtin};
 use crate::auth::Credential;
 use crate::auth::env_keys::api_key_vars;
-use crate::config::env_names::API_BASE_SUFFIX;
+use crate::config::env_names::{API_BASE_SUFFIX, API_FORMAT_SUFFIX};
 use crate::config::{Env, LoadWarning};
 
 /// One routable provider.
@@ -71,7 +71,9 @@ impl Registry {
             let (protocol, base, listing, custom) = match (built, bases.get(&name)) {
                 (Some(b), Some((base, _))) => (b.protocol, base.clone(), b.listing, false),
                 (Some(b), None) => (b.protocol, b.base_url.to_string(), b.listing, false),
-                (None, Some((base, _))) => (Protocol::OpenAi, base.clone(), ModelListing::FromBase, true),
+                (None, Some((base, _))) => {
+                    (custom_protocol(env, &name, &mut warnings), base.clone(), ModelListing::FromBase, true)
+                }
                 (None, None) => {
                     let upper = name.to_ascii_uppercase();
                     warnings
@@ -99,9 +101,11 @@ impl Registry {
             }
             let base_url = protocol.normalize_base(&base);
             let models_url = match listing {
-                ModelListing::FromBase => Some(format!("{base_url}/models")),
+                ModelListing::FromBase => Some(format!("{base_url}{}", protocol.models_path())),
                 // An overridden base is a different server: list from it, not the vendor's URL.
-                ModelListing::Url(_) if bases.contains_key(&name) => Some(format!("{base_url}/models")),
+                ModelListing::Url(_) if bases.contains_key(&name) => {
+                    Some(format!("{base_url}{}", protocol.models_path()))
+                }
                 ModelListing::Url(url) => Some(url.to_string()),
                 ModelListing::Static => None,
             };
@@ -162,6 +166,16 @@ impl Registry {
     pub fn secrets(&self) -> Vec<String> {
         self.providers.values().flat_map(|p| p.credentials.iter().map(|c| c.secret().to_string())).collect()
     }
+}
+
+/// A custom provider's protocol from `<NAME>_API_FORMAT` (default `openai`).
+fn custom_protocol(env: &Env, name: &str, warnings: &mut Vec<LoadWarning>) -> Protocol {
+    let var = format!("{}{API_FORMAT_SUFFIX}", name.to_ascii_uppercase());
+    let Some(value) = env.get_nonempty(&var) else { return Protocol::OpenAi };
+    Protocol::from_format(value).unwrap_or_else(|| {
+        warnings.push(LoadWarning(format!("{var}: expected openai, anthropic or gemini; using openai")));
+        Protocol::OpenAi
+    })
 }
 
 fn canonical_name(name: &str, is_custom: &dyn Fn(&str) -> bool) -> String {
@@ -230,6 +244,30 @@ mod tests {
         assert_eq!(r.get("mockr").unwrap().credentials.len(), 2);
         assert_eq!(r.get("mockr").unwrap().base_url, "http://127.0.0.1:2/v1");
         assert!(r.get("mock").unwrap().custom);
+    }
+
+    #[test]
+    fn anthropic_bases_take_the_sdk_form_and_custom_providers_name_their_format() {
+        let (r, warnings) = registry(&[
+            ("ANTHROPIC_API_BASE", "http://127.0.0.1:9/v1"),
+            ("ANTHROPIC_API_KEY", "a"),
+            ("CLAUDEISH_API_BASE", "http://127.0.0.1:8/"),
+            ("CLAUDEISH_API_FORMAT", "anthropic"),
+            ("CLAUDEISH_API_KEY", "b"),
+            ("ODD_API_BASE", "http://127.0.0.1:7/v1"),
+            ("ODD_API_FORMAT", "smoke-signals"),
+            ("ODD_API_KEY", "c"),
+        ]);
+        let anthropic = r.get("anthropic").unwrap();
+        assert_eq!((anthropic.protocol, anthropic.base_url.as_str()), (Protocol::Anthropic, "http://127.0.0.1:9"));
+        assert_eq!(anthropic.models_url.as_deref(), Some("http://127.0.0.1:9/v1/models"));
+        let custom = r.get("claudeish").unwrap();
+        assert_eq!(
+            (custom.protocol, custom.models_url.as_deref()),
+            (Protocol::Anthropic, Some("http://127.0.0.1:8/v1/models"))
+        );
+        assert_eq!(r.get("odd").unwrap().protocol, Protocol::OpenAi);
+        assert!(warnings.iter().any(|w| w.0.starts_with("ODD_API_FORMAT")));
     }
 
     #[test]

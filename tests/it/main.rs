@@ -1,6 +1,7 @@
 //! The one integration-test binary: a module per area, shared mock upstreams in `support/`.
 
 mod anthropic_mock_selftest;
+mod anthropic_upstream;
 mod binary;
 mod chat;
 mod chat_cli;

@@ -4,6 +4,7 @@
 
 use std::process::Command;
 
+use crate::support::anthropic_mock::AnthropicMock;
 use crate::support::gateway::{Gateway, PROXY_KEY};
 use crate::support::openai_mock::OpenAiMock;
 
@@ -67,4 +68,22 @@ async fn official_anthropic_python_sdk_works_against_llmkp() {
     ])
     .await;
     run_sdk_script(python, "anthropic_sdk_check.py", &gw.url(""), "7 passed, 0 failed").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_openai_python_sdk_reaches_anthropic_models() {
+    let Some(python) = sdk_python("openai") else { return };
+    let mock = AnthropicMock::start().await;
+    let base = mock.base_url();
+    let gw = Gateway::start(&[
+        ("PROXY_API_KEY", PROXY_KEY),
+        ("ANTHROPIC_API_BASE", &base),
+        ("ANTHROPIC_API_KEY_1", "sk-ant-sdk"),
+        ("LIMITED_API_BASE", &base),
+        ("LIMITED_API_FORMAT", "anthropic"),
+        ("LIMITED_API_KEY_1", "rl-ant-sdk"),
+        ("GLOBAL_TIMEOUT", "3"),
+    ])
+    .await;
+    run_sdk_script(python, "openai_sdk_anthropic_check.py", &gw.url("/v1"), "7 passed, 0 failed").await;
 }

@@ -69,19 +69,7 @@ impl ChatRequest {
 
     /// Applies `OVERRIDE_TEMPERATURE_ZERO` to a temperature of exactly 0.
     pub fn override_temperature_zero(&mut self, policy: crate::config::TemperatureZero) {
-        use crate::config::TemperatureZero;
-        if self.body.get("temperature").and_then(Value::as_f64) != Some(0.0) {
-            return;
-        }
-        match policy {
-            TemperatureZero::Keep => {}
-            TemperatureZero::Remove => {
-                self.body.remove("temperature");
-            }
-            TemperatureZero::Set => {
-                self.body.insert("temperature".into(), Value::from(1.0));
-            }
-        }
+        policy.apply_to_body(&mut self.body);
     }
 
     /// The request as the client sent it (session keys are derived from it).

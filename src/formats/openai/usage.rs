@@ -35,6 +35,17 @@ impl TokenUsage {
         }
     }
 
+    /// From canonical counts, where input includes cached tokens and output includes reasoning.
+    pub fn from_canonical(usage: &crate::formats::ir::Usage) -> Self {
+        Self {
+            prompt: usage.input_total.saturating_sub(usage.cache_read).saturating_sub(usage.cache_write),
+            cache_read: usage.cache_read,
+            cache_write: usage.cache_write,
+            completion: usage.output_total.saturating_sub(usage.reasoning),
+            reasoning: usage.reasoning,
+        }
+    }
+
     pub fn total(&self) -> u64 {
         self.prompt + self.cache_read + self.cache_write + self.completion + self.reasoning
     }

@@ -5,11 +5,11 @@ use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use crate::engine::session::session_key;
-use crate::engine::{ChatContext, ChatReply};
+use crate::engine::{Reply, RequestContext};
 use crate::formats::openai::ChatRequest;
 use crate::server::AppState;
 use crate::server::error::ApiError;
@@ -37,20 +37,24 @@ pub async fn completions(
         Err(invalid) => return ApiError::from(invalid).into_response(),
     };
     let requested = request.model.clone();
-    let context = ChatContext { arrival, session: Some(session_key(&headers, request.body())) };
+    let context = RequestContext::new(arrival, Some(session_key(&headers, request.body())));
     let (mut response, log) = match state.engine.chat(request, context).await {
         Ok(answer) => {
             let response = match answer.reply {
-                ChatReply::Complete { body, .. } => {
-                    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
-                }
-                ChatReply::Stream(frames) => {
+                Reply::Complete(body) => super::json_body(body),
+                Reply::Stream(frames) => {
                     sse_response(with_keepalive(frames, state.settings.sse_keepalive_interval, KEEPALIVE))
                 }
             };
             let mut response = response;
             if state.settings.expose_routing_headers {
-                super::routing_headers(response.headers_mut(), &answer.served, &requested, &[], &[]);
+                super::routing_headers(
+                    response.headers_mut(),
+                    &answer.served,
+                    &requested,
+                    &answer.dropped,
+                    &answer.adjustments,
+                );
             }
             let log =
                 RouteLog { requested, served: Some(answer.served.model.clone()), attempts: answer.served.attempts };

@@ -9,10 +9,10 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{Value, json};
 
-use crate::engine::ChatContext;
-use crate::engine::messages::MessagesReply;
 use crate::engine::session::session_key;
+use crate::engine::{Reply, RequestContext};
 use crate::formats::anthropic::{MessagesRequest, PING};
+use crate::providers::anthropic;
 use crate::server::AppState;
 use crate::server::error::{ApiError, Family};
 use crate::server::request_log::{RequestArrival, RequestId, RouteLog};
@@ -51,10 +51,10 @@ pub async fn messages(
     };
     let mut request = decoded.request;
     let raw = decoded.body;
-    let mut adjustments = Vec::new();
+    let mut adjustments: Vec<String> = Vec::new();
     if request.max_output_tokens.is_none() {
         request.max_output_tokens = Some(DEFAULT_MAX_TOKENS);
-        adjustments.push("max_tokens_defaulted");
+        adjustments.push("max_tokens_defaulted".into());
     }
     let requested = request.model.clone();
     let session = session_key(&headers, &raw);
@@ -69,12 +69,15 @@ pub async fn messages(
         .unwrap_or(1)
         .max(1)
     };
-    let context = ChatContext { arrival, session: Some(session) };
-    let (mut response, log) = match state.engine.messages(request, context, estimate).await {
+    let mut context = RequestContext::new(arrival, Some(session));
+    context.client_headers =
+        headers.iter().filter(|(name, _)| anthropic::forwards(name)).map(|(n, v)| (n.clone(), v.clone())).collect();
+    let (mut response, log) = match state.engine.messages(request, raw, context, estimate).await {
         Ok(answer) => {
+            adjustments.extend(answer.adjustments.iter().cloned());
             let response = match answer.reply {
-                MessagesReply::Complete(message) => Json(message).into_response(),
-                MessagesReply::Stream(events) => {
+                Reply::Complete(body) => super::json_body(body),
+                Reply::Stream(events) => {
                     sse_response(with_keepalive(events, state.settings.sse_keepalive_interval, PING))
                 }
             };

@@ -7,7 +7,9 @@ pub mod quota;
 pub mod status;
 pub mod tokens;
 
-use axum::http::{HeaderMap, HeaderValue};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 
 use crate::engine::Served;
 
@@ -18,7 +20,7 @@ pub(crate) fn routing_headers(
     served: &Served,
     requested: &str,
     dropped: &[String],
-    adjustments: &[&str],
+    adjustments: &[String],
 ) {
     let mut set = |name: &'static str, value: &str| {
         if let Ok(value) = HeaderValue::from_str(value) {
@@ -38,4 +40,9 @@ pub(crate) fn routing_headers(
     if !adjustments.is_empty() {
         set("x-llmkp-adjustments", &adjustments.join(","));
     }
+}
+
+/// A JSON body the engine already serialised.
+pub(crate) fn json_body(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
 }

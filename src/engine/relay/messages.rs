@@ -1,0 +1,79 @@
+//! Anthropic client, Anthropic upstream: every event forwarded as the upstream wrote it, except
+//! `message_start`, whose `message.model` becomes the name the client asked for. A tee decodes
+//! each event for accounting, errors and the terminal `message_stop`.
+
+use serde_json::{Value, json};
+
+use super::{Relay, Step, parse_object, premature_end};
+use crate::engine::classify::{UpstreamFailure, classify_anthropic_error};
+use crate::formats::anthropic::upstream::MessagesStreamDecoder;
+use crate::formats::openai::usage::TokenUsage;
+use crate::formats::sse::SseEvent;
+
+pub struct MessagesPassthrough {
+    requested: String,
+    tee: MessagesStreamDecoder,
+    received: bool,
+}
+
+impl MessagesPassthrough {
+    /// `requested` is the `model` the client sent, shown back to it.
+    pub fn new(requested: String) -> Self {
+        Self { requested, tee: MessagesStreamDecoder::new(), received: false }
+    }
+}
+
+impl Relay for MessagesPassthrough {
+    fn event(&mut self, event: &SseEvent) -> Result<Step, UpstreamFailure> {
+        let mut data = parse_object(&event.data)?;
+        let kind = event
+            .event
+            .clone()
+            .or_else(|| data.get("type").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_default();
+        if kind == "error" {
+            return Err(classify_anthropic_error(data.get("error").unwrap_or(&Value::Null)));
+        }
+        self.received = true;
+        self.tee.push(&kind, &data);
+        let content = matches!(
+            kind.as_str(),
+            "content_block_start" | "content_block_delta" | "content_block_stop" | "message_delta" | "message_stop"
+        );
+        let payload = if kind == "message_start" {
+            if let Some(message) = data.get_mut("message").and_then(Value::as_object_mut) {
+                message.insert("model".into(), Value::String(self.requested.clone()));
+            }
+            Value::Object(data).to_string()
+        } else {
+            event.data.clone()
+        };
+        let frames = format!("event: {kind}\ndata: {payload}\n\n").into_bytes();
+        Ok(Step { frames, content, done: self.tee.completed() })
+    }
+
+    /// Messages streams end with `message_stop`; anything else is premature (§9.5).
+    fn end(&mut self) -> Result<Vec<u8>, UpstreamFailure> {
+        Err(premature_end(!self.received))
+    }
+
+    fn error(&mut self, failure: &UpstreamFailure, message: &str) -> Vec<u8> {
+        let kind = anthropic_error_type(failure);
+        let data = json!({"type": "error", "error": {"type": kind, "message": message}});
+        format!("event: error\ndata: {data}\n\n").into_bytes()
+    }
+
+    fn usage(&self) -> Option<TokenUsage> {
+        Some(TokenUsage::from_canonical(&self.tee.usage()))
+    }
+}
+
+/// The Anthropic `error.type` for a failure reported in-band.
+pub fn anthropic_error_type(failure: &UpstreamFailure) -> &'static str {
+    use crate::engine::classify::ErrorClass;
+    match failure.class {
+        ErrorClass::RateLimit | ErrorClass::Quota => "rate_limit_error",
+        ErrorClass::Overloaded => "overloaded_error",
+        _ => "api_error",
+    }
+}

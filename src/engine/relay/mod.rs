@@ -1,0 +1,71 @@
+//! Committed upstream streams into client frames, one relay per (client family, upstream
+//! protocol): passthrough when they match, translation through the canonical stream events
+//! otherwise. Relays are pure state machines; [`super::client_stream`] drives them.
+
+mod chat;
+mod messages;
+mod translate;
+
+pub use chat::ChatPassthrough;
+pub use messages::MessagesPassthrough;
+pub use translate::{AnthropicDecoder, ChatDecoder, ChatEncoder, MessagesEncoder, Translate};
+
+use crate::formats::openai::usage::TokenUsage;
+use crate::formats::sse::SseEvent;
+
+use super::classify::UpstreamFailure;
+
+/// What one upstream event turned into.
+#[derive(Debug, Default)]
+pub struct Step {
+    /// Bytes for the client (possibly none).
+    pub frames: Vec<u8>,
+    /// The event carried output (reasoning, text, a tool call or a finish): it commits a stream.
+    pub content: bool,
+    /// The upstream's terminal event arrived and the client's terminal frames are in `frames`.
+    pub done: bool,
+}
+
+impl Step {
+    fn done(frames: Vec<u8>) -> Self {
+        Self { frames, content: false, done: true }
+    }
+}
+
+/// One committed stream's translation from upstream events to client frames.
+pub trait Relay: Send {
+    /// One upstream event. `Err` is an upstream failure reported inside the stream (or data the
+    /// proxy cannot read).
+    fn event(&mut self, event: &SseEvent) -> Result<Step, UpstreamFailure>;
+
+    /// The upstream body ended before the terminal event: the client's terminal frames when the
+    /// protocol allows that end, else the premature-end failure.
+    fn end(&mut self) -> Result<Vec<u8>, UpstreamFailure>;
+
+    /// The client's in-band error after commit (`message` already redacted); nothing follows it.
+    fn error(&mut self, failure: &UpstreamFailure, message: &str) -> Vec<u8>;
+
+    /// The latest token usage the upstream reported, for accounting.
+    fn usage(&self) -> Option<TokenUsage>;
+}
+
+/// The failure of a stream that ended without its terminal event.
+pub fn premature_end(nothing_received: bool) -> UpstreamFailure {
+    let message = if nothing_received {
+        "upstream stream ended without any content"
+    } else {
+        "upstream stream ended prematurely"
+    };
+    UpstreamFailure::new(super::classify::ErrorClass::ServerError, message)
+}
+
+/// The JSON object an event carries.
+pub fn parse_object(data: &str) -> Result<serde_json::Map<String, serde_json::Value>, UpstreamFailure> {
+    match serde_json::from_str::<serde_json::Value>(data) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        _ => Err(UpstreamFailure::new(
+            super::classify::ErrorClass::ServerError,
+            "upstream sent data that is not a JSON object",
+        )),
+    }
+}
