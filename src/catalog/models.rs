@@ -28,6 +28,33 @@ impl ModelCard {
     pub fn named(name: &str, owned_by: &str, created: u64) -> Self {
         Self { id: name.to_string(), object: "model", created, owned_by: owned_by.to_string() }
     }
+
+    /// The card in the Anthropic models API shape (`type`, `id`, `display_name`, `created_at`).
+    pub fn anthropic_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "type": "model",
+            "id": self.id,
+            "display_name": self.id,
+            "created_at": rfc3339_utc(self.created),
+        })
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for a unix time in seconds (proleptic Gregorian calendar).
+pub fn rfc3339_utc(unix_secs: u64) -> String {
+    let days = i64::try_from(unix_secs / 86_400).unwrap_or(i64::MAX / 2);
+    let secs = unix_secs % 86_400;
+    // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
 #[derive(Debug, Clone)]
@@ -78,6 +105,14 @@ impl ModelCatalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unix_times_format_as_rfc3339() {
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_utc(1_709_164_800), "2024-02-29T00:00:00Z");
+        assert_eq!(rfc3339_utc(1_795_761_000), "2026-11-27T06:30:00Z");
+        assert_eq!(rfc3339_utc(951_868_799), "2000-02-29T23:59:59Z");
+    }
 
     #[test]
     fn lists_expire_after_the_ttl_and_failures_keep_the_previous_list() {

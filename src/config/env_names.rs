@@ -74,6 +74,7 @@ pub const SESSION_TTL: &str = "SESSION_TTL";
 pub const STICKY_WAIT_SECONDS: &str = "STICKY_WAIT_SECONDS";
 /// What to do with `temperature: 0`: false, remove, or set (to 1.0).
 pub const OVERRIDE_TEMPERATURE_ZERO: &str = "OVERRIDE_TEMPERATURE_ZERO";
+pub const COUNT_TOKENS_MODE: &str = "COUNT_TOKENS_MODE";
 /// Names clients send mapped to `provider/model` (JSON object; glob keys allowed).
 pub const MODEL_ALIASES: &str = "MODEL_ALIASES";
 /// Ordered cross-provider fallbacks (JSON).
@@ -124,6 +125,7 @@ pub const FIXED: &[&str] = &[
     MODEL_FALLBACK_GROUPS,
     MODEL_ALIASES,
     OVERRIDE_TEMPERATURE_ZERO,
+    COUNT_TOKENS_MODE,
     STATE_FLUSH_INTERVAL_MS,
     LOG_LEVEL,
     LOG_FORMAT,

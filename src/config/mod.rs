@@ -10,4 +10,4 @@ pub mod settings;
 pub mod values;
 
 pub use env::{Env, EnvFiles, LoadWarning};
-pub use settings::{EngineSettings, ServerSettings, Settings, TemperatureZero};
+pub use settings::{CountTokensMode, EngineSettings, ServerSettings, Settings, TemperatureZero};

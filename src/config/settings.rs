@@ -23,6 +23,7 @@ pub struct EngineSettings {
     pub small_cooldown_retry_threshold: Duration,
     pub models_cache_ttl: Duration,
     pub temperature_zero: TemperatureZero,
+    pub count_tokens_mode: CountTokensMode,
     /// Outbound proxies from the merged environment (reqwest only sees the process environment).
     pub https_proxy: Option<String>,
     pub http_proxy: Option<String>,
@@ -52,6 +53,7 @@ impl EngineSettings {
             small_cooldown_retry_threshold: r.seconds(names::SMALL_COOLDOWN_RETRY_THRESHOLD, 10.0),
             models_cache_ttl: r.seconds(names::MODELS_CACHE_TTL, 3600.0),
             temperature_zero: temperature_zero(r),
+            count_tokens_mode: count_tokens_mode(r),
             https_proxy: proxy_var(env, names::HTTPS_PROXY),
             http_proxy: proxy_var(env, names::HTTP_PROXY),
             no_proxy: proxy_var(env, names::NO_PROXY),
@@ -106,6 +108,33 @@ fn temperature_zero(r: &mut ValueReader<'_>) -> TemperatureZero {
                 names::OVERRIDE_TEMPERATURE_ZERO
             )));
             TemperatureZero::Keep
+        }
+    }
+}
+
+/// `COUNT_TOKENS_MODE`: where `count_tokens` routes get their numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountTokensMode {
+    /// Never contact an upstream.
+    Local,
+    /// The provider's count endpoint when it has one, local on any failure.
+    Upstream,
+    /// As `Upstream`, but only when a credential is free without waiting.
+    Auto,
+}
+
+fn count_tokens_mode(r: &mut ValueReader<'_>) -> CountTokensMode {
+    let Some(raw) = r.env().get_nonempty(names::COUNT_TOKENS_MODE) else { return CountTokensMode::Auto };
+    match raw.to_ascii_lowercase().as_str() {
+        "local" => CountTokensMode::Local,
+        "upstream" => CountTokensMode::Upstream,
+        "auto" => CountTokensMode::Auto,
+        _ => {
+            r.warnings.push(LoadWarning(format!(
+                "{}: expected local, upstream or auto; using auto",
+                names::COUNT_TOKENS_MODE
+            )));
+            CountTokensMode::Auto
         }
     }
 }

@@ -275,7 +275,7 @@ impl Engine {
     }
 
     /// Where the target's cooldowns and usage live: its quota group, else its model.
-    fn scope_for(&self, target: &Target) -> String {
+    pub(super) fn scope_for(&self, target: &Target) -> String {
         self.pool
             .provider_settings(&target.provider.name)
             .map_or_else(|| target.upstream_model.clone(), |s| s.scope_of(&target.upstream_model))

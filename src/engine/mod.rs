@@ -6,6 +6,7 @@ pub mod attempt;
 pub mod chat;
 pub mod classify;
 pub mod client_stream;
+pub mod count_tokens;
 pub mod error;
 pub mod exchange;
 pub mod messages;

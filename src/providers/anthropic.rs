@@ -35,6 +35,25 @@ pub fn messages(
     authorise(request, credential, client_headers)
 }
 
+/// `POST {base}/v1/messages/count_tokens`, authorised like [`messages`].
+pub fn count_tokens(
+    http: &reqwest::Client,
+    provider: &Provider,
+    credential: &Credential,
+    client_headers: &[(HeaderName, HeaderValue)],
+    body: Bytes,
+) -> reqwest::RequestBuilder {
+    let request = http
+        .post(format!("{}/v1/messages/count_tokens", provider.base_url))
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::ACCEPT, "application/json")
+        .body(body);
+    authorise(request, credential, client_headers)
+}
+
+/// The fields of a Messages request the count endpoint takes (it refuses the others).
+pub const COUNT_FIELDS: &[&str] = &["messages", "system", "tools", "tool_choice", "thinking", "mcp_servers"];
+
 /// `GET {models_url}` for the credential.
 pub fn list_models(http: &reqwest::Client, url: &str, credential: &Credential) -> reqwest::RequestBuilder {
     authorise(http.get(url).header(http::header::ACCEPT, "application/json"), credential, &[])

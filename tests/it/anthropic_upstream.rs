@@ -331,7 +331,7 @@ async fn an_openai_client_streams_text_reasoning_and_tool_calls_from_anthropic()
 }
 
 #[tokio::test]
-async fn anthropic_models_are_listed_and_keys_are_probed() {
+async fn anthropic_models_are_listed_in_both_list_shapes() {
     let mock = AnthropicMock::start().await;
     let gw = gateway(&mock, &["sk-ant-good"], &[]).await;
     let list: Value = gw.get("/v1/models").await.json().await.unwrap();
@@ -340,4 +340,61 @@ async fn anthropic_models_are_listed_and_keys_are_probed() {
     let listing = mock.requests().into_iter().find(|r| r.path == "/v1/models").unwrap();
     assert_eq!(listing.header("x-api-key"), Some("sk-ant-good"));
     assert_eq!(listing.header("anthropic-version"), Some("2023-06-01"));
+
+    // Anthropic clients get Anthropic's list shape.
+    let response = gw.client().get(gw.url("/v1/models")).header("x-api-key", PROXY_KEY);
+    let list: Value = response.header("anthropic-version", "2023-06-01").send().await.unwrap().json().await.unwrap();
+    assert_eq!(list["has_more"], false);
+    let card = list["data"].as_array().unwrap().iter().find(|m| m["id"] == "anthropic/claude-sonnet-4-5-20250929");
+    let card = card.unwrap();
+    assert_eq!(card["type"], "model");
+    assert!(card["created_at"].as_str().unwrap().ends_with('Z'), "{card}");
+    assert_eq!(list["first_id"], list["data"][0]["id"]);
+}
+
+#[tokio::test]
+async fn count_tokens_asks_anthropic_and_falls_back_to_the_local_estimate() {
+    let mock = AnthropicMock::start().await;
+    let mut body = messages_body("anthropic/claude-sonnet-4-5", "how many tokens is this?");
+    body["system"] = json!("be brief");
+    body["tools"] = json!([{"name": "get_weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]);
+    let count = |gw: &Gateway| {
+        let request = gw.client().post(gw.url("/v1/messages/count_tokens")).header("x-api-key", PROXY_KEY);
+        request.header("anthropic-beta", "token-counting-2024-11-01").json(&body).send()
+    };
+
+    let gw = gateway(&mock, &["sk-ant-good"], &[]).await;
+    let response = count(&gw).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-llmkp-token-count-source"], "upstream");
+    let counted: Value = response.json().await.unwrap();
+    let asked = mock.requests().into_iter().find(|r| r.path == "/v1/messages/count_tokens").unwrap();
+    let mut expected = body.clone();
+    expected["model"] = json!("claude-sonnet-4-5");
+    expected.as_object_mut().unwrap().remove("max_tokens");
+    assert_eq!(asked.body, expected, "only the fields the endpoint takes");
+    assert_eq!(asked.header("anthropic-beta"), Some("token-counting-2024-11-01"));
+    let direct: Value = reqwest::Client::new()
+        .post(format!("{}/v1/messages/count_tokens", mock.base_url()))
+        .header("x-api-key", "sk-ant-good")
+        .header("anthropic-version", "2023-06-01")
+        .json(&asked.body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(counted["input_tokens"], direct["input_tokens"]);
+
+    // A refused key, or local mode: the offline estimate, and no request counted as usage.
+    let gw = gateway(&mock, &["bad-ant-1"], &[]).await;
+    let response = count(&gw).await.unwrap();
+    assert_eq!(response.headers()["x-llmkp-token-count-source"], "local");
+    let before = mock.requests().len();
+    let gw = gateway(&mock, &["sk-ant-good"], &[("COUNT_TOKENS_MODE", "local")]).await;
+    let response = count(&gw).await.unwrap();
+    assert_eq!(response.headers()["x-llmkp-token-count-source"], "local");
+    assert!(response.json::<Value>().await.unwrap()["input_tokens"].as_u64().unwrap() > 10);
+    assert_eq!(mock.requests().len(), before);
 }

@@ -194,3 +194,23 @@ async fn results_are_recorded_while_serve_runs() {
     assert!(!stderr(&output).contains("already"), "{}", stderr(&output));
     assert_eq!(statuses(home.path()).await, ["active", "locked"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anthropic_keys_are_probed_with_their_own_auth_header() {
+    let mock = crate::support::anthropic_mock::AnthropicMock::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let env =
+        format!("ANTHROPIC_API_BASE={}\nANTHROPIC_API_KEY_1={GOOD_1}\nANTHROPIC_API_KEY_2={BAD}\n", mock.base_url());
+    std::fs::write(home.path().join(".env"), env).unwrap();
+    let output = run(home.path(), &["keys", "test", "--json"]).await;
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let results = json(&output);
+    let outcome = |masked: &str| {
+        let row = results["results"].as_array().unwrap().iter().find(|r| r["credential"] == masked).cloned();
+        row.unwrap_or_else(|| panic!("no {masked} in {results}"))["result"].as_str().unwrap().to_string()
+    };
+    assert_eq!(outcome("…0001"), "ok");
+    assert_eq!(outcome("…0003"), "auth_failed");
+    let probes: Vec<String> = mock.requests().iter().filter_map(|r| r.header("x-api-key").map(str::to_owned)).collect();
+    assert_eq!(probes.len(), 2, "one model-list call per key");
+}

@@ -4,7 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{Value, json};
@@ -70,8 +70,7 @@ pub async fn messages(
         .max(1)
     };
     let mut context = RequestContext::new(arrival, Some(session));
-    context.client_headers =
-        headers.iter().filter(|(name, _)| anthropic::forwards(name)).map(|(n, v)| (n.clone(), v.clone())).collect();
+    context.client_headers = forwarded(&headers);
     let (mut response, log) = match state.engine.messages(request, raw, context, estimate).await {
         Ok(answer) => {
             adjustments.extend(answer.adjustments.iter().cloned());
@@ -98,10 +97,12 @@ pub async fn messages(
     response
 }
 
-/// Offline count over system, messages and tools: never touches an upstream or a credential.
+/// The upstream's exact count for `anthropic/…` models (`COUNT_TOKENS_MODE`), else the offline
+/// estimate over system, messages and tools.
 pub async fn count_tokens(
     State(state): State<AppState>,
     id: Option<Extension<RequestId>>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let id = request_id(id);
@@ -121,18 +122,30 @@ pub async fn count_tokens(
     if !value.get("messages").is_some_and(Value::is_array) {
         return error(ApiError::BadRequest("missing required field 'messages'".into()), &id);
     }
+    if let Some(object) = value.as_object()
+        && let Some(counted) = state.engine.count_tokens_upstream(object, &forwarded(&headers)).await
+    {
+        return counted_response(counted, "upstream");
+    }
     let counted = tokio::task::spawn_blocking(move || {
         let options = CountOptions { format: Some(Format::Anthropic), ..CountOptions::default() };
         tokens::count_messages_with(&model, &value, &options)
     })
     .await;
     match counted {
-        Ok(Ok(count)) => {
-            let mut response = Json(json!({"input_tokens": count.tokens})).into_response();
-            response.headers_mut().insert("x-llmkp-token-count-source", HeaderValue::from_static("local"));
-            response
-        }
+        Ok(Ok(count)) => counted_response(count.tokens as u64, "local"),
         Ok(Err(invalid)) => error(ApiError::BadRequest(invalid.message), &id),
         Err(_) => error(ApiError::Internal("token count task failed".into()), &id),
     }
+}
+
+/// The client headers Anthropic upstreams receive (`anthropic-version`, `anthropic-beta`).
+fn forwarded(headers: &HeaderMap) -> Vec<(HeaderName, HeaderValue)> {
+    headers.iter().filter(|(name, _)| anthropic::forwards(name)).map(|(n, v)| (n.clone(), v.clone())).collect()
+}
+
+fn counted_response(tokens: u64, source: &'static str) -> Response {
+    let mut response = Json(json!({"input_tokens": tokens})).into_response();
+    response.headers_mut().insert("x-llmkp-token-count-source", HeaderValue::from_static(source));
+    response
 }

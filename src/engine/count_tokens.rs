@@ -1,0 +1,81 @@
+//! Exact input-token counts from the upstream's own count endpoint (translation specification
+//! §11, `COUNT_TOKENS_MODE`). Count calls hold a credential lease only for their duration: they
+//! are never recorded as requests and never cause cooldowns.
+
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue};
+use serde_json::{Map, Value};
+use tokio::time::{Instant, timeout};
+
+use super::Engine;
+use super::exchange::to_bytes;
+use super::resolve::resolve_targets;
+use crate::config::CountTokensMode;
+use crate::providers::{Protocol, anthropic};
+
+/// A count is a quick call; past this the local estimate answers.
+const COUNT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Engine {
+    /// The upstream's count of a Messages request's input, when the model's provider has a
+    /// count endpoint and the mode allows asking it; `None` means "count locally" (local mode,
+    /// no endpoint, no free credential, or any failure).
+    pub async fn count_tokens_upstream(
+        &self,
+        body: &Map<String, Value>,
+        client_headers: &[(HeaderName, HeaderValue)],
+    ) -> Option<u64> {
+        let wait = match self.settings.count_tokens_mode {
+            CountTokensMode::Local => return None,
+            CountTokensMode::Auto => Duration::ZERO,
+            CountTokensMode::Upstream => COUNT_TIMEOUT.min(self.settings.global_timeout),
+        };
+        let model = body.get("model")?.as_str()?;
+        let targets = resolve_targets(&self.registry, &self.filter, &self.fallbacks, &self.aliases, model).ok()?;
+        let target = targets.into_iter().next()?;
+        if target.provider.protocol != Protocol::Anthropic {
+            return None;
+        }
+        let scope = self.scope_for(&target);
+        let lease = self.pool.acquire(&target.provider.name, &scope, None, &[], Instant::now() + wait).await.ok()?;
+        let mut request: Map<String, Value> =
+            anthropic::COUNT_FIELDS.iter().filter_map(|k| Some(((*k).to_string(), body.get(*k)?.clone()))).collect();
+        request.insert("model".into(), Value::from(target.upstream_model.clone()));
+        let call = async {
+            let response = anthropic::count_tokens(
+                &self.http,
+                &target.provider,
+                &lease.credential,
+                client_headers,
+                to_bytes(&request),
+            )
+            .send()
+            .await?;
+            let status = response.status();
+            Ok::<_, reqwest::Error>((status, response.bytes().await?))
+        };
+        match timeout(COUNT_TIMEOUT, call).await {
+            Ok(Ok((status, answer))) if status.is_success() => {
+                let counted = serde_json::from_slice::<Value>(&answer).ok()?.get("input_tokens")?.as_u64();
+                if counted.is_none() {
+                    tracing::warn!(provider = %target.provider.name, "count_tokens answer has no input_tokens");
+                }
+                counted
+            }
+            Ok(Ok((status, _))) => {
+                tracing::warn!(provider = %target.provider.name, status = status.as_u16(), "upstream token count refused; counting locally");
+                None
+            }
+            Ok(Err(err)) => {
+                let message = self.redactor.scrub(&err.to_string());
+                tracing::warn!(provider = %target.provider.name, "upstream token count failed ({message}); counting locally");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(provider = %target.provider.name, "upstream token count timed out; counting locally");
+                None
+            }
+        }
+    }
+}
