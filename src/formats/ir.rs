@@ -20,6 +20,8 @@ pub struct Request {
     pub top_k: Option<u64>,
     pub stop: Vec<String>,
     pub reasoning: Option<Reasoning>,
+    /// Structured output (§4.10).
+    pub response_format: Option<ResponseFormat>,
     pub stream: bool,
     /// `metadata.user_id` and similar hints (session keys, end-user ids).
     pub user: Option<String>,
@@ -120,6 +122,15 @@ pub enum ToolChoice {
     None,
     Required,
     Specific(String),
+}
+
+/// Structured output the client asked for (§4.10).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResponseFormat {
+    /// Any JSON object.
+    JsonObject,
+    /// JSON matching `schema`; `name` is required by Chat and Responses (`response` when absent).
+    JsonSchema { name: Option<String>, schema: Value, strict: Option<bool> },
 }
 
 /// How much the model should think.

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::blocks::{decode_block, text_part};
 use super::fields::{as_object, get, opt_bool, opt_f64, opt_str, opt_u64, req_str};
-use crate::formats::ir::{Message, Part, Reasoning, Request, Role, Tool, ToolChoice};
+use crate::formats::ir::{Message, Part, Reasoning, Request, ResponseFormat, Role, Tool, ToolChoice};
 
 pub use crate::formats::InvalidRequest;
 
@@ -96,9 +96,29 @@ fn decode_body(body: &Map<String, Value>) -> Result<Request, InvalidRequest> {
         top_k: opt_u64(body, "top_k", "")?,
         stop,
         reasoning: decode_reasoning(body)?,
+        response_format: decode_output_format(body)?,
         stream: opt_bool(body, "stream", "")?.unwrap_or(false),
         user,
     })
+}
+
+/// `output_config.format {"type":"json_schema","schema"}` (§4.10).
+fn decode_output_format(body: &Map<String, Value>) -> Result<Option<ResponseFormat>, InvalidRequest> {
+    let Some(Value::Object(config)) = get(body, "output_config") else { return Ok(None) };
+    let Some(format) = config.get("format") else { return Ok(None) };
+    let format = as_object(format, "output_config.format")?;
+    match req_str(format, "type", "output_config.format")? {
+        "json_schema" => match format.get("schema") {
+            Some(schema @ Value::Object(_)) => {
+                Ok(Some(ResponseFormat::JsonSchema { name: None, schema: schema.clone(), strict: None }))
+            }
+            _ => Err(InvalidRequest::missing("output_config.format.schema".into())),
+        },
+        other => Err(InvalidRequest::at(
+            format!("unknown output_config.format type '{other}' (expected json_schema)"),
+            "output_config.format.type",
+        )),
+    }
 }
 
 fn decode_system(value: &Value) -> Result<Vec<Part>, InvalidRequest> {

@@ -11,8 +11,8 @@ use super::request::InvalidRequest;
 use super::response::tool_input;
 use super::{ORIGIN, new_tool_use_id};
 use crate::formats::ir::{
-    DocumentSource, ImageSource, Message, Part, Reasoning, Request, Response, Role, Signature, StopReason, StreamEvent,
-    Tool, ToolChoice, ToolResult, Usage,
+    DocumentSource, ImageSource, Message, Part, Reasoning, Request, Response, ResponseFormat, Role, Signature,
+    StopReason, StreamEvent, Tool, ToolChoice, ToolResult, Usage,
 };
 
 /// `max_tokens` when the request names none and the model's limit is unknown (§4.9).
@@ -100,6 +100,14 @@ pub fn encode_upstream(req: &Request, upstream_model: &str, stream: bool) -> Res
     }
     if !req.stop.is_empty() {
         body.insert("stop_sequences".into(), json!(req.stop));
+    }
+    match &req.response_format {
+        // Messages has no plain JSON mode (§4.10).
+        Some(ResponseFormat::JsonObject) => dropped_params.push("response_format"),
+        Some(ResponseFormat::JsonSchema { schema, .. }) => {
+            body.insert("output_config".into(), json!({"format": {"type": "json_schema", "schema": schema}}));
+        }
+        None => {}
     }
     if let Some(user) = &req.user {
         body.insert("metadata".into(), json!({"user_id": user}));

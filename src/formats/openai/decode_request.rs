@@ -12,7 +12,8 @@ use serde_json::{Map, Value, json};
 use super::translate::synthetic_call_id;
 use crate::formats::InvalidRequest;
 use crate::formats::ir::{
-    DocumentSource, ImageSource, Message, Part, Reasoning, Request, Role, Tool, ToolCall, ToolChoice, ToolResult,
+    DocumentSource, ImageSource, Message, Part, Reasoning, Request, ResponseFormat, Role, Tool, ToolCall, ToolChoice,
+    ToolResult,
 };
 
 /// Reasoning efforts the canonical model knows (§4.11).
@@ -67,22 +68,37 @@ pub fn decode_request(body: &Map<String, Value>) -> Result<Request, InvalidReque
         top_k: opt_u64(body, "top_k")?,
         stop: decode_stop(body)?,
         reasoning: decode_reasoning(body)?,
+        response_format: decode_response_format(body)?,
         stream: opt_bool(body, "stream", "")?.unwrap_or(false),
         user: decode_user(body)?,
     })
 }
 
 /// The request parameters present in `body` that [`decode_request`] accepts but cannot carry
-/// into the canonical model (`seed`, penalties, `logprobs`, …, and `response_format` of type
-/// `json_object`, which §4.10 lets Messages targets drop), for `x-llmkp-dropped-params`.
+/// into the canonical model (`seed`, penalties, `logprobs`, …), for `x-llmkp-dropped-params`.
 pub fn dropped_params(body: &Map<String, Value>) -> Vec<&'static str> {
-    let mut dropped: Vec<&'static str> =
-        UNCARRIED.into_iter().filter(|key| get(body, key).is_some_and(|v| v != &Value::Bool(false))).collect();
-    let format_type = get(body, "response_format").and_then(|f| f.get("type")).and_then(Value::as_str);
-    if format_type == Some("json_object") {
-        dropped.push("response_format");
-    }
-    dropped
+    UNCARRIED.into_iter().filter(|key| get(body, key).is_some_and(|v| v != &Value::Bool(false))).collect()
+}
+
+/// `response_format` (§4.10): `text` is the default and carries nothing.
+fn decode_response_format(body: &Map<String, Value>) -> Result<Option<ResponseFormat>, InvalidRequest> {
+    let Some(format) = get(body, "response_format") else { return Ok(None) };
+    let format = as_object(format, "response_format")?;
+    Ok(match req_str(format, "type", "response_format")? {
+        "json_object" => Some(ResponseFormat::JsonObject),
+        "json_schema" => {
+            let spec = match format.get("json_schema") {
+                Some(Value::Object(spec)) => spec,
+                _ => return Err(InvalidRequest::missing("response_format.json_schema".into())),
+            };
+            Some(ResponseFormat::JsonSchema {
+                name: opt_str(spec, "name", "response_format.json_schema")?.map(str::to_string),
+                schema: spec.get("schema").cloned().unwrap_or_else(|| json!({"type": "object"})),
+                strict: opt_bool(spec, "strict", "response_format.json_schema")?,
+            })
+        }
+        _ => None,
+    })
 }
 
 /// Parameters asking for something no non-Chat upstream can give through the canonical model:
@@ -102,14 +118,7 @@ fn refuse_untranslatable(body: &Map<String, Value>) -> Result<(), InvalidRequest
     if let Some(format) = get(body, "response_format") {
         let format = as_object(format, "response_format")?;
         match req_str(format, "type", "response_format")? {
-            "text" | "json_object" => {}
-            "json_schema" => {
-                return Err(InvalidRequest::at(
-                    "response_format of type json_schema cannot be translated for this model's upstream: \
-                     structured output is only available with OpenAI-protocol upstreams",
-                    "response_format.type",
-                ));
-            }
+            "text" | "json_object" | "json_schema" => {}
             other => {
                 return Err(InvalidRequest::at(
                     format!("unknown response_format type '{other}' (expected text, json_object or json_schema)"),

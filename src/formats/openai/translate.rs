@@ -9,7 +9,9 @@ mod tests;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::formats::ir::{DocumentSource, ImageSource, Message, Part, Reasoning, Request, Role, Tool, ToolChoice};
+use crate::formats::ir::{
+    DocumentSource, ImageSource, Message, Part, Reasoning, Request, ResponseFormat, Role, Tool, ToolChoice,
+};
 
 pub(super) use response::{arguments_text, reasoning_text};
 pub use response::{decode_response, decode_usage, stop_reason};
@@ -66,6 +68,9 @@ pub fn encode_request(
     if let Some(effort) = req.reasoning.as_ref().and_then(|r| reasoning_effort(r, openai)) {
         body.insert("reasoning_effort".into(), json!(effort));
     }
+    if let Some(format) = &req.response_format {
+        body.insert("response_format".into(), encode_response_format(format));
+    }
     if let Some(user) = &req.user {
         body.insert("user".into(), json!(user));
     }
@@ -74,6 +79,22 @@ pub fn encode_request(
         body.insert("stream_options".into(), json!({"include_usage": true}));
     }
     Ok(body)
+}
+
+/// Chat's `response_format` (§4.10); a schema without a name is called `response`.
+fn encode_response_format(format: &ResponseFormat) -> Value {
+    match format {
+        ResponseFormat::JsonObject => json!({"type": "json_object"}),
+        ResponseFormat::JsonSchema { name, schema, strict } => {
+            let mut spec = Map::new();
+            spec.insert("name".into(), json!(name.as_deref().unwrap_or("response")));
+            spec.insert("schema".into(), schema.clone());
+            if let Some(strict) = strict {
+                spec.insert("strict".into(), json!(strict));
+            }
+            json!({"type": "json_schema", "json_schema": spec})
+        }
+    }
 }
 
 /// The canonical parameters [`encode_request`] leaves out because Chat upstreams cannot take them,

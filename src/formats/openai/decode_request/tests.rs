@@ -351,12 +351,19 @@ fn untranslatable_requests_are_refused_and_droppable_params_are_named() {
     assert_eq!(n.param.as_deref(), Some("n"));
     assert!(n.message.contains("n = 2"), "{n}");
     assert_eq!(err(with("n", json!(0))).param.as_deref(), Some("n"));
-    let schema = err(with(
+    let schema = decode(with(
         "response_format",
-        json!({"type": "json_schema", "json_schema": {"name": "r", "schema": {"type": "object"}}}),
-    ));
-    assert_eq!(schema.param.as_deref(), Some("response_format.type"));
-    assert!(schema.message.contains("json_schema"), "{schema}");
+        json!({"type": "json_schema", "json_schema": {"name": "r", "schema": {"type": "object"}, "strict": true}}),
+    ))
+    .unwrap();
+    assert_eq!(
+        schema.response_format,
+        Some(ResponseFormat::JsonSchema {
+            name: Some("r".into()),
+            schema: json!({"type": "object"}),
+            strict: Some(true)
+        })
+    );
     assert_eq!(err(with("response_format", json!({"type": "xml"}))).param.as_deref(), Some("response_format.type"));
     assert_eq!(err(with("modalities", json!(["text", "audio"]))).param.as_deref(), Some("modalities"));
 
@@ -366,7 +373,7 @@ fn untranslatable_requests_are_refused_and_droppable_params_are_named() {
     assert!(decode(body.clone()).is_ok());
     assert_eq!(
         dropped_params(body.as_object().unwrap()),
-        ["seed", "presence_penalty", "frequency_penalty", "logit_bias", "response_format"]
+        ["seed", "presence_penalty", "frequency_penalty", "logit_bias"]
     );
     assert!(dropped_params(base().as_object().unwrap()).is_empty());
 }
