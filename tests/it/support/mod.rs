@@ -1,5 +1,6 @@
 pub mod anthropic_mock;
 pub mod cli;
 pub mod gateway;
+pub mod gemini_mock;
 pub mod openai_mock;
 pub mod scripted_upstream;
