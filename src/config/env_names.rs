@@ -75,6 +75,8 @@ pub const STICKY_WAIT_SECONDS: &str = "STICKY_WAIT_SECONDS";
 /// What to do with `temperature: 0`: false, remove, or set (to 1.0).
 pub const OVERRIDE_TEMPERATURE_ZERO: &str = "OVERRIDE_TEMPERATURE_ZERO";
 pub const COUNT_TOKENS_MODE: &str = "COUNT_TOKENS_MODE";
+pub const SIGNATURE_CACHE_TTL: &str = "SIGNATURE_CACHE_TTL";
+pub const GEMINI_CLI_SIGNATURE_CACHE_TTL: &str = "GEMINI_CLI_SIGNATURE_CACHE_TTL";
 /// Names clients send mapped to `provider/model` (JSON object; glob keys allowed).
 pub const MODEL_ALIASES: &str = "MODEL_ALIASES";
 /// Ordered cross-provider fallbacks (JSON).
@@ -126,6 +128,8 @@ pub const FIXED: &[&str] = &[
     MODEL_ALIASES,
     OVERRIDE_TEMPERATURE_ZERO,
     COUNT_TOKENS_MODE,
+    SIGNATURE_CACHE_TTL,
+    GEMINI_CLI_SIGNATURE_CACHE_TTL,
     STATE_FLUSH_INTERVAL_MS,
     LOG_LEVEL,
     LOG_FORMAT,

@@ -24,6 +24,8 @@ pub struct EngineSettings {
     pub models_cache_ttl: Duration,
     pub temperature_zero: TemperatureZero,
     pub count_tokens_mode: CountTokensMode,
+    /// How long reasoning signatures of translated answers are kept for Chat clients (§10).
+    pub signature_cache_ttl: Duration,
     /// Outbound proxies from the merged environment (reqwest only sees the process environment).
     pub https_proxy: Option<String>,
     pub http_proxy: Option<String>,
@@ -54,6 +56,13 @@ impl EngineSettings {
             models_cache_ttl: r.seconds(names::MODELS_CACHE_TTL, 3600.0),
             temperature_zero: temperature_zero(r),
             count_tokens_mode: count_tokens_mode(r),
+            signature_cache_ttl: if env.get_nonempty(names::SIGNATURE_CACHE_TTL).is_none()
+                && env.get_nonempty(names::GEMINI_CLI_SIGNATURE_CACHE_TTL).is_some()
+            {
+                r.seconds(names::GEMINI_CLI_SIGNATURE_CACHE_TTL, 3600.0)
+            } else {
+                r.seconds(names::SIGNATURE_CACHE_TTL, 3600.0)
+            },
             https_proxy: proxy_var(env, names::HTTPS_PROXY),
             http_proxy: proxy_var(env, names::HTTP_PROXY),
             no_proxy: proxy_var(env, names::NO_PROXY),

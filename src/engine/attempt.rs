@@ -13,7 +13,7 @@ use super::Engine;
 use super::classify::{ErrorClass, UpstreamFailure, classify_http, classify_stream_error, classify_transport};
 use super::client_stream::{ClientStream, PendingStream};
 use super::error::{AttemptRecord, EngineError, FailureContext};
-use super::exchange::{Completed, Inbound, Outbound};
+use super::exchange::{Completed, Inbound, Outbound, Send};
 use super::relay::{parse_object, premature_end};
 use super::resolve::{Target, resolve_targets};
 use super::upstream_events::UpstreamEvents;
@@ -21,7 +21,7 @@ use crate::auth::{Credential, CredentialId};
 use crate::formats::openai::ChatAggregator;
 use crate::formats::openai::chunk::stream_error;
 use crate::pool::NoCredential;
-use crate::providers::{Protocol, anthropic, openai};
+use crate::providers::Protocol;
 
 /// Who served a request.
 #[derive(Debug, Clone)]
@@ -127,7 +127,7 @@ impl Engine {
             if i > 0 {
                 tracing::info!(from = %targets[i - 1].served_id, to = %target.served_id, "falling back");
             }
-            let mode = self.mode(inbound.stream(), target.provider.protocol);
+            let mode = self.mode(&inbound, target.provider.protocol);
             let outbound = inbound.outbound(target, !matches!(mode, Mode::Direct))?;
             let before = attempts.len();
             let plan = Plan { deadline, context: &context, more_targets: i + 1 < targets.len() };
@@ -152,10 +152,12 @@ impl Engine {
 
     /// Streams stay streams; a non-stream request runs as an upstream stream folded into one
     /// answer where the protocol has a fold (`UPSTREAM_STREAM_FOR_NON_STREAM`).
-    fn mode(&self, client_stream: bool, protocol: Protocol) -> Mode {
-        match (client_stream, protocol) {
+    fn mode(&self, inbound: &Inbound, protocol: Protocol) -> Mode {
+        match (inbound.stream(), protocol) {
             (true, _) => Mode::Stream,
-            (false, Protocol::OpenAi) if self.settings.upstream_stream_for_non_stream => Mode::Aggregate,
+            (false, Protocol::OpenAi) if self.settings.upstream_stream_for_non_stream && inbound.is_conversation() => {
+                Mode::Aggregate
+            }
             (false, _) => Mode::Direct,
         }
     }
@@ -341,11 +343,14 @@ impl Engine {
 
     async fn attempt(&self, call: Call<'_>, mode: Mode, deadline: Instant) -> Attempt {
         let Call { target, credential, inbound, body, context } = call;
-        let provider = &target.provider;
-        let request = match provider.protocol {
-            Protocol::Anthropic => anthropic::messages(&self.http, provider, credential, &context.client_headers, body),
-            _ => openai::chat_completions(&self.http, provider, credential, body),
-        };
+        let request = inbound.send(Send {
+            http: &self.http,
+            target,
+            credential,
+            client_headers: &context.client_headers,
+            body,
+            upstream_stream: !matches!(mode, Mode::Direct),
+        });
         let response = match timeout_at(deadline, request.send()).await {
             Err(_) => return Attempt::Deadline,
             Ok(Err(err)) => return Attempt::Failed(classify_transport(&err)),

@@ -11,6 +11,6 @@ impl Engine {
     /// `chat.completion.chunk` frames.
     pub async fn chat(&self, mut request: ChatRequest, context: RequestContext) -> Result<Answer, EngineError> {
         request.override_temperature_zero(self.settings.temperature_zero);
-        self.serve(Inbound::chat(request), context).await
+        self.serve(Inbound::chat(request, self.signatures.clone()), context).await
     }
 }

@@ -214,6 +214,7 @@ fn class_for(status: u16, text: &str) -> ErrorClass {
         "too many tokens",
         "exceeds the maximum number of tokens",
     ];
+    const OUT_OF_CREDIT: &[&str] = &["insufficient_quota", "insufficient credits", "credit balance"];
     const BILLING: &[&str] = &["insufficient_quota", "insufficient credits", "credit balance", "billing"];
     match status {
         400 | 413 if has(CONTEXT) => ErrorClass::ContextWindow,
@@ -222,6 +223,9 @@ fn class_for(status: u16, text: &str) -> ErrorClass {
         401 => ErrorClass::Auth,
         402 => ErrorClass::Billing,
         403 if has(&["invalid api key", "invalid x-api-key", "invalid_api_key"]) => ErrorClass::Auth,
+        // Gemini's every free-tier quota message says "check your plan and billing details":
+        // RESOURCE_EXHAUSTED is a quota unless the account is out of credit.
+        429 if has(&["resource_exhausted"]) && !has(OUT_OF_CREDIT) => ErrorClass::Quota,
         403 | 429 if has(BILLING) => ErrorClass::Billing,
         403 => ErrorClass::Forbidden,
         429 if has(&["quota", "resource_exhausted", "quotaresetdelay", "exhausted your capacity"]) => ErrorClass::Quota,
@@ -291,6 +295,11 @@ mod tests {
         assert_eq!(class(402, "{}"), ErrorClass::Billing);
         assert_eq!(class(429, r#"{"error":{"code":"insufficient_quota"}}"#), ErrorClass::Billing);
         assert_eq!(class(429, r#"{"error":{"status":"RESOURCE_EXHAUSTED"}}"#), ErrorClass::Quota);
+        // Gemini's free-tier quota message names billing; it is still a quota with a retry time.
+        let gemini = r#"{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","message":"You exceeded your current
+            quota, please check your plan and billing details."}}"#;
+        assert_eq!(class(429, gemini), ErrorClass::Quota);
+        assert_eq!(class(429, r#"{"error":{"message":"billing hard limit reached"}}"#), ErrorClass::Billing);
         assert_eq!(class(429, r#"{"error":{"code":"rate_limit_exceeded"}}"#), ErrorClass::RateLimit);
         assert_eq!(class(529, "{}"), ErrorClass::Overloaded);
         assert_eq!(class(503, "The engine is currently overloaded"), ErrorClass::Overloaded);

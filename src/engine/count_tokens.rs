@@ -12,7 +12,7 @@ use super::Engine;
 use super::exchange::to_bytes;
 use super::resolve::resolve_targets;
 use crate::config::CountTokensMode;
-use crate::providers::{Protocol, anthropic};
+use crate::providers::{Protocol, anthropic, gemini};
 
 /// A count is a quick call; past this the local estimate answers.
 const COUNT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -21,8 +21,12 @@ impl Engine {
     /// The upstream's count of a Messages request's input, when the model's provider has a
     /// count endpoint and the mode allows asking it; `None` means "count locally" (local mode,
     /// no endpoint, no free credential, or any failure).
+    /// `family` is the protocol the client speaks: only an upstream of the same protocol is
+    /// asked, with the client's own body. `model` is the client's `provider/model` or alias.
     pub async fn count_tokens_upstream(
         &self,
+        family: Protocol,
+        model: &str,
         body: &Map<String, Value>,
         client_headers: &[(HeaderName, HeaderValue)],
     ) -> Option<u64> {
@@ -31,35 +35,48 @@ impl Engine {
             CountTokensMode::Auto => Duration::ZERO,
             CountTokensMode::Upstream => COUNT_TIMEOUT.min(self.settings.global_timeout),
         };
-        let model = body.get("model")?.as_str()?;
         let targets = resolve_targets(&self.registry, &self.filter, &self.fallbacks, &self.aliases, model).ok()?;
         let target = targets.into_iter().next()?;
-        if target.provider.protocol != Protocol::Anthropic {
+        if target.provider.protocol != family || !matches!(family, Protocol::Anthropic | Protocol::Gemini) {
             return None;
         }
         let scope = self.scope_for(&target);
         let lease = self.pool.acquire(&target.provider.name, &scope, None, &[], Instant::now() + wait).await.ok()?;
-        let mut request: Map<String, Value> =
-            anthropic::COUNT_FIELDS.iter().filter_map(|k| Some(((*k).to_string(), body.get(*k)?.clone()))).collect();
-        request.insert("model".into(), Value::from(target.upstream_model.clone()));
-        let call = async {
-            let response = anthropic::count_tokens(
+        let (provider, credential, upstream_model) = (&target.provider, &lease.credential, &target.upstream_model);
+        let request = if family == Protocol::Anthropic {
+            let mut request: Map<String, Value> = anthropic::COUNT_FIELDS
+                .iter()
+                .filter_map(|k| Some(((*k).to_string(), body.get(*k)?.clone())))
+                .collect();
+            request.insert("model".into(), Value::from(upstream_model.clone()));
+            anthropic::count_tokens(&self.http, provider, credential, client_headers, to_bytes(&request))
+        } else {
+            let mut request = body.clone();
+            for key in ["generateContentRequest", "generate_content_request"] {
+                if let Some(Value::Object(inner)) = request.get_mut(key) {
+                    inner.insert("model".into(), Value::from(format!("models/{upstream_model}")));
+                }
+            }
+            gemini::call(
                 &self.http,
-                &target.provider,
-                &lease.credential,
-                client_headers,
+                provider,
+                credential,
+                upstream_model,
+                gemini::Method::CountTokens,
                 to_bytes(&request),
             )
-            .send()
-            .await?;
+        };
+        let call = async {
+            let response = request.send().await?;
             let status = response.status();
             Ok::<_, reqwest::Error>((status, response.bytes().await?))
         };
         match timeout(COUNT_TIMEOUT, call).await {
             Ok(Ok((status, answer))) if status.is_success() => {
-                let counted = serde_json::from_slice::<Value>(&answer).ok()?.get("input_tokens")?.as_u64();
+                let answer = serde_json::from_slice::<Value>(&answer).ok()?;
+                let counted = answer.get("input_tokens").or_else(|| answer.get("totalTokens")).and_then(Value::as_u64);
                 if counted.is_none() {
-                    tracing::warn!(provider = %target.provider.name, "count_tokens answer has no input_tokens");
+                    tracing::warn!(provider = %target.provider.name, "the token count answer has no count");
                 }
                 counted
             }

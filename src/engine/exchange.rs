@@ -1,29 +1,37 @@
-//! One client request against any target: the upstream body in the target's protocol, the relay
+//! One client request against any target: the upstream call in the target's protocol, the relay
 //! that turns its stream into the client's frames, and its complete answer in the client's
-//! family. Same family on both sides is passthrough; anything else crosses the canonical model.
+//! family. Same family on both sides is passthrough; anything else crosses the canonical model
+//! (client → canonical → upstream, upstream → canonical → client).
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 
 use super::classify::{ErrorClass, UpstreamFailure, classify_anthropic_error, classify_stream_error};
 use super::relay::{
-    AnthropicDecoder, ChatDecoder, ChatEncoder, ChatPassthrough, MessagesEncoder, MessagesPassthrough, Relay, Translate,
+    AnthropicDecoder, ChatDecoder, ChatEncoder, ChatPassthrough, ClientEncoder, GeminiDecoder, GeminiEncoder,
+    GeminiFraming, GeminiPassthrough, MessagesEncoder, MessagesPassthrough, RecordingEncoder, Relay, Translate,
+    UpstreamDecoder,
 };
 use super::resolve::Target;
-use crate::formats::InvalidRequest;
-use crate::formats::anthropic::upstream::{decode_upstream_response, encode_upstream};
+use super::signatures::SignatureCache;
+use crate::auth::Credential;
+use crate::formats::anthropic::upstream as anthropic_upstream;
 use crate::formats::anthropic::{MessagesStreamEncoder, encode_response, new_message_id};
+use crate::formats::gemini::{self, request::Dialect};
 use crate::formats::ir;
 use crate::formats::openai::ChatRequest;
 use crate::formats::openai::chat_output::{ChatStreamEncoder, encode_completion, new_completion_id};
 use crate::formats::openai::chunk::stream_error;
 use crate::formats::openai::decode_request::{self as chat_request, decode_request};
+use crate::formats::openai::embeddings::{EmbeddingInput, EmbeddingsRequest, encode_base64_in_place};
 use crate::formats::openai::translate;
 use crate::formats::openai::usage::TokenUsage;
-use crate::providers::Protocol;
+use crate::formats::{InvalidRequest, random_base62};
+use crate::providers::{Protocol, Provider, anthropic, gemini as gemini_api, openai};
 
 /// A client request in its own family.
 pub enum Inbound {
@@ -32,6 +40,8 @@ pub enum Inbound {
         request: ChatRequest,
         /// The canonical form, decoded the first time a target of another family needs it.
         canonical: OnceLock<Result<ir::Request, InvalidRequest>>,
+        /// Signatures of earlier translated answers, re-attached to the history (§10).
+        signatures: Arc<SignatureCache>,
     },
     /// Anthropic Messages.
     Messages {
@@ -42,6 +52,15 @@ pub enum Inbound {
         /// usage only at the end.
         input_estimate: u64,
     },
+    /// Gemini generateContent.
+    Gemini {
+        request: ir::Request,
+        /// The body as the client sent it (passthrough to Gemini upstreams).
+        raw: Map<String, Value>,
+        framing: GeminiFraming,
+    },
+    /// OpenAI embeddings.
+    Embeddings(EmbeddingsRequest),
 }
 
 /// The body for one target, with what its translation had to leave out or change.
@@ -59,23 +78,67 @@ pub struct Completed {
     pub usage: Option<TokenUsage>,
 }
 
+/// One upstream call's particulars.
+pub struct Send<'a> {
+    pub http: &'a reqwest::Client,
+    pub target: &'a Target,
+    pub credential: &'a Credential,
+    pub client_headers: &'a [(HeaderName, HeaderValue)],
+    pub body: Bytes,
+    pub upstream_stream: bool,
+}
+
 impl Inbound {
-    pub fn chat(request: ChatRequest) -> Self {
-        Self::Chat { request, canonical: OnceLock::new() }
+    pub fn chat(request: ChatRequest, signatures: Arc<SignatureCache>) -> Self {
+        Self::Chat { request, canonical: OnceLock::new(), signatures }
     }
 
     /// The `model` the client asked for.
     pub fn model(&self) -> &str {
         match self {
             Self::Chat { request, .. } => &request.model,
-            Self::Messages { request, .. } => &request.model,
+            Self::Messages { request, .. } | Self::Gemini { request, .. } => &request.model,
+            Self::Embeddings(request) => &request.model,
         }
     }
 
     pub fn stream(&self) -> bool {
         match self {
             Self::Chat { request, .. } => request.stream,
-            Self::Messages { request, .. } => request.stream,
+            Self::Messages { request, .. } | Self::Gemini { request, .. } => request.stream,
+            Self::Embeddings(_) => false,
+        }
+    }
+
+    /// A chat turn (anything but embeddings): the kind of request an upstream can stream.
+    pub fn is_conversation(&self) -> bool {
+        !matches!(self, Self::Embeddings(_))
+    }
+
+    /// The upstream protocol this client speaks (same protocol → passthrough).
+    fn native(&self) -> Option<Protocol> {
+        match self {
+            Self::Chat { .. } => Some(Protocol::OpenAi),
+            Self::Messages { .. } => Some(Protocol::Anthropic),
+            Self::Gemini { .. } => Some(Protocol::Gemini),
+            Self::Embeddings(_) => None,
+        }
+    }
+
+    fn passthrough(&self, target: &Target) -> bool {
+        self.native() == Some(target.provider.protocol)
+    }
+
+    /// The request in canonical form (history signatures restored for Chat clients).
+    fn canonical(&self) -> Result<ir::Request, InvalidRequest> {
+        match self {
+            Self::Chat { request, canonical, signatures } => {
+                let mut canonical = canonical.get_or_init(|| decode_request(request.body())).clone()?;
+                signatures.restore(&mut canonical);
+                Ok(canonical)
+            }
+            Self::Messages { request, .. } | Self::Gemini { request, .. } => Ok(request.clone()),
+            Self::Embeddings(_) => Err(InvalidRequest::body("an embeddings request has no conversation")),
         }
     }
 
@@ -83,37 +146,37 @@ impl Inbound {
     /// (and to report usage in the stream where the protocol needs asking).
     pub fn outbound(&mut self, target: &Target, upstream_stream: bool) -> Result<Outbound, InvalidRequest> {
         let model = target.upstream_model.as_str();
-        let (body, dropped, adjustments) = match (self, target.provider.protocol) {
-            (Self::Chat { request, canonical }, Protocol::Anthropic) => {
-                let canonical = canonical.get_or_init(|| decode_request(request.body())).clone()?;
-                let encoded = encode_upstream(&canonical, model, upstream_stream)?;
-                let mut dropped = chat_request::dropped_params(request.body());
-                dropped.extend(encoded.dropped_params);
-                (encoded.body, dropped, encoded.adjustments)
-            }
-            (Self::Messages { raw, request, .. }, Protocol::Anthropic) => {
-                // Passthrough: only `model` changes (and the default `max_tokens` the API
-                // requires); `stream` is the client's, as Messages upstreams are never folded.
-                let mut body = raw.clone();
-                body.insert("model".into(), Value::from(model));
-                if let Some(max) = request.max_output_tokens {
-                    body.entry("max_tokens").or_insert(Value::from(max));
+        if let Self::Embeddings(request) = self {
+            return embeddings_outbound(request, target);
+        }
+        if self.passthrough(target) {
+            let body = match self {
+                // Only `model` and the stream options change.
+                Self::Chat { request, .. } => request.upstream_body(model, upstream_stream),
+                // Only `model` changes (and the `max_tokens` the API requires); `stream` is the
+                // client's, as Messages upstreams are never folded.
+                Self::Messages { raw, request, .. } => {
+                    let mut body = raw.clone();
+                    body.insert("model".into(), Value::from(model));
+                    if let Some(max) = request.max_output_tokens {
+                        body.entry("max_tokens").or_insert(Value::from(max));
+                    }
+                    to_bytes(&body)
                 }
-                (body, Vec::new(), Vec::new())
-            }
-            (Self::Messages { request, .. }, _) => {
-                let body = translate::encode_request(request, model, &target.provider.name, upstream_stream)?;
-                (body, translate::dropped_params(request), Vec::new())
-            }
-            // Passthrough: only `model` and the stream options change.
-            (Self::Chat { request, .. }, _) => {
-                return Ok(Outbound {
-                    body: request.upstream_body(model, upstream_stream),
-                    dropped: Vec::new(),
-                    adjustments: Vec::new(),
-                });
-            }
+                // The model travels in the URL; the body is the client's.
+                Self::Gemini { raw, .. } => to_bytes(raw),
+                Self::Embeddings(_) => unreachable!("handled above"),
+            };
+            return Ok(Outbound { body, dropped: Vec::new(), adjustments: Vec::new() });
+        }
+        let canonical = self.canonical()?;
+        let mut dropped = match self {
+            Self::Chat { request, .. } => chat_request::dropped_params(request.body()),
+            Self::Gemini { raw, .. } => gemini::request::dropped_client_params(raw),
+            _ => Vec::new(),
         };
+        let (body, more_dropped, adjustments) = encode_canonical(&canonical, target, upstream_stream)?;
+        dropped.extend(more_dropped);
         Ok(Outbound {
             body: to_bytes(&body),
             dropped: dropped.into_iter().map(str::to_string).collect(),
@@ -121,23 +184,61 @@ impl Inbound {
         })
     }
 
+    /// The HTTP request for one attempt.
+    pub fn send(&self, call: Send<'_>) -> reqwest::RequestBuilder {
+        let Send { http, target, credential, client_headers, body, upstream_stream } = call;
+        let provider: &Provider = &target.provider;
+        let model = target.upstream_model.as_str();
+        match (self, provider.protocol) {
+            (Self::Embeddings(_), Protocol::Gemini) => {
+                gemini_api::call(http, provider, credential, model, gemini_api::Method::BatchEmbed, body)
+            }
+            (Self::Embeddings(_), _) => openai::embeddings(http, provider, credential, body),
+            (_, Protocol::Anthropic) => anthropic::messages(http, provider, credential, client_headers, body),
+            (_, Protocol::Gemini) => {
+                let method = if upstream_stream { gemini_api::Method::Stream } else { gemini_api::Method::Generate };
+                gemini_api::call(http, provider, credential, model, method, body)
+            }
+            _ => openai::chat_completions(http, provider, credential, body),
+        }
+    }
+
     /// The relay for a stream from `target`.
     pub fn relay(&self, target: &Target) -> Box<dyn Relay> {
         let served = target.served_id.clone();
-        match (self, target.provider.protocol) {
-            (Self::Chat { request, .. }, Protocol::Anthropic) => {
-                let encoder = ChatStreamEncoder::new(new_completion_id(), served, unix_now(), request.include_usage);
-                Box::new(Translate::new(AnthropicDecoder::default(), ChatEncoder(encoder)))
-            }
-            (Self::Chat { request, .. }, _) => Box::new(ChatPassthrough::new(served, request.include_usage)),
-            (Self::Messages { request, .. }, Protocol::Anthropic) => {
-                Box::new(MessagesPassthrough::new(request.model.clone()))
-            }
-            (Self::Messages { request, input_estimate, .. }, _) => {
-                let encoder = MessagesStreamEncoder::new(new_message_id(), request.model.clone(), *input_estimate);
-                Box::new(Translate::new(ChatDecoder::default(), MessagesEncoder(encoder)))
-            }
+        if self.passthrough(target) {
+            return match self {
+                Self::Chat { request, .. } => Box::new(ChatPassthrough::new(served, request.include_usage)),
+                Self::Messages { request, .. } => Box::new(MessagesPassthrough::new(request.model.clone())),
+                Self::Gemini { framing, .. } => Box::new(GeminiPassthrough::new(*framing)),
+                Self::Embeddings(_) => unreachable!("embeddings never stream"),
+            };
         }
+        let decoder: Box<dyn UpstreamDecoder> = match target.provider.protocol {
+            Protocol::Anthropic => Box::new(AnthropicDecoder::default()),
+            Protocol::Gemini => Box::new(GeminiDecoder::new(gemini::ORIGIN, self.gemini_renames())),
+            _ => Box::new(ChatDecoder::default()),
+        };
+        let encoder: Box<dyn ClientEncoder> = match self {
+            Self::Chat { request, signatures, .. } => {
+                let encoder = ChatStreamEncoder::new(new_completion_id(), served, unix_now(), request.include_usage);
+                Box::new(RecordingEncoder::new(ChatEncoder(encoder), signatures.clone()))
+            }
+            Self::Messages { request, input_estimate, .. } => {
+                let encoder = MessagesStreamEncoder::new(new_message_id(), request.model.clone(), *input_estimate);
+                Box::new(MessagesEncoder(encoder))
+            }
+            Self::Gemini { request, framing, .. } => {
+                let encoder = gemini::stream::GeminiStreamEncoder::new(
+                    response_id(),
+                    request.model.clone(),
+                    gemini::ORIGIN.into(),
+                );
+                Box::new(GeminiEncoder::new(encoder, *framing))
+            }
+            Self::Embeddings(_) => unreachable!("embeddings never stream"),
+        };
+        Box::new(Translate::new(decoder, encoder))
     }
 
     /// The client's complete answer from the upstream's complete body (read whole, or folded
@@ -147,31 +248,159 @@ impl Inbound {
         if let Some(failure) = error_in_body(protocol, &upstream) {
             return Err(failure);
         }
+        if let Self::Embeddings(request) = self {
+            return embeddings_complete(request, protocol, upstream);
+        }
         let served = target.served_id.as_str();
-        let (body, usage) = match (self, protocol) {
-            (Self::Chat { .. }, Protocol::Anthropic) => {
-                let response = decode_upstream_response(&upstream, served).map_err(untranslatable)?;
-                (encode_completion(&response, true), Some(TokenUsage::from_canonical(&response.usage)))
+        if self.passthrough(target) {
+            let usage = match self {
+                Self::Chat { .. } => {
+                    upstream.insert("model".into(), Value::from(served));
+                    upstream.get("usage").filter(|u| u.is_object()).map(TokenUsage::from_openai)
+                }
+                Self::Messages { request, .. } => {
+                    upstream.insert("model".into(), Value::from(request.model.clone()));
+                    decode_complete(protocol, &upstream, served).ok().map(|r| TokenUsage::from_canonical(&r.usage))
+                }
+                _ => upstream
+                    .get("usageMetadata")
+                    .map(|u| TokenUsage::from_canonical(&gemini::response::decode_usage(u))),
+            };
+            return Ok(Completed { body: to_bytes(&upstream), usage });
+        }
+        let mut response = decode_complete(protocol, &upstream, served).map_err(untranslatable)?;
+        if protocol == Protocol::Gemini {
+            let renames = self.gemini_renames();
+            for part in &mut response.parts {
+                if let ir::Part::ToolCall(call) = part
+                    && let Some((_, original)) = renames.iter().find(|(wire, _)| *wire == call.name)
+                {
+                    call.name.clone_from(original);
+                }
             }
-            (Self::Chat { .. }, _) => {
-                let usage = upstream.get("usage").filter(|u| u.is_object()).map(TokenUsage::from_openai);
-                upstream.insert("model".into(), Value::from(served));
-                (Value::Object(upstream), usage)
+        }
+        let body = match self {
+            Self::Chat { signatures, .. } => {
+                signatures.remember_response(&response);
+                encode_completion(&response, true)
             }
-            (Self::Messages { request, .. }, Protocol::Anthropic) => {
-                let usage =
-                    decode_upstream_response(&upstream, served).ok().map(|r| TokenUsage::from_canonical(&r.usage));
-                upstream.insert("model".into(), Value::from(request.model.clone()));
-                (Value::Object(upstream), usage)
+            Self::Messages { request, .. } => encode_response(&response, &request.model),
+            Self::Gemini { request, .. } => {
+                gemini::response::encode_client_response(&response, &request.model, gemini::ORIGIN)
             }
-            (Self::Messages { request, .. }, _) => {
-                let usage = upstream.get("usage").filter(|u| u.is_object()).map(TokenUsage::from_openai);
-                let response = translate::decode_response(&upstream, served).map_err(untranslatable)?;
-                (encode_response(&response, &request.model), usage)
-            }
+            Self::Embeddings(_) => unreachable!("handled above"),
         };
-        let body = Bytes::from(serde_json::to_vec(&body).expect("a JSON value always serialises"));
-        Ok(Completed { body, usage })
+        let usage = Some(TokenUsage::from_canonical(&response.usage));
+        Ok(Completed { body: Bytes::from(serde_json::to_vec(&body).expect("JSON serialises")), usage })
+    }
+}
+
+impl Inbound {
+    /// The client's tool names Gemini cannot take as they are: (the name sent, the client's).
+    fn gemini_renames(&self) -> Vec<(String, String)> {
+        let Ok(canonical) = self.canonical() else { return Vec::new() };
+        canonical
+            .tools
+            .iter()
+            .filter_map(|tool| match tool {
+                ir::Tool::Function { name, .. } => {
+                    let wire = gemini::request::wire_tool_name(name);
+                    (wire != name.as_str()).then(|| (wire.into_owned(), name.clone()))
+                }
+                ir::Tool::Server { .. } => None,
+            })
+            .collect()
+    }
+}
+
+/// The canonical request as `target`'s protocol body, with what was dropped and adjusted.
+type Encoded = (Map<String, Value>, Vec<&'static str>, Vec<&'static str>);
+
+fn encode_canonical(canonical: &ir::Request, target: &Target, stream: bool) -> Result<Encoded, InvalidRequest> {
+    let model = target.upstream_model.as_str();
+    Ok(match target.provider.protocol {
+        Protocol::Anthropic => {
+            let encoded = anthropic_upstream::encode_upstream(canonical, model, stream)?;
+            (encoded.body, encoded.dropped_params, encoded.adjustments)
+        }
+        Protocol::Gemini => {
+            let encoded = gemini::request::encode_upstream(canonical, model, gemini::ORIGIN, Dialect::Public)?;
+            (encoded.body, encoded.dropped_params, encoded.adjustments)
+        }
+        _ => {
+            let body = translate::encode_request(canonical, model, &target.provider.name, stream)?;
+            (body, translate::dropped_params(canonical), Vec::new())
+        }
+    })
+}
+
+/// A complete upstream body in canonical form.
+fn decode_complete(
+    protocol: Protocol,
+    body: &Map<String, Value>,
+    served: &str,
+) -> Result<ir::Response, InvalidRequest> {
+    match protocol {
+        Protocol::Anthropic => anthropic_upstream::decode_upstream_response(body, served),
+        Protocol::Gemini => gemini::response::decode_upstream_response(body, served, gemini::ORIGIN),
+        _ => translate::decode_response(body, served),
+    }
+}
+
+fn embeddings_outbound(request: &EmbeddingsRequest, target: &Target) -> Result<Outbound, InvalidRequest> {
+    let model = target.upstream_model.as_str();
+    let body = match (target.provider.protocol, &request.input) {
+        (Protocol::Gemini, EmbeddingInput::Texts(texts)) => {
+            to_bytes(&gemini::embed::encode_batch_embed(texts, model, request.dimensions))
+        }
+        (Protocol::Gemini, EmbeddingInput::Tokens(_)) => {
+            return Err(InvalidRequest::at("token inputs cannot be sent to Gemini; send text", "input"));
+        }
+        (Protocol::OpenAi, _) => request.upstream_body(model),
+        _ => {
+            return Err(InvalidRequest::at(
+                format!("model '{}' does not support embeddings", target.served_id),
+                "model",
+            ));
+        }
+    };
+    Ok(Outbound { body, dropped: Vec::new(), adjustments: Vec::new() })
+}
+
+/// The embeddings answer in OpenAI's shape, `model` as requested, `base64` when asked for, and
+/// the local estimate as usage when the upstream reported none.
+fn embeddings_complete(
+    request: &EmbeddingsRequest,
+    protocol: Protocol,
+    upstream: Map<String, Value>,
+) -> Result<Completed, UpstreamFailure> {
+    let mut answer = match protocol {
+        Protocol::Gemini => {
+            let decoded = gemini::embed::decode_batch_embed(&upstream, &request.model, request.input.len());
+            match decoded.map_err(untranslatable)? {
+                Value::Object(answer) => answer,
+                _ => return Err(untranslatable(InvalidRequest::body("embeddings answer is not an object"))),
+            }
+        }
+        _ => upstream,
+    };
+    answer.insert("model".into(), Value::from(request.model.clone()));
+    let reported = answer.get("usage").and_then(|u| u.get("prompt_tokens")).and_then(Value::as_u64).unwrap_or(0);
+    let prompt_tokens = if reported > 0 { reported } else { estimate_input_tokens(request) };
+    answer.insert("usage".into(), serde_json::json!({"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}));
+    if request.base64 {
+        encode_base64_in_place(&mut answer);
+    }
+    let usage = TokenUsage { prompt: prompt_tokens, ..TokenUsage::default() };
+    Ok(Completed { body: to_bytes(&answer), usage: Some(usage) })
+}
+
+fn estimate_input_tokens(request: &EmbeddingsRequest) -> u64 {
+    match &request.input {
+        EmbeddingInput::Texts(texts) => {
+            texts.iter().map(|t| crate::tokens::count_text(&request.model, t).tokens as u64).sum()
+        }
+        EmbeddingInput::Tokens(_) => 0,
     }
 }
 
@@ -192,6 +421,11 @@ fn untranslatable(err: InvalidRequest) -> UpstreamFailure {
 
 fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// A `responseId` for answers the proxy translates into Gemini's shape.
+fn response_id() -> String {
+    random_base62(22)
 }
 
 pub fn to_bytes(map: &Map<String, Value>) -> Bytes {

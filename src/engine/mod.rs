@@ -9,6 +9,7 @@ pub mod client_stream;
 pub mod count_tokens;
 pub mod error;
 pub mod exchange;
+pub mod gemini;
 pub mod messages;
 pub mod models;
 pub mod probe;
@@ -17,6 +18,7 @@ pub mod relay;
 pub mod resolve;
 pub mod retry_info;
 pub mod session;
+pub mod signatures;
 pub mod upstream_events;
 
 use std::sync::Arc;
@@ -81,6 +83,7 @@ pub struct Engine {
     redactor: Arc<Redactor>,
     catalog: ModelCatalog,
     store: Option<Arc<dyn StateStore>>,
+    signatures: Arc<signatures::SignatureCache>,
 }
 
 impl Engine {
@@ -92,6 +95,7 @@ impl Engine {
         let redactor = Arc::new(Redactor::new(registry.secrets().into_iter().chain(extra_secrets)));
         let catalog = ModelCatalog::new(settings.models_cache_ttl);
         let pool = CredentialPool::new(pool, &registry, store.clone());
+        let signatures = Arc::new(signatures::SignatureCache::new(settings.signature_cache_ttl));
         Ok(Self {
             registry: Arc::new(registry),
             http,
@@ -103,6 +107,7 @@ impl Engine {
             redactor,
             catalog,
             store,
+            signatures,
         })
     }
 

@@ -7,7 +7,7 @@ use tokio::time::Instant;
 
 use super::Engine;
 use crate::catalog::ModelCard;
-use crate::providers::{self, Provider, openai};
+use crate::providers::{self, Provider};
 
 /// A listing call should be quick; a slow one must not hold `/v1/models` for the full deadline.
 const LISTING_TIMEOUT: Duration = Duration::from_secs(15);
@@ -80,6 +80,6 @@ impl Engine {
 }
 
 fn parse_cards(provider: &Provider, body: &[u8], now: u64) -> Option<Vec<ModelCard>> {
-    let models = openai::parse_model_list(body).ok()?;
+    let models = providers::parse_model_list(provider.protocol, body).ok()?;
     Some(models.iter().map(|m| ModelCard::new(&provider.name, &m.id, m.created.unwrap_or(now))).collect())
 }

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use super::Engine;
 use super::classify::{ErrorClass, UpstreamFailure, classify_http, classify_transport};
 use crate::auth::Credential;
-use crate::providers::{self, Provider, openai};
+use crate::providers::{self, Provider};
 
 /// What a probe says about a credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -215,7 +215,7 @@ impl Engine {
         let failure = match answer {
             Ok(Ok((status, _, body))) if status.is_success() => {
                 result.status = Some(status.as_u16());
-                return match openai::parse_model_list(&body) {
+                return match providers::parse_model_list(provider.protocol, &body) {
                     Ok(models) => {
                         result.result = ProbeOutcome::Ok;
                         let plural = if models.len() == 1 { "" } else { "s" };

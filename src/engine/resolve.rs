@@ -103,7 +103,7 @@ mod tests {
             ("OPENROUTER_API_KEY", "k1"),
             ("ANTHROPIC_API_KEY", "k2"),
             ("TOGETHER_API_KEY", "k3"),
-            ("GEMINI_API_KEY", "k4"),
+            ("GEMINI_CLI_API_KEY", "k4"),
         ]))
         .0
     }
@@ -155,7 +155,7 @@ mod tests {
         assert!(message("gpt-4o").contains("openrouter"));
         assert!(message("nosuch/x").contains("unknown provider 'nosuch'"));
         assert!(message("groq/llama").contains("set GROQ_API_KEY"));
-        assert!(message("gemini/gemini-2.5-flash").contains("not supported by this build"));
+        assert!(message("gemini_cli/gemini-2.5-pro").contains("not supported by this build"));
         assert!(message("openrouter/").contains("provider/model"));
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod anthropic;
 pub mod builtin;
+pub mod gemini;
 pub mod openai;
 pub mod registry;
 
@@ -19,7 +20,16 @@ pub fn list_models(
 ) -> reqwest::RequestBuilder {
     match provider.protocol {
         Protocol::Anthropic => anthropic::list_models(http, url, credential),
+        Protocol::Gemini => gemini::list_models(http, url, credential),
         _ => openai::list_models(http, url, credential),
+    }
+}
+
+/// The models of a list body in the provider's protocol.
+pub fn parse_model_list(protocol: Protocol, body: &[u8]) -> Result<Vec<openai::ListedModel>, serde_json::Error> {
+    match protocol {
+        Protocol::Gemini => gemini::parse_model_list(body),
+        _ => openai::parse_model_list(body),
     }
 }
 
@@ -48,7 +58,7 @@ impl Protocol {
 
     /// Whether this build can route requests to the protocol.
     pub fn is_supported(self) -> bool {
-        matches!(self, Self::OpenAi | Self::Anthropic)
+        matches!(self, Self::OpenAi | Self::Anthropic | Self::Gemini)
     }
 
     /// The protocol a custom provider's `<NAME>_API_FORMAT` names (its first entry when it is a

@@ -21,6 +21,20 @@ pub fn chat_completions(
         .body(body)
 }
 
+/// `POST {base}/embeddings` with the credential as a bearer token.
+pub fn embeddings(
+    http: &reqwest::Client,
+    provider: &Provider,
+    credential: &Credential,
+    body: Bytes,
+) -> reqwest::RequestBuilder {
+    http.post(format!("{}/embeddings", provider.base_url))
+        .bearer_auth(credential.secret())
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::ACCEPT, "application/json")
+        .body(body)
+}
+
 /// `GET {models_url}` with the credential as a bearer token.
 pub fn list_models(http: &reqwest::Client, url: &str, credential: &Credential) -> reqwest::RequestBuilder {
     http.get(url).bearer_auth(credential.secret()).header(http::header::ACCEPT, "application/json")

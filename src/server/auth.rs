@@ -54,10 +54,15 @@ impl ProxyAuth {
     }
 
     pub fn accepts(&self, headers: &HeaderMap) -> bool {
+        self.accepts_with(headers, None)
+    }
+
+    /// [`Self::accepts`], also taking a key from the query string (`?key=`, Gemini style).
+    pub fn accepts_with(&self, headers: &HeaderMap, query_key: Option<&str>) -> bool {
         if self.is_open() {
             return true;
         }
-        presented_keys(headers).any(|key| {
+        presented_keys(headers).chain(query_key).any(|key| {
             let presented = digest(key);
             // Check every configured key so the time does not depend on which one matched.
             self.digests.iter().fold(subtle::Choice::from(0), |acc, d| acc | d.ct_eq(&presented)).into()
@@ -85,17 +90,65 @@ fn presented_keys(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 
 /// Middleware for the routes that need the proxy key.
 pub async fn require_proxy_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if state.auth.accepts(request.headers()) {
+    let family = Family::for_path(request.uri().path());
+    let query_key = gemini_style(request.uri()).then(|| query_key(request.uri().query())).flatten();
+    if state.auth.accepts_with(request.headers(), query_key.as_deref()) {
         return next.run(request).await;
     }
-    let family = Family::for_path(request.uri().path());
     let id = request.extensions().get::<RequestId>().map(|r| r.0.clone());
     ApiError::Unauthorized.into_family_response(family, id.as_deref())
+}
+
+/// Routes where a Gemini client may put the key in the query string: `/v1beta/…`, the Gemini
+/// methods under `/v1/models/`, and the model list (whose shape then follows, §5.9).
+pub fn gemini_style(uri: &http::Uri) -> bool {
+    let path = uri.path();
+    Family::for_path(path) == Family::Gemini || path == "/v1/models"
+}
+
+/// The `key` query parameter, percent-decoded.
+pub fn query_key(query: Option<&str>) -> Option<String> {
+    query?.split('&').find_map(|pair| {
+        let value = pair.strip_prefix("key=")?;
+        Some(percent_decode(value)).filter(|v| !v.is_empty())
+    })
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_keys_are_read_and_decoded() {
+        assert_eq!(query_key(Some("alt=sse&key=k%2Dmain")).as_deref(), Some("k-main"));
+        assert_eq!(query_key(Some("key=")), None);
+        assert_eq!(query_key(Some("keyx=1")), None);
+        assert_eq!(query_key(Some("key=50%")).as_deref(), Some("50%"));
+        assert_eq!(query_key(None), None);
+    }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();

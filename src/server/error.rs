@@ -181,13 +181,26 @@ fn engine_parts(err: &EngineError) -> Parts {
 pub enum Family {
     OpenAi,
     Anthropic,
+    Gemini,
 }
 
 impl Family {
-    /// `/v1/messages…` speaks Anthropic; everything else OpenAI.
+    /// `/v1/messages…` speaks Anthropic; `/v1beta/…` and the Gemini methods under `/v1/models/`
+    /// (`…:generateContent`) speak Gemini; everything else OpenAI.
     pub fn for_path(path: &str) -> Self {
-        if path.starts_with("/v1/messages") { Self::Anthropic } else { Self::OpenAi }
+        if path.starts_with("/v1/messages") {
+            Self::Anthropic
+        } else if path.starts_with("/v1beta/") || path == "/v1beta" || is_gemini_method_path(path) {
+            Self::Gemini
+        } else {
+            Self::OpenAi
+        }
     }
+}
+
+/// `/v1/models/{model}:{method}`: the google-genai SDK's default API version.
+pub fn is_gemini_method_path(path: &str) -> bool {
+    path.strip_prefix("/v1/models/").is_some_and(|rest| rest.contains(':'))
 }
 
 impl ApiError {
@@ -207,6 +220,7 @@ impl ApiError {
                 "error": {"type": anthropic_type(p.status, p.kind), "message": p.message},
                 "request_id": request_id,
             }),
+            Family::Gemini => gemini_error(p.status.as_u16(), &p.message, p.retry_after),
         };
         let body = serde_json::to_vec(&body).expect("JSON serialises");
         let mut response =
@@ -236,6 +250,36 @@ fn anthropic_type(status: StatusCode, openai_kind: &str) -> &'static str {
         400..=499 => "invalid_request_error",
         _ if openai_kind == "timeout_error" => "timeout_error",
         _ => "api_error",
+    }
+}
+
+/// Google's error body (HTTP API specification §7.1): `code`, `message`, `status`, and a
+/// `RetryInfo` detail when a retry time is known.
+pub fn gemini_error(status: u16, message: &str, retry_after: Option<u64>) -> Value {
+    let mut error = json!({"code": status, "message": message, "status": gemini_status(status)});
+    if let Some(secs) = retry_after {
+        error["details"] =
+            json!([{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": format!("{secs}s")}]);
+    }
+    json!({ "error": error })
+}
+
+/// Google's canonical status name for an HTTP status.
+pub fn gemini_status(status: u16) -> &'static str {
+    match status {
+        400 | 413 | 422 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        405 | 501 => "UNIMPLEMENTED",
+        409 => "ABORTED",
+        412 => "FAILED_PRECONDITION",
+        429 => "RESOURCE_EXHAUSTED",
+        499 => "CANCELLED",
+        502 | 503 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        400..=499 => "FAILED_PRECONDITION",
+        _ => "INTERNAL",
     }
 }
 

@@ -6,6 +6,7 @@ use std::process::Command;
 
 use crate::support::anthropic_mock::AnthropicMock;
 use crate::support::gateway::{Gateway, PROXY_KEY};
+use crate::support::gemini_mock::GeminiMock;
 use crate::support::openai_mock::OpenAiMock;
 
 /// A Python that can import `package`.
@@ -86,4 +87,21 @@ async fn official_openai_python_sdk_reaches_anthropic_models() {
     ])
     .await;
     run_sdk_script(python, "openai_sdk_anthropic_check.py", &gw.url("/v1"), "7 passed, 0 failed").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_google_genai_python_sdk_works_against_llmkp() {
+    let Some(python) = sdk_python("google.genai") else { return };
+    let gemini = GeminiMock::start().await;
+    let openai = OpenAiMock::start().await;
+    let (gbase, obase) = (gemini.base_url(), openai.base_url());
+    let gw = Gateway::start(&[
+        ("PROXY_API_KEY", PROXY_KEY),
+        ("GEMINI_API_BASE", &gbase),
+        ("GEMINI_API_KEY_1", "gm-good-sdk"),
+        ("OPENAI_API_BASE", &obase),
+        ("OPENAI_API_KEY_1", "sk-good-sdk"),
+    ])
+    .await;
+    run_sdk_script(python, "genai_sdk_check.py", &gw.url(""), "8 passed, 0 failed").await;
 }

@@ -79,7 +79,7 @@ fn assert_split_invariant(upstream: &str, make: impl Fn() -> Box<dyn Relay>) -> 
 fn a_chat_upstream_stream_translates_to_messages_identically_at_every_split() {
     let text = assert_split_invariant(CHAT_UPSTREAM, || {
         let encoder = MessagesStreamEncoder::new("msg_fixed", "openai/gpt-4o", 12);
-        Box::new(Translate::new(ChatDecoder::default(), MessagesEncoder(encoder)))
+        Box::new(Translate::new(Box::new(ChatDecoder::default()), Box::new(MessagesEncoder(encoder))))
     });
     assert!(text.starts_with("event: message_start\n"), "{text}");
     assert!(text.contains("Grüße 👋") && text.contains("Zürich"), "{text}");
@@ -90,7 +90,7 @@ fn a_chat_upstream_stream_translates_to_messages_identically_at_every_split() {
 fn a_messages_upstream_stream_translates_to_chat_identically_at_every_split() {
     let text = assert_split_invariant(MESSAGES_UPSTREAM, || {
         let encoder = ChatStreamEncoder::new("chatcmpl-fixed", "anthropic/claude-x", 1, true);
-        Box::new(Translate::new(AnthropicDecoder::default(), ChatEncoder(encoder)))
+        Box::new(Translate::new(Box::new(AnthropicDecoder::default()), Box::new(ChatEncoder(encoder))))
     });
     assert!(text.contains(r#""reasoning_content":"Denke nach…""#), "{text}");
     assert!(text.contains(r#""content":"Grüße 👋""#), "{text}");

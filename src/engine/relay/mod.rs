@@ -3,12 +3,17 @@
 //! otherwise. Relays are pure state machines; [`super::client_stream`] drives them.
 
 mod chat;
+mod gemini;
 mod messages;
 mod translate;
 
 pub use chat::ChatPassthrough;
+pub use gemini::{GeminiDecoder, GeminiEncoder, GeminiFraming, GeminiPassthrough};
 pub use messages::MessagesPassthrough;
-pub use translate::{AnthropicDecoder, ChatDecoder, ChatEncoder, MessagesEncoder, Translate};
+pub use translate::{
+    AnthropicDecoder, ChatDecoder, ChatEncoder, ClientEncoder, Decoded, MessagesEncoder, RecordingEncoder, Translate,
+    UpstreamDecoder,
+};
 
 use crate::formats::openai::usage::TokenUsage;
 use crate::formats::sse::SseEvent;

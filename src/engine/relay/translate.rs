@@ -1,10 +1,13 @@
 //! Client and upstream of different families: upstream events are decoded into canonical stream
 //! events (translation specification §9.5) and encoded into the client's frames (§9.1, §9.2).
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use super::{Relay, Step, parse_object, premature_end};
 use crate::engine::classify::{UpstreamFailure, classify_anthropic_error, classify_stream_error};
+use crate::engine::signatures::{SignatureCache, TurnRecorder};
 use crate::formats::anthropic::MessagesStreamEncoder;
 use crate::formats::anthropic::upstream::MessagesStreamDecoder;
 use crate::formats::ir::{StreamEvent, Usage};
@@ -38,13 +41,14 @@ pub trait ClientEncoder: Send {
     fn is_done(&self) -> bool;
 }
 
-pub struct Translate<D, E> {
-    decoder: D,
-    encoder: E,
+/// Upstream events → canonical events → client frames.
+pub struct Translate {
+    decoder: Box<dyn UpstreamDecoder>,
+    encoder: Box<dyn ClientEncoder>,
 }
 
-impl<D: UpstreamDecoder, E: ClientEncoder> Translate<D, E> {
-    pub fn new(decoder: D, encoder: E) -> Self {
+impl Translate {
+    pub fn new(decoder: Box<dyn UpstreamDecoder>, encoder: Box<dyn ClientEncoder>) -> Self {
         Self { decoder, encoder }
     }
 
@@ -55,7 +59,7 @@ impl<D: UpstreamDecoder, E: ClientEncoder> Translate<D, E> {
     }
 }
 
-impl<D: UpstreamDecoder, E: ClientEncoder> Relay for Translate<D, E> {
+impl Relay for Translate {
     fn event(&mut self, event: &SseEvent) -> Result<Step, UpstreamFailure> {
         let decoded = self.decoder.event(event)?;
         let content = decoded.events.iter().any(|e| !matches!(e, StreamEvent::Usage(_)));
@@ -160,6 +164,45 @@ impl ClientEncoder for ChatEncoder {
 
     fn is_done(&self) -> bool {
         self.0.is_done()
+    }
+}
+
+/// A client encoder that also records the answer's reasoning and tool-call signatures in the
+/// signature cache (for Chat clients, which cannot carry them, §10).
+pub struct RecordingEncoder<E> {
+    inner: E,
+    recorder: Option<TurnRecorder>,
+    cache: Arc<SignatureCache>,
+}
+
+impl<E: ClientEncoder> RecordingEncoder<E> {
+    pub fn new(inner: E, cache: Arc<SignatureCache>) -> Self {
+        Self { inner, recorder: Some(TurnRecorder::default()), cache }
+    }
+}
+
+impl<E: ClientEncoder> ClientEncoder for RecordingEncoder<E> {
+    fn push(&mut self, event: &StreamEvent) -> Vec<u8> {
+        if let Some(recorder) = &mut self.recorder {
+            recorder.observe(event);
+        }
+        self.inner.push(event)
+    }
+
+    fn finish(&mut self) -> Vec<u8> {
+        if let Some(recorder) = self.recorder.take() {
+            recorder.save(&self.cache);
+        }
+        self.inner.finish()
+    }
+
+    fn error(&mut self, failure: &UpstreamFailure, message: &str) -> Vec<u8> {
+        self.recorder = None;
+        self.inner.error(failure, message)
+    }
+
+    fn is_done(&self) -> bool {
+        self.inner.is_done()
     }
 }
 

@@ -4,6 +4,7 @@ pub mod aggregate;
 pub mod chat_output;
 pub mod chunk;
 pub mod decode_request;
+pub mod embeddings;
 pub mod request;
 pub mod stream_decoder;
 pub mod translate;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::engine::session::session_key;
 use crate::engine::{Reply, RequestContext};
 use crate::formats::anthropic::{MessagesRequest, PING};
-use crate::providers::anthropic;
+use crate::providers::{Protocol, anthropic};
 use crate::server::AppState;
 use crate::server::error::{ApiError, Family};
 use crate::server::request_log::{RequestArrival, RequestId, RouteLog};
@@ -122,8 +122,10 @@ pub async fn count_tokens(
     if !value.get("messages").is_some_and(Value::is_array) {
         return error(ApiError::BadRequest("missing required field 'messages'".into()), &id);
     }
-    if let Some(object) = value.as_object()
-        && let Some(counted) = state.engine.count_tokens_upstream(object, &forwarded(&headers)).await
+    let client_headers = forwarded(&headers);
+    if let Some(body) = value.as_object()
+        && let Some(counted) =
+            state.engine.count_tokens_upstream(Protocol::Anthropic, &model, body, &client_headers).await
     {
         return counted_response(counted, "upstream");
     }

@@ -1,6 +1,8 @@
 //! Route handlers, one module per API family or concern.
 
 pub mod chat;
+pub mod embeddings;
+pub mod gemini;
 pub mod messages;
 pub mod models;
 pub mod quota;

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Uri};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -16,6 +16,9 @@ use crate::server::error::ApiError;
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     refresh: Option<String>,
+    /// A Gemini client's proxy key (checked by the auth layer).
+    #[serde(rename = "key")]
+    _key: Option<String>,
 }
 
 /// The client speaks the Anthropic API.
@@ -23,9 +26,15 @@ fn anthropic_client(headers: &HeaderMap) -> bool {
     headers.contains_key("anthropic-version")
 }
 
+/// The client speaks the Gemini API: it authenticated the Gemini way.
+fn gemini_client(headers: &HeaderMap, uri: &Uri) -> bool {
+    headers.contains_key("x-goog-api-key") || crate::server::auth::query_key(uri.query()).is_some()
+}
+
 pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
+    uri: Uri,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(query) = query.map_err(|r| ApiError::BadRequest(r.body_text()))?;
@@ -35,6 +44,10 @@ pub async fn list(
             .ok_or_else(|| ApiError::BadRequest(format!("refresh must be true or false, not '{raw}'")))?,
     };
     let cards = state.engine.list_models(refresh).await;
+    if gemini_client(&headers, &uri) {
+        let models: Vec<Value> = cards.iter().map(super::gemini::gemini_model).collect();
+        return Ok(Json(json!({ "models": models })));
+    }
     if anthropic_client(&headers) {
         let data: Vec<Value> = cards.iter().map(|c| c.anthropic_json()).collect();
         let (first, last) = (cards.first().map(|c| c.id.clone()), cards.last().map(|c| c.id.clone()));
