@@ -221,3 +221,35 @@ async fn a_successful_probe_after_a_lockout_clears_the_persisted_ladders() {
     let snapshot = store.load(crate::store::now_ms()).unwrap();
     assert!(snapshot.ladders.is_empty(), "the lockout ladder is forgotten on disk too: {:?}", snapshot.ladders);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_gemini_429_with_retry_delay_17s_cools_that_key_for_17_seconds() {
+    use crate::engine::classify::{ErrorClass, classify_http};
+    let body = serde_json::json!({"error": {"code": 429, "status": "RESOURCE_EXHAUSTED",
+    "message": "You exceeded your current quota, please check your plan and billing details.",
+    "details": [
+        {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [{"quotaId": "PerMinute"}]},
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "17s"},
+    ]}});
+    let failure = classify_http(429, &http::HeaderMap::new(), body.to_string().as_bytes());
+    assert_eq!((failure.class, failure.retry_after), (ErrorClass::Quota, Some(Duration::from_secs(17))));
+
+    let pool = pool(&[("GEMINI_API_KEY_1", "gm-one"), ("GEMINI_API_KEY_2", "gm-two")]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let lease = pool.acquire("gemini", "gemini-2.5-flash", None, &[], deadline).await.unwrap();
+    let limited = lease.credential.id.clone();
+    lease.record_failure(failure.class, failure.retry_after, true);
+    let other =
+        pool.acquire("gemini", "gemini-2.5-flash", None, std::slice::from_ref(&limited), deadline).await.unwrap();
+    let other = other.credential.id.clone();
+    // Only the limited key left to choose from: nothing until its 17 s are over.
+    let only_limited = |pool: &CredentialPool| {
+        let lease = pool.acquire("gemini", "gemini-2.5-flash", None, std::slice::from_ref(&other), Instant::now());
+        futures::FutureExt::now_or_never(lease).unwrap().ok().map(|l| l.credential.id.clone())
+    };
+    assert_eq!(only_limited(&pool), None);
+    tokio::time::advance(Duration::from_millis(16_900)).await;
+    assert_eq!(only_limited(&pool), None, "still cooling at 16.9 s");
+    tokio::time::advance(Duration::from_millis(200)).await;
+    assert_eq!(only_limited(&pool), Some(limited), "free again after 17 s");
+}

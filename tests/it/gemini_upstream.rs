@@ -290,3 +290,64 @@ async fn tool_names_gemini_refuses_are_sent_rewritten_and_come_back_as_the_clien
         streamed.iter().find_map(|c| c["choices"][0]["delta"]["tool_calls"][0]["function"]["name"].as_str());
     assert_eq!(streamed_name, Some(name));
 }
+
+#[tokio::test]
+async fn an_anthropic_client_replays_a_streamed_gemini_tool_call_with_its_signature() {
+    let mock = GeminiMock::start().await;
+    let gw = gateway(&mock, &["gm-good-1"], &[]).await;
+    let tools = json!([{"name": "get_weather", "input_schema": {"type": "object",
+        "properties": {"location": {"type": "string"}}}}]);
+    let post = |body: Value| gw.client().post(gw.url("/v1/messages")).header("x-api-key", PROXY_KEY).json(&body).send();
+    let stream = post(json!({"model": "gemini/tools-3-pro", "max_tokens": 100, "stream": true, "tools": tools,
+        "messages": [{"role": "user", "content": "weather?"}]}))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    // Rebuild the assistant turn from the events, as the Anthropic SDK does.
+    let mut blocks: Vec<Value> = Vec::new();
+    for data in stream.split("\n\n").filter_map(|f| f.lines().find_map(|l| l.strip_prefix("data: "))) {
+        let event: Value = serde_json::from_str(data).unwrap();
+        match event["type"].as_str().unwrap() {
+            "content_block_start" => blocks.push(event["content_block"].clone()),
+            "content_block_delta" => {
+                let block = blocks.last_mut().unwrap();
+                let delta = &event["delta"];
+                match delta["type"].as_str().unwrap() {
+                    "signature_delta" => block["signature"] = delta["signature"].clone(),
+                    "input_json_delta" => {
+                        let so_far = block.get("partial").and_then(Value::as_str).unwrap_or_default().to_string();
+                        block["partial"] = json!(so_far + delta["partial_json"].as_str().unwrap());
+                    }
+                    "text_delta" => {
+                        let so_far = block["text"].as_str().unwrap_or_default().to_string();
+                        block["text"] = json!(so_far + delta["text"].as_str().unwrap());
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    for block in &mut blocks {
+        if let Some(partial) = block.as_object_mut().unwrap().remove("partial") {
+            block["input"] = serde_json::from_str(partial.as_str().unwrap()).unwrap();
+        }
+    }
+    let carrier = blocks.iter().find(|b| b["type"] == "thinking").expect("a thinking block carries the signature");
+    assert!(!carrier["signature"].as_str().unwrap().is_empty(), "{blocks:?}");
+    let call_id = blocks.iter().find(|b| b["type"] == "tool_use").unwrap()["id"].clone();
+    let replay = post(json!({"model": "gemini/tools-3-pro", "max_tokens": 100, "tools": tools, "messages": [
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": blocks},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call_id, "content": "sunny"}]},
+    ]}))
+    .await
+    .unwrap();
+    assert_eq!(replay.status(), 200, "{}", replay.text().await.unwrap());
+    let sent = &mock.generate_requests()[1].body;
+    let model_turn = sent["contents"].as_array().unwrap().iter().find(|c| c["role"] == "model").unwrap();
+    let call = model_turn["parts"].as_array().unwrap().iter().find(|p| p.get("functionCall").is_some()).unwrap();
+    assert_eq!(call["thoughtSignature"], json!(mock.issued_signatures()[0]));
+}

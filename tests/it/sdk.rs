@@ -92,16 +92,36 @@ async fn official_openai_python_sdk_reaches_anthropic_models() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_google_genai_python_sdk_works_against_llmkp() {
     let Some(python) = sdk_python("google.genai") else { return };
-    let gemini = GeminiMock::start().await;
-    let openai = OpenAiMock::start().await;
+    let (gemini, openai) = (GeminiMock::start().await, OpenAiMock::start().await);
+    let gw = gemini_and_openai(&gemini, &openai).await;
+    run_sdk_script(python, "genai_sdk_check.py", &gw.url(""), "8 passed, 0 failed").await;
+}
+
+/// A gateway in front of the Gemini mock and the OpenAI mock.
+async fn gemini_and_openai(gemini: &GeminiMock, openai: &OpenAiMock) -> Gateway {
     let (gbase, obase) = (gemini.base_url(), openai.base_url());
-    let gw = Gateway::start(&[
+    Gateway::start(&[
         ("PROXY_API_KEY", PROXY_KEY),
         ("GEMINI_API_BASE", &gbase),
         ("GEMINI_API_KEY_1", "gm-good-sdk"),
         ("OPENAI_API_BASE", &obase),
         ("OPENAI_API_KEY_1", "sk-good-sdk"),
     ])
-    .await;
-    run_sdk_script(python, "genai_sdk_check.py", &gw.url(""), "8 passed, 0 failed").await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_openai_python_sdk_reaches_gemini_models_and_embeddings() {
+    let Some(python) = sdk_python("openai") else { return };
+    let (gemini, openai) = (GeminiMock::start().await, OpenAiMock::start().await);
+    let gw = gemini_and_openai(&gemini, &openai).await;
+    run_sdk_script(python, "openai_sdk_gemini_check.py", &gw.url("/v1"), "7 passed, 0 failed").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_anthropic_python_sdk_reaches_gemini_models() {
+    let Some(python) = sdk_python("anthropic") else { return };
+    let (gemini, openai) = (GeminiMock::start().await, OpenAiMock::start().await);
+    let gw = gemini_and_openai(&gemini, &openai).await;
+    run_sdk_script(python, "anthropic_sdk_gemini_check.py", &gw.url(""), "3 passed, 0 failed").await;
 }

@@ -11,7 +11,8 @@ use crate::formats::ir::{Part, Response, StopReason, Usage};
 pub fn encode_response(resp: &Response, requested_model: &str) -> Value {
     let id = if resp.id.starts_with("msg_") { resp.id.clone() } else { new_message_id() };
     let model = if resp.model.is_empty() { requested_model } else { &resp.model };
-    let content: Vec<Value> = resp.parts.iter().filter_map(content_block).collect();
+    let content: Vec<Value> =
+        resp.parts.iter().flat_map(|part| signature_carrier(part).into_iter().chain(content_block(part))).collect();
     json!({
         "id": id,
         "type": "message",
@@ -27,6 +28,15 @@ pub fn encode_response(resp: &Response, requested_model: &str) -> Value {
 /// `{"type":"error","error":{"type":kind,"message":message},"request_id":request_id}`.
 pub fn error_body(kind: &str, message: &str, request_id: &str) -> Value {
     json!({"type": "error", "error": {"type": kind, "message": message}, "request_id": request_id})
+}
+
+/// A tool call signed by another provider (a Gemini `thoughtSignature`) has nowhere to keep its
+/// signature in `tool_use`: an empty thinking block right before it carries it, wrapped (§10), and
+/// brings it back to the call when the client replays the turn.
+fn signature_carrier(part: &Part) -> Option<Value> {
+    let Part::ToolCall(call) = part else { return None };
+    let signature = call.signature.as_ref().filter(|s| s.origin != super::ORIGIN)?;
+    Some(json!({"type": "thinking", "thinking": "", "signature": signature_to_wire(signature)}))
 }
 
 /// One content block of an assistant answer; parts that only occur in requests (images,
@@ -112,6 +122,22 @@ mod tests {
             arguments: arguments.into(),
             signature: None,
         })
+    }
+
+    #[test]
+    fn a_call_signed_by_another_provider_is_preceded_by_a_thinking_block_carrying_the_signature() {
+        let signed = Part::ToolCall(ToolCall {
+            id: "toolu_1".into(),
+            name: "get_weather".into(),
+            arguments: "{}".into(),
+            signature: Some(Signature { origin: "gemini".into(), value: "sig-1".into() }),
+        });
+        let message = encode_response(&response(vec![signed, call("toolu_2", "{}")], StopReason::ToolUse), "m");
+        let content = message["content"].as_array().unwrap();
+        let kinds: Vec<&str> = content.iter().map(|b| b["type"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["thinking", "tool_use", "tool_use"]);
+        assert_eq!(content[0]["signature"], "llmkp1.gemini.sig-1");
+        assert_eq!(content[0]["thinking"], "");
     }
 
     #[test]

@@ -301,7 +301,10 @@ fn encode_contents(
                     function.insert("name".into(), json!(name));
                     function.insert("args".into(), tool_input(&call.arguments));
                     let mut value = json!({"functionCall": function});
-                    if let Some(signature) = own(&call.signature, origin) {
+                    // A carrier right before the call (how Messages clients hold a Gemini call's
+                    // signature: an empty thinking block) signs the call.
+                    let carried = pending.take();
+                    if let Some(signature) = own(&call.signature, origin).or(carried) {
                         value["thoughtSignature"] = json!(signature);
                     }
                     let turn = turn(&mut turns, true);
@@ -316,7 +319,7 @@ fn encode_contents(
                     }
                     if !text.is_empty() {
                         turn.parts.push(json!({"text": text, "thought": true, "thoughtSignature": signature}));
-                    } else if message.parts.get(j + 1).is_some_and(is_text) {
+                    } else if message.parts.get(j + 1).is_some_and(|next| is_text(next) || is_call(next)) {
                         pending = Some(signature);
                     } else {
                         turn.parts.push(json!({"text": "", "thoughtSignature": signature}));
@@ -366,6 +369,10 @@ fn encode_contents(
 /// The signature value when it was issued by `origin` (§10).
 fn own<'s>(signature: &'s Option<Signature>, origin: &str) -> Option<&'s str> {
     signature.as_ref().filter(|s| s.origin == origin && !s.value.is_empty()).map(|s| s.value.as_str())
+}
+
+fn is_call(part: &Part) -> bool {
+    matches!(part, Part::ToolCall(_))
 }
 
 fn is_text(part: &Part) -> bool {

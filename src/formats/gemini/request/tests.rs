@@ -1196,7 +1196,7 @@ fn garbage_never_panics() {
 }
 
 #[test]
-fn a_carrier_signature_rides_only_on_the_text_right_after_it() {
+fn a_carrier_signature_rides_only_on_the_part_right_after_it() {
     let req = request(vec![
         message(Role::User, vec![text("Go.")]),
         message(
@@ -1204,12 +1204,26 @@ fn a_carrier_signature_rides_only_on_the_text_right_after_it() {
             vec![reasoning("", Some(sig(ORIGIN, "P1"))), call("c1", "f", "{}"), text("After the call.")],
         ),
     ]);
+    // A call right after the carrier takes it (Messages clients keep a call's signature so).
     assert_eq!(
         encode(&req, "gemini-2.5-flash").body["contents"][1]["parts"],
         json!([
-            {"text": "", "thoughtSignature": "P1"},
-            {"functionCall": {"id": "c1", "name": "f", "args": {}}},
+            {"functionCall": {"id": "c1", "name": "f", "args": {}}, "thoughtSignature": "P1"},
             {"text": "After the call."}
         ])
     );
+}
+
+#[test]
+fn an_empty_reasoning_carrier_signs_the_call_that_follows_it() {
+    let req = request(vec![
+        message(Role::User, vec![text("weather?")]),
+        message(Role::Assistant, vec![reasoning("", Some(sig(ORIGIN, "sig-1"))), call("c1", "get_weather", "{}")]),
+        message(Role::Tool, vec![result("c1", "sunny")]),
+    ]);
+    let body = encode(&req, "gemini-2.5-flash").body;
+    let parts = body["contents"][1]["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 1, "the carrier is not sent on its own: {parts:?}");
+    assert_eq!(parts[0]["thoughtSignature"], "sig-1");
+    assert_eq!(parts[0]["functionCall"]["name"], "get_weather");
 }
