@@ -31,6 +31,7 @@ Register-ArgumentCompleter -Native -CommandName 'llmkp' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the HTTP gateway in the foreground')
+            [CompletionResult]::new('auth', 'auth', [CompletionResultType]::ParameterValue, 'Log in to OAuth providers, store API keys, export credentials as environment variables')
             [CompletionResult]::new('keys', 'keys', [CompletionResultType]::ParameterValue, 'Credentials and their state')
             [CompletionResult]::new('quota', 'quota', [CompletionResultType]::ParameterValue, 'Usage per credential and model')
             [CompletionResult]::new('chat', 'chat', [CompletionResultType]::ParameterValue, 'Send one prompt and print the answer as it streams')
@@ -52,6 +53,108 @@ Register-ArgumentCompleter -Native -CommandName 'llmkp' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'llmkp;auth' {
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Home directory: .env, oauth_creds/, state database, logs [default: $XDG_CONFIG_HOME/llmkp]')
+            [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Extra env file, loaded before ./.env and <home>/.env (repeatable)')
+            [CompletionResult]::new('--log-level', '--log-level', [CompletionResultType]::ParameterName, 'Log level on stderr [default: $LOG_LEVEL, else info]')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr (no progress, no warnings)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr (no progress, no warnings)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Log in to an OAuth provider, or store an API key in <home>/.env')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Print stored OAuth credentials as environment variables (for stateless deploys)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Stored OAuth credentials: account, tier, expiry and state (never a token)')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Delete a stored credential (an OAuth file or an API-key line of <home>/.env)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'llmkp;auth;add' {
+            [CompletionResult]::new('--api-key', '--api-key', [CompletionResultType]::ParameterName, 'The API key (otherwise read from stdin when it is not a terminal, else prompted)')
+            [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Also store <PROVIDER>_API_BASE (a custom OpenAI-compatible provider)')
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Callback port of the login (default: the provider''s, or <PROVIDER>_OAUTH_PORT)')
+            [CompletionResult]::new('--email', '--email', [CompletionResultType]::ParameterName, 'Account identity for providers without a user-info endpoint (Qwen Code)')
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Home directory: .env, oauth_creds/, state database, logs [default: $XDG_CONFIG_HOME/llmkp]')
+            [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Extra env file, loaded before ./.env and <home>/.env (repeatable)')
+            [CompletionResult]::new('--log-level', '--log-level', [CompletionResultType]::ParameterName, 'Log level on stderr [default: $LOG_LEVEL, else info]')
+            [CompletionResult]::new('--no-browser', '--no-browser', [CompletionResultType]::ParameterName, 'Print the login URL instead of opening a browser')
+            [CompletionResult]::new('--manual', '--manual', [CompletionResultType]::ParameterName, 'No local callback: paste the final redirect URL (or the code) instead')
+            [CompletionResult]::new('--cookie', '--cookie', [CompletionResultType]::ParameterName, 'iFlow: log in with the BXAuth browser cookie of platform.iflow.cn (read like --api-key)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr (no progress, no warnings)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr (no progress, no warnings)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'llmkp;auth;export' {
+            [CompletionResult]::new('--index', '--index', [CompletionResultType]::ParameterName, 'Only the credential with this file number')
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Write to this file (0600) instead of stdout')
+            [CompletionResult]::new('--out-dir', '--out-dir', [CompletionResultType]::ParameterName, 'Write one file per credential into this directory (0600 each)')
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Home directory: .env, oauth_creds/, state database, logs [default: $XDG_CONFIG_HOME/llmkp]')
+            [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Extra env file, loaded before ./.env and <home>/.env (repeatable)')
+            [CompletionResult]::new('--log-level', '--log-level', [CompletionResultType]::ParameterName, 'Log level on stderr [default: $LOG_LEVEL, else info]')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every credential (the default)')
+            [CompletionResult]::new('--combine', '--combine', [CompletionResultType]::ParameterName, 'With --out-dir: one combined file')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr (no progress, no warnings)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr (no progress, no warnings)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'llmkp;auth;list' {
+            [CompletionResult]::new('--provider', '--provider', [CompletionResultType]::ParameterName, 'Only this provider')
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Home directory: .env, oauth_creds/, state database, logs [default: $XDG_CONFIG_HOME/llmkp]')
+            [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Extra env file, loaded before ./.env and <home>/.env (repeatable)')
+            [CompletionResult]::new('--log-level', '--log-level', [CompletionResultType]::ParameterName, 'Log level on stderr [default: $LOG_LEVEL, else info]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON document on stdout')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr (no progress, no warnings)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr (no progress, no warnings)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'llmkp;auth;remove' {
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Home directory: .env, oauth_creds/, state database, logs [default: $XDG_CONFIG_HOME/llmkp]')
+            [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Extra env file, loaded before ./.env and <home>/.env (repeatable)')
+            [CompletionResult]::new('--log-level', '--log-level', [CompletionResultType]::ParameterName, 'Log level on stderr [default: $LOG_LEVEL, else info]')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr (no progress, no warnings)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr (no progress, no warnings)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'llmkp;auth;help' {
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Log in to an OAuth provider, or store an API key in <home>/.env')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Print stored OAuth credentials as environment variables (for stateless deploys)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Stored OAuth credentials: account, tier, expiry and state (never a token)')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Delete a stored credential (an OAuth file or an API-key line of <home>/.env)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'llmkp;auth;help;add' {
+            break
+        }
+        'llmkp;auth;help;export' {
+            break
+        }
+        'llmkp;auth;help;list' {
+            break
+        }
+        'llmkp;auth;help;remove' {
+            break
+        }
+        'llmkp;auth;help;help' {
             break
         }
         'llmkp;keys' {
@@ -225,6 +328,7 @@ Register-ArgumentCompleter -Native -CommandName 'llmkp' -ScriptBlock {
         }
         'llmkp;help' {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the HTTP gateway in the foreground')
+            [CompletionResult]::new('auth', 'auth', [CompletionResultType]::ParameterValue, 'Log in to OAuth providers, store API keys, export credentials as environment variables')
             [CompletionResult]::new('keys', 'keys', [CompletionResultType]::ParameterValue, 'Credentials and their state')
             [CompletionResult]::new('quota', 'quota', [CompletionResultType]::ParameterValue, 'Usage per credential and model')
             [CompletionResult]::new('chat', 'chat', [CompletionResultType]::ParameterValue, 'Send one prompt and print the answer as it streams')
@@ -235,6 +339,25 @@ Register-ArgumentCompleter -Native -CommandName 'llmkp' -ScriptBlock {
             break
         }
         'llmkp;help;serve' {
+            break
+        }
+        'llmkp;help;auth' {
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Log in to an OAuth provider, or store an API key in <home>/.env')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Print stored OAuth credentials as environment variables (for stateless deploys)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Stored OAuth credentials: account, tier, expiry and state (never a token)')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Delete a stored credential (an OAuth file or an API-key line of <home>/.env)')
+            break
+        }
+        'llmkp;help;auth;add' {
+            break
+        }
+        'llmkp;help;auth;export' {
+            break
+        }
+        'llmkp;help;auth;list' {
+            break
+        }
+        'llmkp;help;auth;remove' {
             break
         }
         'llmkp;help;keys' {

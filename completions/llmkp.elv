@@ -28,6 +28,7 @@ set edit:completion:arg-completer[llmkp] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand serve 'Run the HTTP gateway in the foreground'
+            cand auth 'Log in to OAuth providers, store API keys, export credentials as environment variables'
             cand keys 'Credentials and their state'
             cand quota 'Usage per credential and model'
             cand chat 'Send one prompt and print the answer as it streams'
@@ -48,6 +49,97 @@ set edit:completion:arg-completer[llmkp] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
+        }
+        &'llmkp;auth'= {
+            cand --home 'Home directory: .env, oauth_creds/, state database, logs [default: $XDG_CONFIG_HOME/llmkp]'
+            cand --env-file 'Extra env file, loaded before ./.env and <home>/.env (repeatable)'
+            cand --log-level 'Log level on stderr [default: $LOG_LEVEL, else info]'
+            cand -q 'Only errors on stderr (no progress, no warnings)'
+            cand --quiet 'Only errors on stderr (no progress, no warnings)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand add 'Log in to an OAuth provider, or store an API key in <home>/.env'
+            cand export 'Print stored OAuth credentials as environment variables (for stateless deploys)'
+            cand list 'Stored OAuth credentials: account, tier, expiry and state (never a token)'
+            cand remove 'Delete a stored credential (an OAuth file or an API-key line of <home>/.env)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'llmkp;auth;add'= {
+            cand --api-key 'The API key (otherwise read from stdin when it is not a terminal, else prompted)'
+            cand --base-url 'Also store <PROVIDER>_API_BASE (a custom OpenAI-compatible provider)'
+            cand --port 'Callback port of the login (default: the provider''s, or <PROVIDER>_OAUTH_PORT)'
+            cand --email 'Account identity for providers without a user-info endpoint (Qwen Code)'
+            cand --home 'Home directory: .env, oauth_creds/, state database, logs [default: $XDG_CONFIG_HOME/llmkp]'
+            cand --env-file 'Extra env file, loaded before ./.env and <home>/.env (repeatable)'
+            cand --log-level 'Log level on stderr [default: $LOG_LEVEL, else info]'
+            cand --no-browser 'Print the login URL instead of opening a browser'
+            cand --manual 'No local callback: paste the final redirect URL (or the code) instead'
+            cand --cookie 'iFlow: log in with the BXAuth browser cookie of platform.iflow.cn (read like --api-key)'
+            cand -q 'Only errors on stderr (no progress, no warnings)'
+            cand --quiet 'Only errors on stderr (no progress, no warnings)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'llmkp;auth;export'= {
+            cand --index 'Only the credential with this file number'
+            cand --out 'Write to this file (0600) instead of stdout'
+            cand --out-dir 'Write one file per credential into this directory (0600 each)'
+            cand --home 'Home directory: .env, oauth_creds/, state database, logs [default: $XDG_CONFIG_HOME/llmkp]'
+            cand --env-file 'Extra env file, loaded before ./.env and <home>/.env (repeatable)'
+            cand --log-level 'Log level on stderr [default: $LOG_LEVEL, else info]'
+            cand --all 'Every credential (the default)'
+            cand --combine 'With --out-dir: one combined file'
+            cand -q 'Only errors on stderr (no progress, no warnings)'
+            cand --quiet 'Only errors on stderr (no progress, no warnings)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'llmkp;auth;list'= {
+            cand --provider 'Only this provider'
+            cand --home 'Home directory: .env, oauth_creds/, state database, logs [default: $XDG_CONFIG_HOME/llmkp]'
+            cand --env-file 'Extra env file, loaded before ./.env and <home>/.env (repeatable)'
+            cand --log-level 'Log level on stderr [default: $LOG_LEVEL, else info]'
+            cand --json 'One JSON document on stdout'
+            cand -q 'Only errors on stderr (no progress, no warnings)'
+            cand --quiet 'Only errors on stderr (no progress, no warnings)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'llmkp;auth;remove'= {
+            cand --home 'Home directory: .env, oauth_creds/, state database, logs [default: $XDG_CONFIG_HOME/llmkp]'
+            cand --env-file 'Extra env file, loaded before ./.env and <home>/.env (repeatable)'
+            cand --log-level 'Log level on stderr [default: $LOG_LEVEL, else info]'
+            cand -q 'Only errors on stderr (no progress, no warnings)'
+            cand --quiet 'Only errors on stderr (no progress, no warnings)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'llmkp;auth;help'= {
+            cand add 'Log in to an OAuth provider, or store an API key in <home>/.env'
+            cand export 'Print stored OAuth credentials as environment variables (for stateless deploys)'
+            cand list 'Stored OAuth credentials: account, tier, expiry and state (never a token)'
+            cand remove 'Delete a stored credential (an OAuth file or an API-key line of <home>/.env)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'llmkp;auth;help;add'= {
+        }
+        &'llmkp;auth;help;export'= {
+        }
+        &'llmkp;auth;help;list'= {
+        }
+        &'llmkp;auth;help;remove'= {
+        }
+        &'llmkp;auth;help;help'= {
         }
         &'llmkp;keys'= {
             cand --home 'Home directory: .env, oauth_creds/, state database, logs [default: $XDG_CONFIG_HOME/llmkp]'
@@ -204,6 +296,7 @@ set edit:completion:arg-completer[llmkp] = {|@words|
         }
         &'llmkp;help'= {
             cand serve 'Run the HTTP gateway in the foreground'
+            cand auth 'Log in to OAuth providers, store API keys, export credentials as environment variables'
             cand keys 'Credentials and their state'
             cand quota 'Usage per credential and model'
             cand chat 'Send one prompt and print the answer as it streams'
@@ -213,6 +306,20 @@ set edit:completion:arg-completer[llmkp] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'llmkp;help;serve'= {
+        }
+        &'llmkp;help;auth'= {
+            cand add 'Log in to an OAuth provider, or store an API key in <home>/.env'
+            cand export 'Print stored OAuth credentials as environment variables (for stateless deploys)'
+            cand list 'Stored OAuth credentials: account, tier, expiry and state (never a token)'
+            cand remove 'Delete a stored credential (an OAuth file or an API-key line of <home>/.env)'
+        }
+        &'llmkp;help;auth;add'= {
+        }
+        &'llmkp;help;auth;export'= {
+        }
+        &'llmkp;help;auth;list'= {
+        }
+        &'llmkp;help;auth;remove'= {
         }
         &'llmkp;help;keys'= {
             cand list 'One row per credential: source, priority, state (active, cooling, locked) and usage'

@@ -4,8 +4,11 @@
 //! error body or a state file; code that needs the value calls `expose_secret()` explicitly.
 
 use std::fmt;
+use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
+
+use super::oauth::runtime::OAuthHandle;
 use sha2::{Digest, Sha256};
 
 /// Stable id of a credential: for an API key the first 12 hex characters of SHA-256(key), the
@@ -31,15 +34,18 @@ impl fmt::Display for CredentialId {
     }
 }
 
-/// One API key of one provider.
+/// One credential of one provider: an API key, or an OAuth login whose token changes.
 pub struct Credential {
     pub id: CredentialId,
     pub provider: String,
-    /// The variable it came from (`OPENAI_API_KEY_2`), used by priorities and messages.
+    /// Where it came from (`OPENAI_API_KEY_2`, `gemini_cli_oauth_1.json`, `env://qwen_code/1`),
+    /// used by priorities and messages.
     pub source: String,
     /// `…` + the last 4 characters: safe to show anywhere.
     pub masked: String,
     secret: SecretString,
+    /// The live OAuth state; `None` for API keys.
+    pub oauth: Option<Arc<OAuthHandle>>,
 }
 
 impl Credential {
@@ -50,12 +56,35 @@ impl Credential {
             source: source.to_string(),
             masked: mask(key),
             secret: SecretString::from(key.to_string()),
+            oauth: None,
         }
     }
 
-    /// The key itself, for the one place that puts it on the wire.
-    pub fn secret(&self) -> &str {
-        self.secret.expose_secret()
+    /// An OAuth credential: its id is derived from the provider and the account (or the file /
+    /// variable it came from when the account is unknown).
+    pub fn oauth(provider: &str, source: &str, identity: &str, masked: String, handle: Arc<OAuthHandle>) -> Self {
+        Self {
+            id: CredentialId::for_api_key(&format!("oauth:{provider}:{}", identity.to_ascii_lowercase())),
+            provider: provider.to_string(),
+            source: source.to_string(),
+            masked,
+            secret: SecretString::from(String::new()),
+            oauth: Some(handle),
+        }
+    }
+
+    /// What goes on the wire now: the API key, or the OAuth token currently held.
+    pub fn secret(&self) -> String {
+        match &self.oauth {
+            Some(handle) => handle.bearer().unwrap_or_default(),
+            None => self.secret.expose_secret().to_string(),
+        }
+    }
+
+    /// An OAuth credential whose refresh token the provider refused: out of rotation until the
+    /// user logs in again.
+    pub fn needs_reauth(&self) -> bool {
+        self.oauth.as_ref().is_some_and(|h| h.needs_reauth())
     }
 }
 

@@ -17,6 +17,22 @@ pub struct ApiKeyVar {
 const LEGACY_PREFIXES: &[(&str, &str)] =
     &[("togetherai", "together_ai"), ("perplexityai", "perplexity"), ("llama", "meta_llama")];
 
+/// `IFLOW_1_API_KEY` (and `IFLOW_API_KEY` beside `IFLOW_ACCESS_TOKEN`) belong to an environment
+/// OAuth credential (credentials specification §5), not to a provider `iflow_1`.
+fn is_oauth_env_field(env: &Env, name: &str) -> bool {
+    let Some(stem) = name.strip_suffix("_API_KEY") else { return false };
+    crate::auth::oauth::OAuthProvider::ALL.iter().any(|p| {
+        let prefix = p.env_prefix();
+        match stem.strip_prefix(prefix) {
+            Some("") => env.get_nonempty(&format!("{prefix}_ACCESS_TOKEN")).is_some(),
+            Some(rest) => {
+                rest.strip_prefix('_').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            }
+            None => false,
+        }
+    })
+}
+
 /// Every API-key variable of `env`, grouped by provider in order. `is_custom` says whether a
 /// name was made a custom provider by `<NAME>_API_BASE` (which keeps a legacy name as it is).
 pub fn api_key_vars(env: &Env, is_custom: &dyn Fn(&str) -> bool) -> (Vec<ApiKeyVar>, Vec<LoadWarning>) {
@@ -27,6 +43,9 @@ pub fn api_key_vars(env: &Env, is_custom: &dyn Fn(&str) -> bool) -> (Vec<ApiKeyV
             continue;
         }
         let Some(pos) = name.find(API_KEY_MARKER) else { continue };
+        if is_oauth_env_field(env, name) {
+            continue;
+        }
         let rest = &name[pos + API_KEY_MARKER.len()..];
         let suffix = match rest.strip_prefix('_') {
             None if rest.is_empty() => KeySuffix::Bare,
@@ -82,6 +101,21 @@ impl KeySuffix {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_keys_of_environment_oauth_credentials_are_not_providers() {
+        let env = Env::from_pairs([
+            ("IFLOW_1_API_KEY", "sk-iflow-one"),
+            ("IFLOW_1_ACCESS_TOKEN", "a"),
+            ("IFLOW_API_KEY", "sk-iflow-plain"),
+            ("QWEN_CODE_API_KEY_1", "sk-qwen"),
+        ]);
+        let (keys, _) = api_key_vars(&env, &|_| false);
+        let names: Vec<&str> = keys.iter().map(|k| k.var.as_str()).collect();
+        assert_eq!(names, ["IFLOW_API_KEY", "QWEN_CODE_API_KEY_1"]);
+        let with_oauth = Env::from_pairs([("IFLOW_API_KEY", "sk-x"), ("IFLOW_ACCESS_TOKEN", "a")]);
+        assert!(api_key_vars(&with_oauth, &|_| false).0.is_empty());
+    }
 
     fn vars(pairs: &[(&str, &str)]) -> (Vec<ApiKeyVar>, Vec<LoadWarning>) {
         api_key_vars(&Env::from_pairs(pairs.iter().copied()), &|_| false)

@@ -2,5 +2,6 @@
 
 pub mod credential;
 pub mod env_keys;
+pub mod oauth;
 
 pub use credential::{Credential, CredentialId};

@@ -127,7 +127,7 @@ async fn in_process(
     json: bool,
     printer: &Printer,
 ) -> Result<(), CliError> {
-    let (mut config, _) = EngineConfig::from_env(&context.env);
+    let (mut config, _) = EngineConfig::load(&context.env, Some(&context.home));
     // Usage and cooldowns go to the same database `serve` uses, also while it runs.
     match SqliteStore::open_shared(&super::state_db_path(&context.home)) {
         Ok(store) => config.store = Some(Arc::new(store)),

@@ -32,7 +32,7 @@ fn render(report: &QuotaReport) -> String {
                 c.accessor_masked.clone(),
                 c.source.clone(),
                 c.priority.to_string(),
-                status(c),
+                status(name, c),
                 count(c.window.requests),
                 count(tokens),
             ]);
@@ -42,12 +42,15 @@ fn render(report: &QuotaReport) -> String {
 }
 
 /// `active`, `cooling 12s (rate_limit: gpt-4o)`, `locked 4m59s (auth)`.
-fn status(c: &CredentialReport) -> String {
+fn status(provider: &str, c: &CredentialReport) -> String {
     if c.status == "unknown_provider" {
         return "unknown provider".to_string();
     }
     if c.status == "exhausted" {
         return "exhausted (fair cycle)".to_string();
+    }
+    if c.status == "needs_reauth" {
+        return format!("needs a new login: llmkp auth add {provider}");
     }
     let mut by_kind: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (scope, cooldown) in &c.cooldowns {

@@ -63,7 +63,7 @@ struct Report<'a> {
 }
 
 pub async fn run(context: &Context, args: KeysTestArgs, quiet: bool) -> Result<(), CliError> {
-    let (mut config, warnings) = EngineConfig::from_env(&context.env);
+    let (mut config, warnings) = EngineConfig::load(&context.env, Some(&context.home));
     for LoadWarning(message) in &warnings {
         tracing::warn!("{message}");
     }

@@ -2,6 +2,7 @@
 //! logging), and dispatch to one module per subcommand.
 
 pub mod assets;
+pub mod auth;
 pub mod chat;
 pub mod count_tokens;
 pub mod keys;
@@ -51,6 +52,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP gateway in the foreground
     Serve(ServeArgs),
+    /// Log in to OAuth providers, store API keys, export credentials as environment variables
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
     /// Credentials and their state
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -215,6 +219,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve::run(context, args).await,
+            Command::Auth(command) => auth::run(&context, command).await,
             Command::Keys(KeysCommand::List(args)) => keys::list(&context, &args),
             Command::Keys(KeysCommand::Test(args)) => keys_test::run(&context, args, quiet).await,
             Command::Quota(QuotaCommand::Show(args)) => quota::show(&context, &args),

@@ -20,7 +20,7 @@ pub struct ModelsArgs {
 }
 
 pub async fn run(context: &Context, args: &ModelsArgs) -> Result<(), CliError> {
-    let (config, _) = EngineConfig::from_env(&context.env);
+    let (config, _) = EngineConfig::load(&context.env, Some(&context.home));
     if let Some(provider) = &args.provider {
         super::require_provider(&config.registry, provider)?;
     }

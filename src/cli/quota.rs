@@ -19,7 +19,7 @@ pub fn show(context: &Context, args: &ListArgs) -> Result<(), CliError> {
 /// The report from this home's configuration and state database (read-only: works while
 /// `serve` runs, and with no database yet).
 pub fn local_report(context: &Context, provider: Option<&str>) -> Result<QuotaReport, CliError> {
-    let (config, _) = EngineConfig::from_env(&context.env);
+    let (config, _) = EngineConfig::load(&context.env, Some(&context.home));
     if let Some(p) = provider {
         super::require_provider(&config.registry, p)?;
     }

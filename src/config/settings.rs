@@ -24,6 +24,10 @@ pub struct EngineSettings {
     pub models_cache_ttl: Duration,
     pub temperature_zero: TemperatureZero,
     pub count_tokens_mode: CountTokensMode,
+    /// The Code Assist project to use or onboard into, per login provider (`GEMINI_CLI_PROJECT_ID`,
+    /// `ANTIGRAVITY_PROJECT_ID` or `GOOGLE_CLOUD_PROJECT`).
+    pub gemini_cli_project: Option<String>,
+    pub antigravity_project: Option<String>,
     /// How long reasoning signatures of translated answers are kept for Chat clients (§10).
     pub signature_cache_ttl: Duration,
     /// Outbound proxies from the merged environment (reqwest only sees the process environment).
@@ -56,6 +60,11 @@ impl EngineSettings {
             models_cache_ttl: r.seconds(names::MODELS_CACHE_TTL, 3600.0),
             temperature_zero: temperature_zero(r),
             count_tokens_mode: count_tokens_mode(r),
+            gemini_cli_project: env.get_nonempty(names::GEMINI_CLI_PROJECT_ID).map(|p| p.trim().to_string()),
+            antigravity_project: env
+                .get_nonempty(names::ANTIGRAVITY_PROJECT_ID)
+                .or_else(|| env.get_nonempty(names::GOOGLE_CLOUD_PROJECT))
+                .map(|p| p.trim().to_string()),
             signature_cache_ttl: if env.get_nonempty(names::SIGNATURE_CACHE_TTL).is_none()
                 && env.get_nonempty(names::GEMINI_CLI_SIGNATURE_CACHE_TTL).is_some()
             {

@@ -17,11 +17,13 @@ use super::exchange::{Completed, Inbound, Outbound, Send};
 use super::relay::{parse_object, premature_end};
 use super::resolve::{Target, resolve_targets};
 use super::upstream_events::UpstreamEvents;
+use crate::auth::oauth::refresh::RefreshError;
+use crate::auth::oauth::runtime::OAuthHandle;
 use crate::auth::{Credential, CredentialId};
 use crate::formats::openai::ChatAggregator;
 use crate::formats::openai::chunk::stream_error;
 use crate::pool::NoCredential;
-use crate::providers::Protocol;
+use crate::providers::{Protocol, code_assist};
 
 /// Who served a request.
 #[derive(Debug, Clone)]
@@ -343,19 +345,40 @@ impl Engine {
 
     async fn attempt(&self, call: Call<'_>, mode: Mode, deadline: Instant) -> Attempt {
         let Call { target, credential, inbound, body, context } = call;
-        let request = inbound.send(Send {
-            http: &self.http,
-            target,
-            credential,
-            client_headers: &context.client_headers,
-            body,
-            upstream_stream: !matches!(mode, Mode::Direct),
-        });
-        let response = match timeout_at(deadline, request.send()).await {
+        if let Some(handle) = &credential.oauth {
+            match timeout_at(deadline, self.prepare_oauth(handle, target)).await {
+                Err(_) => return Attempt::Deadline,
+                Ok(Err(failure)) => return Attempt::Failed(failure),
+                Ok(Ok(())) => {}
+            }
+        }
+        let send = |token_body: Bytes| {
+            inbound.send(Send {
+                http: &self.http,
+                target,
+                credential,
+                client_headers: &context.client_headers,
+                body: token_body,
+                upstream_stream: !matches!(mode, Mode::Direct),
+            })
+        };
+        let seen = credential.secret();
+        let mut response = match timeout_at(deadline, send(body.clone()).send()).await {
             Err(_) => return Attempt::Deadline,
             Ok(Err(err)) => return Attempt::Failed(classify_transport(&err)),
             Ok(Ok(response)) => response,
         };
+        // An OAuth token the upstream refuses gets one forced refresh and one retry (§6).
+        if response.status() == http::StatusCode::UNAUTHORIZED
+            && let Some(handle) = &credential.oauth
+            && matches!(timeout_at(deadline, handle.force_refresh(&self.http, &seen)).await, Ok(Ok(())))
+        {
+            response = match timeout_at(deadline, send(body).send()).await {
+                Err(_) => return Attempt::Deadline,
+                Ok(Err(err)) => return Attempt::Failed(classify_transport(&err)),
+                Ok(Ok(response)) => response,
+            };
+        }
         let status = response.status();
         if !status.is_success() {
             let headers = response.headers().clone();
@@ -377,6 +400,24 @@ impl Engine {
             Ok(reply) => Attempt::Served(reply),
             Err(failure) => Attempt::Failed(failure),
         }
+    }
+
+    /// An OAuth credential's token made fresh (single-flight refresh) and, for Code Assist, its
+    /// project discovered, before the call that needs them.
+    async fn prepare_oauth(&self, handle: &OAuthHandle, target: &Target) -> Result<(), UpstreamFailure> {
+        handle.ensure_fresh(&self.http).await.map_err(|err| refresh_failure(handle, err))?;
+        if target.provider.protocol == Protocol::CodeAssist && handle.project().is_none() {
+            let token = handle.bearer().unwrap_or_default();
+            let configured = match target.provider.name.as_str() {
+                "antigravity" => self.settings.antigravity_project.as_deref(),
+                _ => self.settings.gemini_cli_project.as_deref(),
+            };
+            let found = code_assist::discover(&self.http, &target.provider, &token, configured)
+                .await
+                .map_err(|message| UpstreamFailure::new(ErrorClass::ServerError, message))?;
+            handle.set_project(&found.project, found.tier.as_deref()).await;
+        }
+        Ok(())
     }
 
     /// Reads events until the first content event (or the commit timeout) so that a failure
@@ -433,6 +474,28 @@ struct Call<'a> {
     inbound: &'a Inbound,
     body: Bytes,
     context: &'a RequestContext,
+}
+
+/// A refresh that failed, as the attempt's failure: a refused refresh token locks the credential
+/// out with the command that fixes it.
+fn refresh_failure(handle: &OAuthHandle, err: RefreshError) -> UpstreamFailure {
+    match err {
+        RefreshError::NeedsReauth(reason) => {
+            let message = format!(
+                "the {} login needs to be renewed ({reason}): run `llmkp auth add {}`",
+                handle.provider.name(),
+                handle.provider.name()
+            );
+            UpstreamFailure { status: Some(401), ..UpstreamFailure::new(ErrorClass::Auth, message) }
+        }
+        RefreshError::RateLimited { retry_after } => UpstreamFailure {
+            retry_after,
+            ..UpstreamFailure::new(ErrorClass::RateLimit, "the token endpoint is rate limiting refreshes")
+        },
+        RefreshError::Transient(message) => {
+            UpstreamFailure::new(ErrorClass::Connection, format!("token refresh failed: {message}"))
+        }
+    }
 }
 
 /// A Chat upstream stream folded into one `chat.completion` object.

@@ -31,7 +31,7 @@ use crate::formats::openai::embeddings::{EmbeddingInput, EmbeddingsRequest, enco
 use crate::formats::openai::translate;
 use crate::formats::openai::usage::TokenUsage;
 use crate::formats::{InvalidRequest, random_base62};
-use crate::providers::{Protocol, Provider, anthropic, gemini as gemini_api, openai};
+use crate::providers::{Protocol, Provider, anthropic, code_assist, gemini as gemini_api, iflow, openai};
 
 /// A client request in its own family.
 pub enum Inbound {
@@ -145,6 +145,18 @@ impl Inbound {
     /// The request body for `target`; with `upstream_stream` the upstream is asked to stream
     /// (and to report usage in the stream where the protocol needs asking).
     pub fn outbound(&mut self, target: &Target, upstream_stream: bool) -> Result<Outbound, InvalidRequest> {
+        let mut outbound = self.outbound_body(target, upstream_stream)?;
+        if target.provider.name == "iflow" {
+            // iFlow answers HTTP 406 to `stream_options` (§12).
+            if let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(&outbound.body) {
+                body.remove("stream_options");
+                outbound.body = to_bytes(&body);
+            }
+        }
+        Ok(outbound)
+    }
+
+    fn outbound_body(&mut self, target: &Target, upstream_stream: bool) -> Result<Outbound, InvalidRequest> {
         let model = target.upstream_model.as_str();
         if let Self::Embeddings(request) = self {
             return embeddings_outbound(request, target);
@@ -199,7 +211,13 @@ impl Inbound {
                 let method = if upstream_stream { gemini_api::Method::Stream } else { gemini_api::Method::Generate };
                 gemini_api::call(http, provider, credential, model, method, body)
             }
-            _ => openai::chat_completions(http, provider, credential, body),
+            (_, Protocol::CodeAssist) => {
+                let project = credential.oauth.as_ref().and_then(|h| h.project()).unwrap_or_default();
+                let inner: Map<String, Value> = serde_json::from_slice(&body).unwrap_or_default();
+                let wrapped = code_assist::wrap(code_assist::Flavor::of(provider), model, &project, inner);
+                code_assist::generate(http, provider, &credential.secret(), model, upstream_stream, to_bytes(&wrapped))
+            }
+            _ => chat_request_for(http, provider, credential, body),
         }
     }
 
@@ -217,6 +235,7 @@ impl Inbound {
         let decoder: Box<dyn UpstreamDecoder> = match target.provider.protocol {
             Protocol::Anthropic => Box::new(AnthropicDecoder::default()),
             Protocol::Gemini => Box::new(GeminiDecoder::new(gemini::ORIGIN, self.gemini_renames())),
+            Protocol::CodeAssist => Box::new(GeminiDecoder::new(&target.provider.name, self.gemini_renames())),
             _ => Box::new(ChatDecoder::default()),
         };
         let encoder: Box<dyn ClientEncoder> = match self {
@@ -260,7 +279,7 @@ impl Inbound {
                 }
                 Self::Messages { request, .. } => {
                     upstream.insert("model".into(), Value::from(request.model.clone()));
-                    decode_complete(protocol, &upstream, served).ok().map(|r| TokenUsage::from_canonical(&r.usage))
+                    decode_complete(target, &upstream).ok().map(|r| TokenUsage::from_canonical(&r.usage))
                 }
                 _ => upstream
                     .get("usageMetadata")
@@ -268,8 +287,8 @@ impl Inbound {
             };
             return Ok(Completed { body: to_bytes(&upstream), usage });
         }
-        let mut response = decode_complete(protocol, &upstream, served).map_err(untranslatable)?;
-        if protocol == Protocol::Gemini {
+        let mut response = decode_complete(target, &upstream).map_err(untranslatable)?;
+        if matches!(protocol, Protocol::Gemini | Protocol::CodeAssist) {
             let renames = self.gemini_renames();
             for part in &mut response.parts {
                 if let ir::Part::ToolCall(call) = part
@@ -313,6 +332,37 @@ impl Inbound {
     }
 }
 
+/// A Chat Completions call: at the account's own API host for Qwen Code logins, signed for
+/// iFlow (credentials specification §11, §12), plain otherwise.
+fn chat_request_for(
+    http: &reqwest::Client,
+    provider: &Provider,
+    credential: &Credential,
+    body: Bytes,
+) -> reqwest::RequestBuilder {
+    let secret = credential.secret();
+    let base = match credential.oauth.as_ref().and_then(|h| h.resource_url()) {
+        Some(resource) if provider.name == "qwen_code" && !provider.base_overridden => qwen_base(&resource),
+        _ => provider.base_url.clone(),
+    };
+    let mut request = openai::chat_completions_at(http, &base, &secret, body);
+    if provider.name == "iflow" {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        for (name, value) in iflow::signed_headers(&secret, &iflow::new_session_id(), now as i64) {
+            request = request.header(name, value);
+        }
+    }
+    request
+}
+
+/// Qwen Code's `resource_url` as an API base: `https://` added when there is no scheme, `/v1`
+/// appended unless present (§11).
+fn qwen_base(resource: &str) -> String {
+    let resource = resource.trim().trim_end_matches('/');
+    let with_scheme = if resource.contains("://") { resource.to_string() } else { format!("https://{resource}") };
+    if with_scheme.ends_with("/v1") { with_scheme } else { format!("{with_scheme}/v1") }
+}
+
 /// The canonical request as `target`'s protocol body, with what was dropped and adjusted.
 type Encoded = (Map<String, Value>, Vec<&'static str>, Vec<&'static str>);
 
@@ -327,6 +377,12 @@ fn encode_canonical(canonical: &ir::Request, target: &Target, stream: bool) -> R
             let encoded = gemini::request::encode_upstream(canonical, model, gemini::ORIGIN, Dialect::Public)?;
             (encoded.body, encoded.dropped_params, encoded.adjustments)
         }
+        // Code Assist signatures are only valid for the login that issued them.
+        Protocol::CodeAssist => {
+            let origin = target.provider.name.as_str();
+            let encoded = gemini::request::encode_upstream(canonical, model, origin, Dialect::CodeAssist)?;
+            (encoded.body, encoded.dropped_params, encoded.adjustments)
+        }
         _ => {
             let body = translate::encode_request(canonical, model, &target.provider.name, stream)?;
             (body, translate::dropped_params(canonical), Vec::new())
@@ -335,15 +391,13 @@ fn encode_canonical(canonical: &ir::Request, target: &Target, stream: bool) -> R
 }
 
 /// A complete upstream body in canonical form.
-fn decode_complete(
-    protocol: Protocol,
-    body: &Map<String, Value>,
-    served: &str,
-) -> Result<ir::Response, InvalidRequest> {
-    match protocol {
+fn decode_complete(target: &Target, body: &Map<String, Value>) -> Result<ir::Response, InvalidRequest> {
+    let served = target.served_id.as_str();
+    match target.provider.protocol {
         Protocol::Anthropic => anthropic_upstream::decode_upstream_response(body, served),
         Protocol::Gemini => gemini::response::decode_upstream_response(body, served, gemini::ORIGIN),
-        _ => translate::decode_response(body, served),
+        Protocol::CodeAssist => gemini::response::decode_upstream_response(body, served, &target.provider.name),
+        Protocol::OpenAi => translate::decode_response(body, served),
     }
 }
 

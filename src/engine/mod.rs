@@ -58,7 +58,12 @@ impl EngineConfig {
     /// Providers, credentials, pool settings, filters and fallback groups; warnings for every
     /// rejected value (the caller logs them).
     pub fn from_env(env: &Env) -> (Self, Vec<LoadWarning>) {
-        let (registry, mut warnings) = Registry::from_env(env);
+        Self::load(env, None)
+    }
+
+    /// [`Self::from_env`] plus the OAuth credential files of the home directory.
+    pub fn load(env: &Env, home: Option<&std::path::Path>) -> (Self, Vec<LoadWarning>) {
+        let (registry, mut warnings) = Registry::load(env, home);
         let settings = Settings::resolve(env).engine;
         let names = registry.names();
         let (pool, pool_warnings) = PoolSettings::from_env(env, &names);

@@ -47,9 +47,6 @@ impl Engine {
     /// `None` when no credential could fetch the list.
     async fn fetch_models(&self, provider: &Provider) -> Option<Vec<ModelCard>> {
         let url = provider.models_url.as_deref()?;
-        if !provider.protocol.is_supported() {
-            return None;
-        }
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let timeout = LISTING_TIMEOUT.min(self.settings.global_timeout);
         for credential in &provider.credentials {

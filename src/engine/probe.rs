@@ -177,6 +177,41 @@ impl Engine {
             .await
     }
 
+    /// An OAuth login is healthy when its token is (or can be made) fresh.
+    async fn probe_oauth(
+        &self,
+        handle: &crate::auth::oauth::runtime::OAuthHandle,
+        mut result: ProbeResult,
+    ) -> (ProbeResult, Option<Recorded>) {
+        use crate::auth::oauth::refresh::RefreshError;
+        let started = Instant::now();
+        let outcome = handle.ensure_fresh(&self.http).await;
+        result.latency_ms = Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+        match outcome {
+            Ok(()) => {
+                result.result = ProbeOutcome::Ok;
+                result.detail = "token valid".to_string();
+                (result, Some(Ok(())))
+            }
+            Err(RefreshError::NeedsReauth(_)) => {
+                result.result = ProbeOutcome::from_class(ErrorClass::Auth);
+                result.detail = format!("needs a new login: run `llmkp auth add {}`", handle.provider.name());
+                (result, Some(Err((ErrorClass::Auth, None))))
+            }
+            Err(RefreshError::RateLimited { retry_after }) => {
+                result.result = ProbeOutcome::from_class(ErrorClass::RateLimit);
+                result.detail = "the token endpoint is rate limiting".to_string();
+                result.retry_after = retry_after.map(|d| d.as_secs());
+                (result, None)
+            }
+            Err(RefreshError::Transient(message)) => {
+                result.result = ProbeOutcome::from_class(ErrorClass::Connection);
+                result.detail = self.redactor.scrub(&message);
+                (result, None)
+            }
+        }
+    }
+
     /// One listing call; the result, and what to record (`None`: the answer says nothing either
     /// way, e.g. a 200 that is not a model list).
     async fn probe_one(
@@ -195,9 +230,8 @@ impl Engine {
             retry_after: None,
             latency_ms: None,
         };
-        if !provider.protocol.is_supported() {
-            result.detail = format!("the {} protocol cannot be probed by this build", provider.protocol.as_str());
-            return (result, None);
+        if let Some(handle) = &credential.oauth {
+            return self.probe_oauth(handle, result).await;
         }
         let url = provider
             .models_url

@@ -155,7 +155,7 @@ mod tests {
         assert!(message("gpt-4o").contains("openrouter"));
         assert!(message("nosuch/x").contains("unknown provider 'nosuch'"));
         assert!(message("groq/llama").contains("set GROQ_API_KEY"));
-        assert!(message("gemini_cli/gemini-2.5-pro").contains("not supported by this build"));
+        assert!(message("gemini_cli/gemini-2.5-pro").contains("llmkp auth add gemini_cli"));
         assert!(message("openrouter/").contains("provider/model"));
     }
 }

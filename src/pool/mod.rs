@@ -437,7 +437,7 @@ fn decide(
         .map(|(i, (c, s))| Candidate {
             id: &c.id,
             state: s,
-            excluded: excluded.contains(&c.id),
+            excluded: excluded.contains(&c.id) || c.needs_reauth(),
             exhausted: marks.is_some_and(|m| m.contains_key(&i)),
         })
         .collect();

@@ -114,7 +114,10 @@ impl QuotaReport {
                 .iter()
                 .enumerate()
                 .map(|(i, c)| {
-                    let report = credential_report(&p.name, c, pool.priority_of(&c.source), snapshot, now_ms);
+                    let mut report = credential_report(&p.name, c, pool.priority_of(&c.source), snapshot, now_ms);
+                    if c.needs_reauth() {
+                        report.status = "needs_reauth";
+                    }
                     CredentialReport { active_requests: counts.as_ref().and_then(|a| a.get(i).copied()), ..report }
                 })
                 .collect();

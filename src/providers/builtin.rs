@@ -64,8 +64,19 @@ pub const BUILTIN_PROVIDERS: &[BuiltinProvider] = &[
     openai("meta_llama", "https://api.llama.com/compat/v1"),
     openai("nanogpt", "https://nano-gpt.com/api/v1"),
     openai("firmware", "https://app.firmware.ai/api/v1"),
-    other("gemini_cli", Protocol::CodeAssist, "https://cloudcode-pa.googleapis.com/v1internal"),
-    other("antigravity", Protocol::CodeAssist, "https://cloudcode-pa.googleapis.com/v1internal"),
+    // OAuth logins (`llmkp auth add`); Code Assist has no public model list.
+    BuiltinProvider {
+        name: "gemini_cli",
+        protocol: Protocol::CodeAssist,
+        base_url: "https://cloudcode-pa.googleapis.com/v1internal",
+        listing: ModelListing::Static,
+    },
+    BuiltinProvider {
+        name: "antigravity",
+        protocol: Protocol::CodeAssist,
+        base_url: "https://cloudcode-pa.googleapis.com/v1internal",
+        listing: ModelListing::Static,
+    },
     openai("qwen_code", "https://portal.qwen.ai/v1"),
     openai("iflow", "https://apis.iflow.cn/v1"),
 ];

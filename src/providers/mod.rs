@@ -3,7 +3,9 @@
 
 pub mod anthropic;
 pub mod builtin;
+pub mod code_assist;
 pub mod gemini;
+pub mod iflow;
 pub mod openai;
 pub mod registry;
 
@@ -54,11 +56,6 @@ impl Protocol {
             Self::Gemini => "gemini",
             Self::CodeAssist => "code_assist",
         }
-    }
-
-    /// Whether this build can route requests to the protocol.
-    pub fn is_supported(self) -> bool {
-        matches!(self, Self::OpenAi | Self::Anthropic | Self::Gemini)
     }
 
     /// The protocol a custom provider's `<NAME>_API_FORMAT` names (its first entry when it is a

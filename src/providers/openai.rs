@@ -14,8 +14,13 @@ pub fn chat_completions(
     credential: &Credential,
     body: Bytes,
 ) -> reqwest::RequestBuilder {
-    http.post(format!("{}/chat/completions", provider.base_url))
-        .bearer_auth(credential.secret())
+    chat_completions_at(http, &provider.base_url, &credential.secret(), body)
+}
+
+/// `POST {base}/chat/completions` with `token` as a bearer token.
+pub fn chat_completions_at(http: &reqwest::Client, base: &str, token: &str, body: Bytes) -> reqwest::RequestBuilder {
+    http.post(format!("{base}/chat/completions"))
+        .bearer_auth(token)
         .header(http::header::CONTENT_TYPE, "application/json")
         .header(http::header::ACCEPT, "application/json, text/event-stream")
         .body(body)

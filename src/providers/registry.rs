@@ -3,12 +3,15 @@
 //! OpenAI-compatible providers (`<NAME>_API_BASE` with an unknown name), and the API keys of both.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use super::Protocol;
 use super::builtin::{ModelListing, PROVIDER_ALIASES, builtin};
 use crate::auth::Credential;
 use crate::auth::env_keys::api_key_vars;
+use crate::auth::oauth::runtime::OAuthHandle;
+use crate::auth::oauth::{OAuthEndpoints, OAuthProvider, store};
 use crate::config::env_names::{API_BASE_SUFFIX, API_FORMAT_SUFFIX};
 use crate::config::{Env, LoadWarning};
 
@@ -25,6 +28,8 @@ pub struct Provider {
     pub credentials: Vec<Arc<Credential>>,
     /// Defined by `<NAME>_API_BASE` rather than the built-in table.
     pub custom: bool,
+    /// `<NAME>_API_BASE` set the base (it then wins over a credential's own API host).
+    pub base_overridden: bool,
 }
 
 /// A provider name with keys that cannot be routed, and why.
@@ -45,7 +50,15 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// Providers and credentials of the environment alone (API keys and environment OAuth
+    /// credentials; no `oauth_creds/` files).
     pub fn from_env(env: &Env) -> (Self, Vec<LoadWarning>) {
+        Self::load(env, None)
+    }
+
+    /// Providers and credentials of the environment and, with a home directory, its
+    /// `oauth_creds/` files (credentials specification §4, §5).
+    pub fn load(env: &Env, home: Option<&Path>) -> (Self, Vec<LoadWarning>) {
         let mut warnings = Vec::new();
         let bases = api_bases(env, &mut warnings);
         let is_custom = |name: &str| bases.get(name).is_some_and(|(_, custom)| *custom);
@@ -63,6 +76,12 @@ impl Registry {
                 continue;
             }
             list.push(Arc::new(credential));
+        }
+        for provider in OAuthProvider::ALL {
+            let credentials = oauth_credentials(env, home, provider, &mut warnings);
+            if !credentials.is_empty() {
+                grouped.entry(provider.name().to_string()).or_default().extend(credentials);
+            }
         }
 
         let mut registry = Self::default();
@@ -86,16 +105,20 @@ impl Registry {
                     continue;
                 }
             };
-            if !protocol.is_supported() {
+            // Code Assist serves OAuth logins only: an API key there is a mistake worth naming.
+            let (credentials, keys): (Vec<_>, Vec<_>) =
+                credentials.into_iter().partition(|c| protocol != Protocol::CodeAssist || c.oauth.is_some());
+            if !keys.is_empty() {
                 warnings.push(LoadWarning(format!(
-                    "provider '{name}' speaks the {} protocol, which this build cannot route yet; its {} key(s) are ignored",
-                    protocol.as_str(),
-                    credentials.len()
+                    "provider '{name}' takes OAuth logins, not API keys: run `llmkp auth add {name}`; its {} key(s) are ignored",
+                    keys.len()
                 )));
+            }
+            if credentials.is_empty() {
                 registry.unroutable.push(UnroutableProvider {
-                    name,
-                    credentials,
-                    reason: format!("{} protocol not supported by this build", protocol.as_str()),
+                    name: name.clone(),
+                    credentials: keys,
+                    reason: format!("it takes OAuth logins: run `llmkp auth add {name}`"),
                 });
                 continue;
             }
@@ -109,7 +132,9 @@ impl Registry {
                 ModelListing::Url(url) => Some(url.to_string()),
                 ModelListing::Static => None,
             };
-            let provider = Provider { name: name.clone(), protocol, base_url, models_url, credentials, custom };
+            let base_overridden = bases.contains_key(&name);
+            let provider =
+                Provider { name: name.clone(), protocol, base_url, models_url, credentials, custom, base_overridden };
             registry.providers.insert(name, Arc::new(provider));
         }
         (registry, warnings)
@@ -164,7 +189,10 @@ impl Registry {
 
     /// Every secret this process holds, for redaction of upstream messages.
     pub fn secrets(&self) -> Vec<String> {
-        self.providers.values().flat_map(|p| p.credentials.iter().map(|c| c.secret().to_string())).collect()
+        self.providers
+            .values()
+            .flat_map(|p| p.credentials.iter().filter(|c| c.oauth.is_none()).map(|c| c.secret()))
+            .collect()
     }
 }
 
@@ -176,6 +204,31 @@ fn custom_protocol(env: &Env, name: &str, warnings: &mut Vec<LoadWarning>) -> Pr
         warnings.push(LoadWarning(format!("{var}: expected openai, anthropic or gemini; using openai")));
         Protocol::OpenAi
     })
+}
+
+/// The OAuth credentials of `provider` as live credentials (§4, §5).
+fn oauth_credentials(
+    env: &Env,
+    home: Option<&Path>,
+    provider: OAuthProvider,
+    warnings: &mut Vec<LoadWarning>,
+) -> Vec<Arc<Credential>> {
+    let (stored, notes) = match home {
+        Some(home) => store::load_all(env, home, provider),
+        None => (store::load_env(env, provider), Vec::new()),
+    };
+    warnings.extend(notes.into_iter().map(LoadWarning));
+    let endpoints = OAuthEndpoints::resolve(provider, env);
+    stored
+        .into_iter()
+        .map(|credential| {
+            let source = credential.display_id();
+            let identity = credential.metadata.email.clone().unwrap_or_else(|| source.clone());
+            let masked = credential.masked();
+            let handle = Arc::new(OAuthHandle::new(credential, endpoints.clone(), home.map(Path::to_path_buf)));
+            Arc::new(Credential::oauth(provider.name(), &source, &identity, masked, handle))
+        })
+        .collect()
 }
 
 fn canonical_name(name: &str, is_custom: &dyn Fn(&str) -> bool) -> String {

@@ -1,0 +1,233 @@
+//! A live OAuth credential inside the server (credentials specification §6): the token the next
+//! request uses, refreshed before it is due, single-flight (concurrent requests wait for the one
+//! refresh in progress), written back to its file before the new token is used, and marked
+//! `needs_reauth` when the provider refuses the refresh token.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, RwLock};
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::refresh::{self, RefreshError};
+use super::{CredentialSource, OAuthEndpoints, OAuthProvider, StoredCredential, store};
+
+/// What requests read without waiting: the token to send and the account's project.
+#[derive(Default)]
+struct Current {
+    token: Option<SecretString>,
+    project: Option<String>,
+    resource_url: Option<String>,
+}
+
+pub struct OAuthHandle {
+    pub provider: OAuthProvider,
+    endpoints: OAuthEndpoints,
+    /// The credential as stored; held across a refresh, which makes refreshes single-flight.
+    stored: tokio::sync::Mutex<StoredCredential>,
+    current: RwLock<Current>,
+    needs_reauth: AtomicBool,
+    /// Where rotated tokens of environment credentials are kept (§5).
+    home: Option<PathBuf>,
+    /// The reason of the last refusal, for `keys list` / `auth list`.
+    reauth_reason: Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for OAuthHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthHandle")
+            .field("provider", &self.provider)
+            .field("needs_reauth", &self.needs_reauth())
+            .finish_non_exhaustive()
+    }
+}
+
+impl OAuthHandle {
+    pub fn new(credential: StoredCredential, endpoints: OAuthEndpoints, home: Option<PathBuf>) -> Self {
+        let current = current_of(&credential);
+        let flagged = flagged_needs_reauth(&credential);
+        Self {
+            provider: credential.provider,
+            endpoints,
+            stored: tokio::sync::Mutex::new(credential),
+            current: RwLock::new(current),
+            needs_reauth: AtomicBool::new(flagged),
+            home,
+            reauth_reason: Mutex::new(None),
+        }
+    }
+
+    /// The token requests carry now (the access token; iFlow: its API key).
+    pub fn bearer(&self) -> Option<String> {
+        let current = self.current.read().expect("token lock");
+        current.token.as_ref().map(|t| t.expose_secret().to_string())
+    }
+
+    /// The Code Assist project of this account, once known.
+    pub fn project(&self) -> Option<String> {
+        self.current.read().expect("token lock").project.clone()
+    }
+
+    /// Qwen Code: the API host of this account.
+    pub fn resource_url(&self) -> Option<String> {
+        self.current.read().expect("token lock").resource_url.clone()
+    }
+
+    pub fn needs_reauth(&self) -> bool {
+        self.needs_reauth.load(Ordering::Relaxed)
+    }
+
+    pub fn reauth_reason(&self) -> Option<String> {
+        self.reauth_reason.lock().expect("reason lock").clone()
+    }
+
+    /// Refreshes the token when it is due (§6); a no-op otherwise. Concurrent callers wait for
+    /// the one refresh in progress and then find the token fresh.
+    pub async fn ensure_fresh(&self, http: &reqwest::Client) -> Result<(), RefreshError> {
+        self.refresh_if(http, |stored| refresh::is_due(stored, now_ms())).await
+    }
+
+    /// After an upstream 401: one refresh, unless another request already replaced the token
+    /// `seen` was sent with.
+    pub async fn force_refresh(&self, http: &reqwest::Client, seen: &str) -> Result<(), RefreshError> {
+        self.refresh_if(http, |stored| token_of(stored).as_deref() == Some(seen)).await
+    }
+
+    /// Records the project discovered for this account and writes it to the file.
+    pub async fn set_project(&self, project: &str, tier: Option<&str>) {
+        let mut stored = self.stored.lock().await;
+        stored.metadata.project_id = Some(project.to_string());
+        if let Some(tier) = tier {
+            stored.metadata.tier = Some(tier.to_string());
+        }
+        self.current.write().expect("token lock").project = Some(project.to_string());
+        self.save(&stored);
+    }
+
+    /// A copy of the stored credential (for export, listing).
+    pub async fn snapshot(&self) -> StoredCredential {
+        self.stored.lock().await.clone()
+    }
+
+    async fn refresh_if(
+        &self,
+        http: &reqwest::Client,
+        needed: impl Fn(&StoredCredential) -> bool,
+    ) -> Result<(), RefreshError> {
+        if self.needs_reauth() {
+            return Err(RefreshError::NeedsReauth(self.reauth_reason().unwrap_or_default()));
+        }
+        let mut stored = self.stored.lock().await;
+        if !needed(&stored) {
+            return Ok(());
+        }
+        // Another process (the official CLI, a second llmkp) may have refreshed the file already.
+        if let Some(newer) = self.reread_file(&stored)
+            && !refresh::is_due(&newer, now_ms())
+            && token_of(&newer) != token_of(&stored)
+        {
+            *stored = newer;
+            *self.current.write().expect("token lock") = current_of(&stored);
+            return Ok(());
+        }
+        let replaced = stored.tokens.refresh_token.as_ref().map(|t| t.expose_secret().to_string());
+        match refresh::refresh(http, &self.endpoints, &stored).await {
+            Ok(tokens) => {
+                stored.tokens = tokens;
+                stored.metadata.last_check_timestamp = Some(now_ms() as f64 / 1000.0);
+                self.save_rotated(&stored, replaced.as_deref());
+                *self.current.write().expect("token lock") = current_of(&stored);
+                tracing::info!(provider = self.provider.name(), credential = %stored.masked(), "token refreshed");
+                Ok(())
+            }
+            Err(RefreshError::NeedsReauth(reason)) => {
+                self.needs_reauth.store(true, Ordering::Relaxed);
+                // Remembered in the file, so `keys list`, `auth list` and the next start know.
+                set_needs_reauth_flag(&mut stored, true);
+                self.save(&stored);
+                *self.reauth_reason.lock().expect("reason lock") = Some(reason.clone());
+                tracing::error!(
+                    provider = self.provider.name(),
+                    credential = %stored.display_id(),
+                    "the provider refused the refresh token ({reason}); run `llmkp auth add {}` to log in again",
+                    self.provider.name()
+                );
+                Err(RefreshError::NeedsReauth(reason))
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    fn reread_file(&self, stored: &StoredCredential) -> Option<StoredCredential> {
+        let CredentialSource::File { path, number } = &stored.source else { return None };
+        let bytes = std::fs::read(path).ok()?;
+        store::parse_file(self.provider, path, *number, &bytes).ok()
+    }
+
+    /// Persists a refreshed credential before its token is used: files are rewritten; rotating
+    /// environment credentials keep their new tokens in `.env-state` (§5).
+    fn save_rotated(&self, stored: &StoredCredential, replaced: Option<&str>) {
+        match (&stored.source, &self.home, replaced) {
+            (CredentialSource::File { .. }, _, _) => self.save(stored),
+            (CredentialSource::Env { .. }, Some(home), Some(replaced))
+                if matches!(self.provider, OAuthProvider::QwenCode | OAuthProvider::Iflow) =>
+            {
+                if let Err(err) = store::save_env_state(home, stored, replaced) {
+                    tracing::warn!(provider = self.provider.name(), "cannot keep the rotated tokens: {err}");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn save(&self, stored: &StoredCredential) {
+        if matches!(stored.source, CredentialSource::File { .. })
+            && let Err(err) = store::write_file(stored)
+        {
+            tracing::warn!(
+                provider = self.provider.name(),
+                credential = %stored.display_id(),
+                "cannot write the credential file; the refresh token on disk may be stale: {err}"
+            );
+        }
+    }
+}
+
+/// `_proxy_metadata.needs_reauth` (an llmkp field; the Python proxy ignores unknown fields).
+pub fn flagged_needs_reauth(stored: &StoredCredential) -> bool {
+    stored.raw.get("_proxy_metadata").and_then(|m| m.get("needs_reauth")).and_then(serde_json::Value::as_bool)
+        == Some(true)
+}
+
+/// Sets or clears `_proxy_metadata.needs_reauth`.
+pub fn set_needs_reauth_flag(stored: &mut StoredCredential, on: bool) {
+    let metadata = stored.raw.entry("_proxy_metadata").or_insert_with(|| serde_json::json!({}));
+    if let Some(metadata) = metadata.as_object_mut() {
+        if on {
+            metadata.insert("needs_reauth".into(), serde_json::Value::Bool(true));
+        } else {
+            metadata.remove("needs_reauth");
+        }
+    }
+}
+
+/// The token a request carries: iFlow sends its API key, everyone else the access token.
+fn token_of(stored: &StoredCredential) -> Option<String> {
+    let token = match stored.provider {
+        OAuthProvider::Iflow => stored.tokens.api_key.as_ref(),
+        _ => stored.tokens.access_token.as_ref(),
+    };
+    token.map(|t| t.expose_secret().to_string())
+}
+
+fn current_of(stored: &StoredCredential) -> Current {
+    Current {
+        token: token_of(stored).map(SecretString::from),
+        project: stored.metadata.project_id.clone(),
+        resource_url: stored.tokens.resource_url.clone(),
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
