@@ -15,6 +15,7 @@ mod messages;
 mod mock_selftest;
 mod models;
 mod models_cli;
+mod oauth;
 mod oauth_mock_selftest;
 mod persistence;
 mod resilience;
