@@ -152,6 +152,11 @@ fn add_api_key(context: &Context, args: &AddArgs) -> Result<(), CliError> {
         return Err(CliError::usage(format!("'{}' is not a provider name (letters, digits and '_')", args.provider)));
     }
     let key = read_secret(args.api_key.as_deref(), &format!("API key for {provider}"))?;
+    // `quote` has no form for a value holding both `'` and `${`: refuse rather than store another key.
+    let line = format!("K={}\n", dotenv::quote(key.expose_secret()));
+    if dotenv::parse_dotenv(&line, &|_| None).entries.first().is_none_or(|(_, v)| v != key.expose_secret()) {
+        return Err(CliError::usage("this key cannot be written to .env unchanged (it holds both ' and ${)"));
+    }
     let upper = provider.to_ascii_uppercase();
     let path = context.home.join(".env");
     let (mut text, created_proxy_key) = read_or_create_env(&path)?;
@@ -162,7 +167,19 @@ fn add_api_key(context: &Context, args: &AddArgs) -> Result<(), CliError> {
     {
         return Err(CliError::failed(format!("this key is already stored as {name} in {}", path.display())));
     }
-    let taken = |n: u32| entries.iter().any(|(name, _)| *name == format!("{upper}_API_KEY_{n}"));
+    // Variables of the environment and of other `.env` files count too: `<home>/.env` takes
+    // precedence over `<home>/*.env` (§1), so reusing their names would hide their keys.
+    if let Some((name, _)) =
+        context.env.iter().find(|(name, value)| name.starts_with(&marker) && value.trim() == key.expose_secret())
+    {
+        return Err(CliError::failed(format!(
+            "this key is already stored as {name} (in the environment or another .env file)"
+        )));
+    }
+    let taken = |n: u32| {
+        let name = format!("{upper}_API_KEY_{n}");
+        entries.iter().any(|(e, _)| *e == name) || context.env.get(&name).is_some()
+    };
     let n = (1..).find(|n| !taken(*n)).expect("a free number");
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');

@@ -2,6 +2,7 @@
 
 mod anthropic_mock_selftest;
 mod anthropic_upstream;
+mod auth_cli;
 mod binary;
 mod chat;
 mod chat_cli;
