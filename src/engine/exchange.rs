@@ -28,8 +28,8 @@ use crate::formats::openai::chat_output::{ChatStreamEncoder, encode_completion, 
 use crate::formats::openai::chunk::stream_error;
 use crate::formats::openai::decode_request::{self as chat_request, decode_request};
 use crate::formats::openai::embeddings::{EmbeddingInput, EmbeddingsRequest, encode_base64_in_place};
-use crate::formats::openai::translate;
 use crate::formats::openai::usage::TokenUsage;
+use crate::formats::openai::{think, translate};
 use crate::formats::{InvalidRequest, random_base62};
 use crate::providers::{Protocol, Provider, anthropic, code_assist, gemini as gemini_api, iflow, openai};
 
@@ -226,7 +226,10 @@ impl Inbound {
         let served = target.served_id.clone();
         if self.passthrough(target) {
             return match self {
-                Self::Chat { request, .. } => Box::new(ChatPassthrough::new(served, request.include_usage)),
+                Self::Chat { request, .. } => {
+                    let relay = ChatPassthrough::new(served, request.include_usage);
+                    Box::new(if think_tags(target) { relay.with_think_tags() } else { relay })
+                }
                 Self::Messages { request, .. } => Box::new(MessagesPassthrough::new(request.model.clone())),
                 Self::Gemini { framing, .. } => Box::new(GeminiPassthrough::new(*framing)),
                 Self::Embeddings(_) => unreachable!("embeddings never stream"),
@@ -236,6 +239,7 @@ impl Inbound {
             Protocol::Anthropic => Box::new(AnthropicDecoder::default()),
             Protocol::Gemini => Box::new(GeminiDecoder::new(gemini::ORIGIN, self.gemini_renames())),
             Protocol::CodeAssist => Box::new(GeminiDecoder::new(&target.provider.name, self.gemini_renames())),
+            _ if think_tags(target) => Box::new(ChatDecoder::with_think_tags()),
             _ => Box::new(ChatDecoder::default()),
         };
         let encoder: Box<dyn ClientEncoder> = match self {
@@ -269,6 +273,9 @@ impl Inbound {
         }
         if let Self::Embeddings(request) = self {
             return embeddings_complete(request, protocol, upstream);
+        }
+        if think_tags(target) {
+            think::rewrite_completion(&mut upstream);
         }
         let served = target.served_id.as_str();
         if self.passthrough(target) {
@@ -353,6 +360,11 @@ fn chat_request_for(
         }
     }
     request
+}
+
+/// Upstreams that write reasoning inline as `<think>…</think>` (credentials specification §11).
+fn think_tags(target: &Target) -> bool {
+    target.provider.name == "qwen_code"
 }
 
 /// Qwen Code's `resource_url` as an API base: `https://` added when there is no scheme, `/v1`

@@ -429,3 +429,34 @@ async fn an_antigravity_login_speaks_its_own_code_assist_dialect() {
     assert!(sent.header("user-agent").unwrap().starts_with("antigravity/"));
     assert_eq!(oauth.refresh_calls(), 0, "a fresh token is not refreshed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qwen_code_think_tags_come_out_as_reasoning() {
+    let mock = crate::support::openai_mock::OpenAiMock::start().await;
+    let resource = format!("http://{}", mock.addr());
+    let expiry = tomorrow_ms().to_string();
+    let gw = Gateway::start(&[
+        ("PROXY_API_KEY", PROXY_KEY),
+        ("QWEN_CODE_1_ACCESS_TOKEN", "qwen-access-token-0001"),
+        ("QWEN_CODE_1_REFRESH_TOKEN", "qwen-refresh-token-0001"),
+        ("QWEN_CODE_1_EXPIRY_DATE", &expiry),
+        ("QWEN_CODE_1_RESOURCE_URL", &resource),
+    ])
+    .await;
+    // The mock answers "Hello! You said: <text>", so the tags arrive inside its content.
+    let prompt = "<think>weighing options</think>the answer";
+    let answer: Value =
+        gw.post("/v1/chat/completions", &chat_body("qwen_code/qwen3-coder-plus", prompt)).await.json().await.unwrap();
+    let message = &answer["choices"][0]["message"];
+    assert_eq!(message["reasoning_content"], "weighing options", "{answer}");
+    assert!(!message["content"].as_str().unwrap().contains("<think>"), "{answer}");
+
+    let mut body = chat_body("qwen_code/qwen3-coder-plus", prompt);
+    body["stream"] = json!(true);
+    let streamed = chunks(&gw.post("/v1/chat/completions", &body).await.text().await.unwrap());
+    let field = |key: &str| -> String {
+        streamed.iter().filter_map(|c| c["choices"][0]["delta"][key].as_str()).collect::<String>()
+    };
+    assert_eq!(field("reasoning_content"), "weighing options");
+    assert!(field("content").ends_with("the answer") && !field("content").contains("think>"), "{}", field("content"));
+}

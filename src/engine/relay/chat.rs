@@ -2,12 +2,15 @@
 //! rewritten, the usage-only chunk kept back unless the client asked for it, exactly one finish
 //! reason per choice, and a terminal `[DONE]` (or an in-band error) guaranteed.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value, json};
 
 use super::{Relay, Step, parse_object, premature_end};
 use crate::engine::classify::{UpstreamFailure, classify_stream_error};
 use crate::formats::openai::ChunkFacts;
 use crate::formats::openai::chunk::stream_error;
+use crate::formats::openai::think::{ThinkSplitter, rewrite_chunk};
 use crate::formats::openai::usage::TokenUsage;
 use crate::formats::sse::SseEvent;
 
@@ -23,6 +26,9 @@ pub struct ChatPassthrough {
     last_id: Value,
     last_created: Value,
     usage: Option<Value>,
+    /// Upstreams that write reasoning inline as `<think>…</think>` (Qwen Code): one splitter per
+    /// choice turns it into `reasoning_content`.
+    think: Option<BTreeMap<u64, ThinkSplitter>>,
 }
 
 impl ChatPassthrough {
@@ -37,11 +43,21 @@ impl ChatPassthrough {
             last_id: Value::Null,
             last_created: Value::Null,
             usage: None,
+            think: None,
         }
+    }
+
+    /// Reasoning written inline as `<think>…</think>` comes out as `reasoning_content`.
+    pub fn with_think_tags(mut self) -> Self {
+        self.think = Some(BTreeMap::new());
+        self
     }
 
     /// One upstream chunk as a client frame, or nothing when it is held back.
     fn forward(&mut self, mut chunk: Map<String, Value>) -> Vec<u8> {
+        if let Some(splitters) = &mut self.think {
+            rewrite_chunk(&mut chunk, splitters);
+        }
         let facts = ChunkFacts::of(&chunk);
         self.saw_tool_calls |= facts.has_tool_calls;
         if facts.has_finish && !self.keep_after_removing_repeated_finish(&mut chunk) {

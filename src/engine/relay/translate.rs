@@ -1,6 +1,7 @@
 //! Client and upstream of different families: upstream events are decoded into canonical stream
 //! events (translation specification §9.5) and encoded into the client's frames (§9.1, §9.2).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -14,6 +15,7 @@ use crate::formats::ir::{StreamEvent, Usage};
 use crate::formats::openai::chat_output::ChatStreamEncoder;
 use crate::formats::openai::chunk::stream_error;
 use crate::formats::openai::stream_decoder::ChatStreamDecoder;
+use crate::formats::openai::think::{ThinkSplitter, rewrite_chunk};
 use crate::formats::openai::usage::TokenUsage;
 use crate::formats::sse::SseEvent;
 
@@ -93,6 +95,14 @@ impl Relay for Translate {
 #[derive(Default)]
 pub struct ChatDecoder {
     inner: ChatStreamDecoder,
+    /// `<think>…</think>` in content is reasoning (Qwen Code).
+    think: Option<BTreeMap<u64, ThinkSplitter>>,
+}
+
+impl ChatDecoder {
+    pub fn with_think_tags() -> Self {
+        Self { think: Some(BTreeMap::new()), ..Self::default() }
+    }
 }
 
 impl UpstreamDecoder for ChatDecoder {
@@ -100,9 +110,12 @@ impl UpstreamDecoder for ChatDecoder {
         if event.data.trim() == "[DONE]" {
             return Ok(Decoded { events: self.inner.finish(), terminal: true });
         }
-        let chunk = parse_object(&event.data)?;
+        let mut chunk = parse_object(&event.data)?;
         if let Some(error) = stream_error(&chunk) {
             return Err(classify_stream_error(error));
+        }
+        if let Some(splitters) = &mut self.think {
+            rewrite_chunk(&mut chunk, splitters);
         }
         Ok(Decoded { events: self.inner.push(&chunk), terminal: false })
     }

@@ -7,6 +7,7 @@ pub mod decode_request;
 pub mod embeddings;
 pub mod request;
 pub mod stream_decoder;
+pub mod think;
 pub mod translate;
 pub mod usage;
 
