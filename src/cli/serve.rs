@@ -77,8 +77,17 @@ pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
         tracing::info!("providers: {}", summary.join(", "));
     }
 
-    let state = AppState { engine: Arc::new(engine), auth: Arc::new(auth), settings: Arc::new(settings) };
+    let engine = Arc::new(engine);
+    // Tokens refreshed before they are due and projects found ahead of requests (§6); the first
+    // pass is the start-up check unless SKIP_OAUTH_INIT_CHECK is set.
+    let skip_first = context
+        .env
+        .get_nonempty(crate::config::env_names::SKIP_OAUTH_INIT_CHECK)
+        .is_some_and(|v| crate::config::values::parse_bool(v) == Some(true));
+    let refresher = engine.spawn_login_refresher(!skip_first);
+    let state = AppState { engine, auth: Arc::new(auth), settings: Arc::new(settings) };
     let served = crate::server::serve(listener, state, shutdown_signal()).await;
+    refresher.abort();
     // Everything counted while serving reaches the database before the process ends.
     if let Err(err) = store.flush() {
         tracing::error!("could not save credential state: {err}");

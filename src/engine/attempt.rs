@@ -23,7 +23,7 @@ use crate::auth::{Credential, CredentialId};
 use crate::formats::openai::ChatAggregator;
 use crate::formats::openai::chunk::stream_error;
 use crate::pool::NoCredential;
-use crate::providers::{Protocol, code_assist};
+use crate::providers::Protocol;
 
 /// Who served a request.
 #[derive(Debug, Clone)]
@@ -407,15 +407,9 @@ impl Engine {
     async fn prepare_oauth(&self, handle: &OAuthHandle, target: &Target) -> Result<(), UpstreamFailure> {
         handle.ensure_fresh(&self.http).await.map_err(|err| refresh_failure(handle, err))?;
         if target.provider.protocol == Protocol::CodeAssist && handle.project().is_none() {
-            let token = handle.bearer().unwrap_or_default();
-            let configured = match target.provider.name.as_str() {
-                "antigravity" => self.settings.antigravity_project.as_deref(),
-                _ => self.settings.gemini_cli_project.as_deref(),
-            };
-            let found = code_assist::discover(&self.http, &target.provider, &token, configured)
+            self.ensure_project(&target.provider, handle)
                 .await
                 .map_err(|message| UpstreamFailure::new(ErrorClass::ServerError, message))?;
-            handle.set_project(&found.project, found.tier.as_deref()).await;
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ pub mod count_tokens;
 pub mod error;
 pub mod exchange;
 pub mod gemini;
+pub mod logins;
 pub mod messages;
 pub mod models;
 pub mod probe;

@@ -460,3 +460,33 @@ async fn qwen_code_think_tags_come_out_as_reasoning() {
     assert_eq!(field("reasoning_content"), "weighing options");
     assert!(field("content").ends_with("the answer") && !field("content").contains("think>"), "{}", field("content"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_refreshes_due_logins_and_finds_their_project_before_any_request() {
+    let oauth = OAuthMock::start().await;
+    let code_assist = CodeAssistMock::start_for(&oauth).await;
+    let issued = oauth.issue_google("681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com");
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("oauth_creds");
+    std::fs::create_dir(&dir).unwrap();
+    let mut file_json = python_proxy_file("ya29.stale", &issued.refresh_token);
+    file_json["_proxy_metadata"].as_object_mut().unwrap().remove("project_id");
+    let file = dir.join("gemini_cli_oauth_1.json");
+    std::fs::write(&file, file_json.to_string()).unwrap();
+    let mut cmd = llmkp(home.path());
+    cmd.envs(mock_vars(&oauth, &code_assist).iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let mut server = tokio::task::spawn_blocking(move || Server::start(cmd)).await.unwrap();
+    let mut stored = Value::Null;
+    for _ in 0..100 {
+        stored = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        if stored["_proxy_metadata"]["project_id"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(stored["_proxy_metadata"]["project_id"], "mock-project-123", "{stored}");
+    assert_eq!(oauth.refresh_calls(), 1);
+    assert_ne!(stored["access_token"], "ya29.stale");
+    assert!(code_assist.generate_requests().is_empty(), "no request was needed");
+    tokio::task::spawn_blocking(move || server.stop()).await.unwrap();
+}

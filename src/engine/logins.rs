@@ -1,0 +1,73 @@
+//! OAuth logins kept ready while serving (credentials specification §6): a pass at start-up and
+//! then every minute refreshes the tokens that are due and finds the Code Assist project of
+//! logins that have none, so requests rarely wait for either.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Engine;
+use crate::auth::oauth::refresh::RefreshError;
+use crate::auth::oauth::runtime::OAuthHandle;
+use crate::providers::{Protocol, Provider, code_assist};
+
+/// How often the background pass runs.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(60);
+
+impl Engine {
+    /// One pass over every OAuth login, in parallel. Failures are logged (never a token) and
+    /// left to the next pass or the next request; refused refresh tokens mark the login.
+    pub async fn refresh_logins(&self) {
+        let logins: Vec<(Arc<Provider>, Arc<OAuthHandle>)> = self
+            .registry
+            .providers()
+            .flat_map(|p| p.credentials.iter().filter_map(move |c| c.oauth.clone().map(|h| (p.clone(), h))))
+            .filter(|(_, handle)| !handle.needs_reauth())
+            .collect();
+        futures::future::join_all(logins.iter().map(|(provider, handle)| self.refresh_login(provider, handle))).await;
+    }
+
+    async fn refresh_login(&self, provider: &Provider, handle: &OAuthHandle) {
+        match handle.ensure_fresh(&self.http).await {
+            Ok(()) => {}
+            // Logged with the fix by the handle itself.
+            Err(RefreshError::NeedsReauth(_)) => return,
+            Err(err) => {
+                tracing::warn!(provider = %provider.name, "background token refresh failed: {err}");
+                return;
+            }
+        }
+        if provider.protocol == Protocol::CodeAssist
+            && handle.project().is_none()
+            && let Err(message) = self.ensure_project(provider, handle).await
+        {
+            tracing::warn!(provider = %provider.name, "Code Assist project discovery failed: {message}");
+        }
+    }
+
+    /// Finds (and stores) the Code Assist project of a login that has none.
+    pub(super) async fn ensure_project(&self, provider: &Provider, handle: &OAuthHandle) -> Result<(), String> {
+        let token = handle.bearer().unwrap_or_default();
+        let configured = match provider.name.as_str() {
+            "antigravity" => self.settings.antigravity_project.as_deref(),
+            _ => self.settings.gemini_cli_project.as_deref(),
+        };
+        let found = code_assist::discover(&self.http, provider, &token, configured).await?;
+        handle.set_project(&found.project, found.tier.as_deref()).await;
+        Ok(())
+    }
+
+    /// Runs [`Self::refresh_logins`] now (unless `first_pass` is false) and then every
+    /// [`REFRESH_EVERY`], until the returned task is aborted.
+    pub fn spawn_login_refresher(self: &Arc<Self>, first_pass: bool) -> tokio::task::JoinHandle<()> {
+        let engine = Arc::clone(self);
+        tokio::spawn(async move {
+            if !first_pass {
+                tokio::time::sleep(REFRESH_EVERY).await;
+            }
+            loop {
+                engine.refresh_logins().await;
+                tokio::time::sleep(REFRESH_EVERY).await;
+            }
+        })
+    }
+}
