@@ -308,7 +308,8 @@ async fn add_cookie(context: &Context, provider: OAuthProvider, args: &AddArgs) 
         TokenSet::default(),
         ProxyMetadata { credential_type: Some("cookie".into()), ..ProxyMetadata::default() },
     );
-    credential.cookie = Some(SecretString::from(value));
+    // Stored as the Python proxy stores it (§4.5).
+    credential.cookie = Some(SecretString::from(format!("BXAuth={value};")));
     let (api_key, expire_time, name) =
         renew_cookie_api_key(&http, &endpoints, &credential).await.map_err(|e| CliError::failed(e.to_string()))?;
     credential.tokens.api_key = Some(api_key);

@@ -490,3 +490,79 @@ async fn serve_refreshes_due_logins_and_finds_their_project_before_any_request()
     assert!(code_assist.generate_requests().is_empty(), "no request was needed");
     tokio::task::spawn_blocking(move || server.stop()).await.unwrap();
 }
+
+/// Plays the browser for an iFlow login: follows redirects only while they stay on loopback
+/// (after the callback, iFlow sends the browser to iflow.cn, which a test must not reach).
+async fn follow_on_loopback(url: &str) -> reqwest::Response {
+    let policy = reqwest::redirect::Policy::custom(|attempt| {
+        let local = attempt.url().host_str().is_some_and(|h| h == "127.0.0.1" || h == "localhost");
+        if local { attempt.follow() } else { attempt.stop() }
+    });
+    reqwest::Client::builder().redirect(policy).build().unwrap().get(url).send().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_add_iflow_logs_in_with_basic_auth_and_stores_the_api_key_then_the_cookie_flow_works_too() {
+    let oauth = OAuthMock::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let vars = oauth.env_vars();
+    let mut child = command(home.path(), &vars, &["auth", "add", "iflow", "--no-browser", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let url = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "no login URL");
+            if line.starts_with("http") {
+                return line.trim().to_string();
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let last = follow_on_loopback(&url).await;
+    assert_eq!(last.status(), 302, "the callback sends the browser to iFlow's success page");
+    assert!(last.headers()["location"].to_str().unwrap().contains("/oauth/success"));
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("iflow: added iflow_oauth_1.json for iflow@example.com"), "{stdout}");
+    let stored: Value =
+        serde_json::from_slice(&std::fs::read(home.path().join("oauth_creds/iflow_oauth_1.json")).unwrap()).unwrap();
+    assert!(stored["api_key"].as_str().unwrap().starts_with("sk-iflow-"));
+    assert!(stored["expiry_date"].as_str().unwrap().ends_with('Z'), "iFlow expiry is an ISO string: {stored}");
+    assert!(oauth.requests_to("/iflow/token")[0].header("authorization").unwrap().starts_with("Basic "));
+
+    // The cookie flow: BXAuth from stdin, an API key from the platform.
+    let cookie = tokio::task::spawn_blocking({
+        let (home, vars) = (home.path().to_path_buf(), vars.clone());
+        move || {
+            let mut child = command(&home, &vars, &["auth", "add", "iflow", "--cookie", "--email", "my-key"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"BXAuth=mock-bxauth;\n").unwrap();
+            child.wait_with_output().unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(cookie.status.code(), Some(0), "{}", String::from_utf8_lossy(&cookie.stderr));
+    let stored: Value =
+        serde_json::from_slice(&std::fs::read(home.path().join("oauth_creds/iflow_oauth_2.json")).unwrap()).unwrap();
+    assert_eq!(stored["cookie"], "BXAuth=mock-bxauth;");
+    assert_eq!(stored["_proxy_metadata"]["credential_type"], "cookie");
+    assert!(stored["api_key"].as_str().unwrap().starts_with("sk-"));
+    // Cookie logins cannot be exported; the OAuth one can.
+    let one = run(home.path(), &["auth", "export", "iflow", "--index", "2"], None).await;
+    assert_eq!(one.status.code(), Some(2));
+    let all = run(home.path(), &["auth", "export", "iflow"], None).await;
+    let all = String::from_utf8(all.stdout).unwrap();
+    assert!(all.contains("IFLOW_1_API_KEY=sk-iflow-") && !all.contains("IFLOW_2_"), "{all}");
+}

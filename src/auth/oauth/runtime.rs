@@ -131,7 +131,16 @@ impl OAuthHandle {
             return Ok(());
         }
         let replaced = stored.tokens.refresh_token.as_ref().map(|t| t.expose_secret().to_string());
-        match refresh::refresh(http, &self.endpoints, &stored).await {
+        let refreshed = if stored.is_cookie() {
+            // iFlow cookie logins renew their API key instead (§12 flow B).
+            refresh::renew_cookie_api_key(http, &self.endpoints, &stored).await.map(|(api_key, expire_time, _)| {
+                stored.cookie_expire_time = Some(expire_time);
+                super::TokenSet { api_key: Some(api_key), ..stored.tokens.clone() }
+            })
+        } else {
+            refresh::refresh(http, &self.endpoints, &stored).await
+        };
+        match refreshed {
             Ok(tokens) => {
                 stored.tokens = tokens;
                 stored.metadata.last_check_timestamp = Some(now_ms() as f64 / 1000.0);
