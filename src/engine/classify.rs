@@ -230,6 +230,8 @@ fn class_for(status: u16, text: &str) -> ErrorClass {
         403 => ErrorClass::Forbidden,
         429 if has(&["quota", "resource_exhausted", "quotaresetdelay", "exhausted your capacity"]) => ErrorClass::Quota,
         429 => ErrorClass::RateLimit,
+        // Qwen Code's portal says `slow_down` when it throttles.
+        400 if has(&["slow_down"]) => ErrorClass::RateLimit,
         529 => ErrorClass::Overloaded,
         503 if has(&["overloaded", "model_capacity_exhausted", "high demand"]) => ErrorClass::Overloaded,
         _ if has(&["overloaded_error"]) => ErrorClass::Overloaded,

@@ -146,12 +146,12 @@ impl Inbound {
     /// (and to report usage in the stream where the protocol needs asking).
     pub fn outbound(&mut self, target: &Target, upstream_stream: bool) -> Result<Outbound, InvalidRequest> {
         let mut outbound = self.outbound_body(target, upstream_stream)?;
-        if target.provider.name == "iflow" {
-            // iFlow answers HTTP 406 to `stream_options` (§12).
-            if let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(&outbound.body) {
-                body.remove("stream_options");
-                outbound.body = to_bytes(&body);
-            }
+        if matches!(target.provider.name.as_str(), "iflow" | "qwen_code")
+            && let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(&outbound.body)
+        {
+            let dropped = portal_request(&target.provider.name, &mut body);
+            outbound.dropped.extend(dropped);
+            outbound.body = to_bytes(&body);
         }
         Ok(outbound)
     }
@@ -362,6 +362,79 @@ fn chat_request_for(
     request
 }
 
+/// Parameters the Qwen Code and iFlow portals accept (credentials specification §11, §12).
+const PORTAL_PARAMS: [&str; 15] = [
+    "model",
+    "messages",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "stream",
+    "stream_options",
+    "tools",
+    "tool_choice",
+    "presence_penalty",
+    "frequency_penalty",
+    "n",
+    "stop",
+    "seed",
+    "response_format",
+];
+
+/// The Qwen Code / iFlow request shape: only the parameters they accept (the rest named as
+/// dropped), `strict` and `additionalProperties` removed from tool schemas; iFlow gets no
+/// `stream_options` (it answers 406) and Qwen Code a tool it is told never to call when the
+/// request has none (`QWEN_CODE_DUMMY_TOOL`).
+fn portal_request(provider: &str, body: &mut Map<String, Value>) -> Vec<String> {
+    if let Some(max) = body.remove("max_completion_tokens") {
+        body.entry("max_tokens").or_insert(max);
+    }
+    let dropped: Vec<String> = body.keys().filter(|k| !PORTAL_PARAMS.contains(&k.as_str())).cloned().collect();
+    for key in &dropped {
+        body.remove(key);
+    }
+    if let Some(Value::Array(tools)) = body.get_mut("tools") {
+        for tool in tools.iter_mut() {
+            if let Some(function) = tool.get_mut("function").and_then(Value::as_object_mut) {
+                function.remove("strict");
+                if let Some(parameters) = function.get_mut("parameters") {
+                    strip_schema_keys(parameters);
+                }
+            }
+        }
+    }
+    if provider == "iflow" {
+        body.remove("stream_options");
+    } else if body.get("tools").is_none_or(|t| t.as_array().is_none_or(Vec::is_empty)) {
+        body.insert(
+            "tools".into(),
+            serde_json::json!([{"type": "function", "function": {"name": "do_not_call_me",
+                "description": "Do not call this tool.", "parameters": {"type": "object", "properties": {}}}}]),
+        );
+    }
+    // Bookkeeping fields of the proxy itself are not client parameters worth reporting.
+    dropped.into_iter().filter(|k| k != "user").collect()
+}
+
+/// `strict` and `additionalProperties` removed at every depth of a JSON schema (property names
+/// of the same spelling are kept).
+fn strip_schema_keys(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            map.remove("strict");
+            map.remove("additionalProperties");
+            for (key, value) in map.iter_mut() {
+                match (key.as_str(), value) {
+                    ("properties", Value::Object(properties)) => properties.values_mut().for_each(strip_schema_keys),
+                    (_, value) => strip_schema_keys(value),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_schema_keys),
+        _ => {}
+    }
+}
+
 /// Upstreams that write reasoning inline as `<think>…</think>` (credentials specification §11).
 fn think_tags(target: &Target) -> bool {
     target.provider.name == "qwen_code"
@@ -496,4 +569,37 @@ fn response_id() -> String {
 
 pub fn to_bytes(map: &Map<String, Value>) -> Bytes {
     Bytes::from(serde_json::to_vec(map).expect("a JSON map always serialises"))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::portal_request;
+
+    #[test]
+    fn portal_requests_keep_known_parameters_and_clean_tool_schemas() {
+        let mut body = json!({"model": "m", "messages": [], "max_completion_tokens": 9, "logit_bias": {}, "user": "u",
+            "stream": true, "stream_options": {"include_usage": true},
+            "tools": [{"type": "function", "function": {"name": "f", "strict": true, "parameters": {"type": "object",
+                "additionalProperties": false, "properties": {"strict": {"type": "boolean",
+                "additionalProperties": false}}}}}]})
+        .as_object()
+        .unwrap()
+        .clone();
+        let dropped = portal_request("qwen_code", &mut body);
+        assert_eq!(dropped, ["logit_bias"]);
+        assert_eq!(body["max_tokens"], 9);
+        let function = &body["tools"][0]["function"];
+        assert!(function.get("strict").is_none() && function["parameters"].get("additionalProperties").is_none());
+        assert_eq!(function["parameters"]["properties"]["strict"], json!({"type": "boolean"}));
+        assert!(body.get("stream_options").is_some());
+
+        let mut bare = json!({"model": "m", "messages": [], "stream_options": {}}).as_object().unwrap().clone();
+        portal_request("qwen_code", &mut bare);
+        assert_eq!(bare["tools"][0]["function"]["name"], "do_not_call_me");
+        let mut iflow = json!({"model": "m", "messages": [], "stream_options": {}}).as_object().unwrap().clone();
+        portal_request("iflow", &mut iflow);
+        assert!(iflow.get("stream_options").is_none() && iflow.get("tools").is_none());
+    }
 }
