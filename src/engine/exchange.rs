@@ -230,8 +230,8 @@ impl Inbound {
                     let relay = ChatPassthrough::new(served, request.include_usage);
                     Box::new(if think_tags(target) { relay.with_think_tags() } else { relay })
                 }
-                Self::Messages { request, .. } => Box::new(MessagesPassthrough::new(request.model.clone())),
-                Self::Gemini { framing, .. } => Box::new(GeminiPassthrough::new(*framing)),
+                Self::Messages { .. } => Box::new(MessagesPassthrough::new(served)),
+                Self::Gemini { framing, .. } => Box::new(GeminiPassthrough::new(*framing, served)),
                 Self::Embeddings(_) => unreachable!("embeddings never stream"),
             };
         }
@@ -247,16 +247,12 @@ impl Inbound {
                 let encoder = ChatStreamEncoder::new(new_completion_id(), served, unix_now(), request.include_usage);
                 Box::new(RecordingEncoder::new(ChatEncoder(encoder), signatures.clone()))
             }
-            Self::Messages { request, input_estimate, .. } => {
-                let encoder = MessagesStreamEncoder::new(new_message_id(), request.model.clone(), *input_estimate);
+            Self::Messages { input_estimate, .. } => {
+                let encoder = MessagesStreamEncoder::new(new_message_id(), served, *input_estimate);
                 Box::new(MessagesEncoder(encoder))
             }
-            Self::Gemini { request, framing, .. } => {
-                let encoder = gemini::stream::GeminiStreamEncoder::new(
-                    response_id(),
-                    request.model.clone(),
-                    gemini::ORIGIN.into(),
-                );
+            Self::Gemini { framing, .. } => {
+                let encoder = gemini::stream::GeminiStreamEncoder::new(response_id(), served, gemini::ORIGIN.into());
                 Box::new(GeminiEncoder::new(encoder, *framing))
             }
             Self::Embeddings(_) => unreachable!("embeddings never stream"),
@@ -284,13 +280,16 @@ impl Inbound {
                     upstream.insert("model".into(), Value::from(served));
                     upstream.get("usage").filter(|u| u.is_object()).map(TokenUsage::from_openai)
                 }
-                Self::Messages { request, .. } => {
-                    upstream.insert("model".into(), Value::from(request.model.clone()));
+                Self::Messages { .. } => {
+                    upstream.insert("model".into(), Value::from(served));
                     decode_complete(target, &upstream).ok().map(|r| TokenUsage::from_canonical(&r.usage))
                 }
-                _ => upstream
-                    .get("usageMetadata")
-                    .map(|u| TokenUsage::from_canonical(&gemini::response::decode_usage(u))),
+                _ => {
+                    upstream.insert("modelVersion".into(), Value::from(served));
+                    upstream
+                        .get("usageMetadata")
+                        .map(|u| TokenUsage::from_canonical(&gemini::response::decode_usage(u)))
+                }
             };
             return Ok(Completed { body: to_bytes(&upstream), usage });
         }
@@ -310,10 +309,8 @@ impl Inbound {
                 signatures.remember_response(&response);
                 encode_completion(&response, true)
             }
-            Self::Messages { request, .. } => encode_response(&response, &request.model),
-            Self::Gemini { request, .. } => {
-                gemini::response::encode_client_response(&response, &request.model, gemini::ORIGIN)
-            }
+            Self::Messages { .. } => encode_response(&response, served),
+            Self::Gemini { .. } => gemini::response::encode_client_response(&response, served, gemini::ORIGIN),
             Self::Embeddings(_) => unreachable!("handled above"),
         };
         let usage = Some(TokenUsage::from_canonical(&response.usage));

@@ -108,7 +108,7 @@ async fn a_claude_code_request_round_trips_through_the_anthropic_upstream_unchan
     assert_eq!(response.status(), 200);
     let events = events(&response.text().await.unwrap());
     assert_eq!(events.last().unwrap().0, "message_stop");
-    assert_eq!(events[0].1["message"]["model"], request["model"]);
+    assert_eq!(events[0].1["message"]["model"], "anthropic/tools-cc", "the provider/model that served the alias");
     let tool_start = events.iter().find(|(_, d)| d["content_block"]["type"] == "tool_use").unwrap();
     assert_eq!(tool_start.1["content_block"]["name"], request["tools"][0]["name"]);
     let stop = events.iter().find(|(k, _)| k == "message_delta").unwrap();

@@ -105,6 +105,7 @@ async fn gemini_to_gemini_is_passthrough_and_aliases_work() {
     assert_eq!(response.headers()["x-llmkp-model"], "gemini/gemini-2.5-flash");
     let answer: Value = response.json().await.unwrap();
     assert_eq!(answer["candidates"][0]["content"]["parts"][0]["text"], "Hello from gemini: hi");
+    assert_eq!(answer["modelVersion"], "gemini/gemini-2.5-flash", "B06: the provider/model that served the alias");
     let sent = &gemini.generate_requests()[0];
     assert_eq!(sent.path, "/v1beta/models/gemini-2.5-flash:generateContent");
     assert_eq!(sent.body, body, "unchanged, unknown fields included");
@@ -112,6 +113,7 @@ async fn gemini_to_gemini_is_passthrough_and_aliases_work() {
     let response = post(&gw, "/v1beta/models/gemini/gemini-2.5-flash:streamGenerateContent?alt=sse", &body).await;
     let chunks = sse_chunks(&response.text().await.unwrap());
     assert_eq!(text_of(&chunks), "Hello from gemini: hi");
+    assert!(chunks.iter().all(|c| c["modelVersion"] == "gemini/gemini-2.5-flash"));
     assert_eq!(gemini.generate_requests()[1].query.as_deref(), Some("alt=sse"));
 }
 

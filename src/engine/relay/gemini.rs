@@ -169,14 +169,17 @@ impl ClientEncoder for GeminiEncoder {
 /// each for accounting, errors and the finish.
 pub struct GeminiPassthrough {
     framer: Framer,
+    /// `provider/model` that serves, reported as `modelVersion`.
+    served_id: String,
     tee: GeminiStreamDecoder,
     received: bool,
 }
 
 impl GeminiPassthrough {
-    pub fn new(framing: GeminiFraming) -> Self {
+    pub fn new(framing: GeminiFraming, served_id: String) -> Self {
         Self {
             framer: Framer::new(framing),
+            served_id,
             tee: GeminiStreamDecoder::new(crate::formats::gemini::ORIGIN),
             received: false,
         }
@@ -185,13 +188,15 @@ impl GeminiPassthrough {
 
 impl Relay for GeminiPassthrough {
     fn event(&mut self, event: &SseEvent) -> Result<Step, UpstreamFailure> {
-        let chunk = gemini_chunk(event)?;
+        let mut chunk = gemini_chunk(event)?;
         self.received = true;
         let content = self.tee.push(&chunk).iter().any(|e| !matches!(e, StreamEvent::Usage(_)));
         let mut frames = Vec::new();
-        // Forwarded as written, unless the upstream spread one chunk over several `data:` lines.
-        let text = if event.data.contains('\n') { Value::Object(chunk).to_string() } else { event.data.clone() };
-        self.framer.chunk_text(text.trim(), &mut frames);
+        // Re-serialised with only `modelVersion` changed (key order and unknown fields kept).
+        if chunk.contains_key("modelVersion") {
+            chunk.insert("modelVersion".into(), Value::from(self.served_id.clone()));
+        }
+        self.framer.chunk_text(&Value::Object(chunk).to_string(), &mut frames);
         Ok(Step { frames, content, done: false })
     }
 

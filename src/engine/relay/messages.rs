@@ -1,5 +1,5 @@
 //! Anthropic client, Anthropic upstream: every event forwarded as the upstream wrote it, except
-//! `message_start`, whose `message.model` becomes the name the client asked for. A tee decodes
+//! `message_start`, whose `message.model` becomes the `provider/model` that serves. A tee decodes
 //! each event for accounting, errors and the terminal `message_stop`.
 
 use serde_json::{Value, json};
@@ -17,7 +17,7 @@ pub struct MessagesPassthrough {
 }
 
 impl MessagesPassthrough {
-    /// `requested` is the `model` the client sent, shown back to it.
+    /// `requested` is the `provider/model` that serves, shown to the client.
     pub fn new(requested: String) -> Self {
         Self { requested, tee: MessagesStreamDecoder::new(), received: false }
     }
