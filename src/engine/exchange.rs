@@ -280,20 +280,23 @@ impl Inbound {
                     upstream.insert("model".into(), Value::from(served));
                     upstream.get("usage").filter(|u| u.is_object()).map(TokenUsage::from_openai)
                 }
-                Self::Messages { .. } => {
-                    upstream.insert("model".into(), Value::from(served));
-                    decode_complete(target, &upstream).ok().map(|r| TokenUsage::from_canonical(&r.usage))
+                Self::Messages { .. } | Self::Gemini { .. } => {
+                    let decoded = decode_complete(target, &upstream).ok();
+                    if decoded.as_ref().is_some_and(is_empty_answer) {
+                        return Err(empty_answer());
+                    }
+                    let key = if matches!(self, Self::Messages { .. }) { "model" } else { "modelVersion" };
+                    upstream.insert(key.into(), Value::from(served));
+                    decoded.map(|r| TokenUsage::from_canonical(&r.usage))
                 }
-                _ => {
-                    upstream.insert("modelVersion".into(), Value::from(served));
-                    upstream
-                        .get("usageMetadata")
-                        .map(|u| TokenUsage::from_canonical(&gemini::response::decode_usage(u)))
-                }
+                Self::Embeddings(_) => unreachable!("handled above"),
             };
             return Ok(Completed { body: to_bytes(&upstream), usage });
         }
         let mut response = decode_complete(target, &upstream).map_err(untranslatable)?;
+        if is_empty_answer(&response) {
+            return Err(empty_answer());
+        }
         if matches!(protocol, Protocol::Gemini | Protocol::CodeAssist) {
             let renames = self.gemini_renames();
             for part in &mut response.parts {
@@ -551,6 +554,22 @@ fn error_in_body(protocol: Protocol, body: &Map<String, Value>) -> Option<Upstre
     }
 }
 
+/// No text, no reasoning, no tool call, and an ordinary stop: nothing a client could use
+/// (pitfall A08; resilience §6 `server_error`, retried elsewhere). A filtered answer is not empty.
+fn is_empty_answer(response: &ir::Response) -> bool {
+    let has_output = response.parts.iter().any(|part| match part {
+        ir::Part::Text { text, .. } | ir::Part::Refusal(text) => !text.is_empty(),
+        ir::Part::Reasoning { text, redacted, .. } => !text.is_empty() || redacted.is_some(),
+        ir::Part::ToolCall(_) => true,
+        _ => false,
+    });
+    !has_output && response.stop_reason == ir::StopReason::EndTurn
+}
+
+fn empty_answer() -> UpstreamFailure {
+    UpstreamFailure::new(ErrorClass::ServerError, "upstream answered with no content")
+}
+
 fn untranslatable(err: InvalidRequest) -> UpstreamFailure {
     UpstreamFailure::new(ErrorClass::ServerError, format!("the upstream answer cannot be translated: {err}"))
 }
@@ -572,7 +591,26 @@ pub fn to_bytes(map: &Map<String, Value>) -> Bytes {
 mod tests {
     use serde_json::json;
 
-    use super::portal_request;
+    use super::{is_empty_answer, portal_request};
+    use crate::formats::ir::{Part, Response, StopReason, Usage};
+
+    #[test]
+    fn an_answer_without_output_is_empty_unless_it_was_filtered_or_cut() {
+        let answer = |parts: Vec<Part>, stop_reason| Response {
+            id: "r".into(),
+            model: "m".into(),
+            parts,
+            stop_reason,
+            stop_sequence: None,
+            usage: Usage::default(),
+        };
+        let text = |t: &str| Part::Text { text: t.into(), cache_control: None };
+        assert!(is_empty_answer(&answer(vec![], StopReason::EndTurn)));
+        assert!(is_empty_answer(&answer(vec![text("")], StopReason::EndTurn)));
+        assert!(!is_empty_answer(&answer(vec![text("hi")], StopReason::EndTurn)));
+        assert!(!is_empty_answer(&answer(vec![], StopReason::ContentFilter)));
+        assert!(!is_empty_answer(&answer(vec![], StopReason::MaxTokens)));
+    }
 
     #[test]
     fn portal_requests_keep_known_parameters_and_clean_tool_schemas() {

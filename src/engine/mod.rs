@@ -98,7 +98,8 @@ impl Engine {
     pub fn new(config: EngineConfig, extra_secrets: Vec<String>) -> Result<Self, ClientBuildError> {
         let EngineConfig { registry, settings, pool, filter, fallbacks, aliases, store } = config;
         let http = upstream_client(&settings)?;
-        let redactor = Arc::new(Redactor::new(registry.secrets().into_iter().chain(extra_secrets)));
+        let logins = registry.providers().flat_map(|p| p.credentials.iter().filter_map(|c| c.oauth.clone())).collect();
+        let redactor = Arc::new(Redactor::new(registry.secrets().into_iter().chain(extra_secrets)).with_logins(logins));
         let catalog = ModelCatalog::new(settings.models_cache_ttl);
         let pool = CredentialPool::new(pool, &registry, store.clone());
         let signatures = Arc::new(signatures::SignatureCache::new(settings.signature_cache_ttl));

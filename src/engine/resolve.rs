@@ -7,7 +7,7 @@ use crate::catalog::filter::{FilterDecision, ModelFilter};
 use crate::config::aliases::ModelAliases;
 use crate::config::fallbacks::FallbackGroups;
 use crate::providers::builtin::builtin;
-use crate::providers::{Provider, Registry};
+use crate::providers::{Protocol, Provider, Registry};
 
 /// Where one request goes.
 #[derive(Debug, Clone)]
@@ -71,6 +71,13 @@ pub fn resolve(registry: &Registry, model: &str) -> Result<Target, EngineError> 
         )));
     };
     if let Some(provider) = registry.get(provider_name) {
+        // Gemini-family upstreams take the model in the URL path: it must stay one segment.
+        if matches!(provider.protocol, Protocol::Gemini | Protocol::CodeAssist) && !is_path_segment(upstream_model) {
+            return Err(not_found(format!(
+                "model '{model}' not found: a {} model id is one path segment (no '/', '..', '?', '#', spaces)",
+                provider.name
+            )));
+        }
         return Ok(Target {
             served_id: format!("{}/{upstream_model}", provider.name),
             upstream_model: upstream_model.to_string(),
@@ -93,10 +100,28 @@ pub fn resolve(registry: &Registry, model: &str) -> Result<Target, EngineError> 
     )))
 }
 
+/// A model id that can sit in a URL path as one segment, unescaped.
+fn is_path_segment(model: &str) -> bool {
+    !model.is_empty()
+        && model != "."
+        && model != ".."
+        && model.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'@' | b'+'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Env;
+
+    #[test]
+    fn gemini_model_ids_must_be_one_path_segment() {
+        let registry = Registry::from_env(&Env::from_pairs([("GEMINI_API_KEY", "k")])).0;
+        assert!(resolve(&registry, "gemini/gemini-2.5-flash").is_ok());
+        for bad in ["gemini/x/../gemini-2.5-pro", "gemini/a?b", "gemini/a#b", "gemini/a b", "gemini/..", "gemini/a\nb"]
+        {
+            assert!(matches!(resolve(&registry, bad), Err(EngineError::ModelNotFound { .. })), "{bad}");
+        }
+    }
 
     fn registry() -> Registry {
         Registry::from_env(&Env::from_pairs([

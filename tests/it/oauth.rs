@@ -566,3 +566,23 @@ async fn auth_add_iflow_logs_in_with_basic_auth_and_stores_the_api_key_then_the_
     let all = String::from_utf8(all.stdout).unwrap();
     assert!(all.contains("IFLOW_1_API_KEY=sk-iflow-") && !all.contains("IFLOW_2_"), "{all}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_echoing_a_login_key_gets_it_redacted() {
+    let mock = crate::support::openai_mock::OpenAiMock::start().await;
+    let base = mock.base_url();
+    let gw = Gateway::start(&[
+        ("PROXY_API_KEY", PROXY_KEY),
+        ("IFLOW_API_BASE", &base),
+        ("IFLOW_1_ACCESS_TOKEN", "iflow-access-0001"),
+        ("IFLOW_1_REFRESH_TOKEN", "iflow-refresh-0001"),
+        ("IFLOW_1_API_KEY", "sk-iflow-secret-echoed-0001"),
+        ("IFLOW_1_EXPIRY_DATE", "2099-01-01T00:00:00Z"),
+    ])
+    .await;
+    // The mock's `echo-key…` model answers 400 "Incorrect request for key <bearer>".
+    let response = gw.post("/v1/chat/completions", &chat_body("iflow/echo-key", "hi")).await;
+    assert_eq!(response.status(), 400);
+    let body = response.text().await.unwrap();
+    assert!(!body.contains("sk-iflow-secret-echoed-0001") && body.contains("[redacted]"), "{body}");
+}

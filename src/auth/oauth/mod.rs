@@ -70,7 +70,7 @@ pub enum CredentialSource {
 
 /// One OAuth (or iFlow cookie) credential as stored: the decoded tokens and metadata, plus the
 /// whole JSON object it came from so fields llmkp does not know survive a rewrite (§4.2).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StoredCredential {
     pub provider: OAuthProvider,
     pub source: CredentialSource,
@@ -85,6 +85,21 @@ pub struct StoredCredential {
     pub token_uri: Option<String>,
     /// The JSON object as read (files), for lossless rewrites.
     pub raw: Map<String, Value>,
+}
+
+/// Never prints a secret: tokens through [`TokenSet`]'s own `Debug`, the raw object not at all
+/// (unknown fields may hold secrets too).
+impl std::fmt::Debug for StoredCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredCredential")
+            .field("provider", &self.provider)
+            .field("source", &self.source)
+            .field("tokens", &self.tokens)
+            .field("metadata", &self.metadata)
+            .field("cookie", &self.cookie.as_ref().map(|_| "…"))
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl StoredCredential {

@@ -16,6 +16,8 @@ use super::{CredentialSource, OAuthEndpoints, OAuthProvider, StoredCredential, s
 #[derive(Default)]
 struct Current {
     token: Option<SecretString>,
+    /// Every secret of the login (tokens, API key, cookie), for redaction of upstream messages.
+    secrets: Vec<SecretString>,
     project: Option<String>,
     resource_url: Option<String>,
 }
@@ -61,6 +63,12 @@ impl OAuthHandle {
     pub fn bearer(&self) -> Option<String> {
         let current = self.current.read().expect("token lock");
         current.token.as_ref().map(|t| t.expose_secret().to_string())
+    }
+
+    /// Every secret the login holds now, to be scrubbed from anything shown.
+    pub fn secrets(&self) -> Vec<String> {
+        let current = self.current.read().expect("token lock");
+        current.secrets.iter().map(|s| s.expose_secret().to_string()).collect()
     }
 
     /// The Code Assist project of this account, once known.
@@ -230,8 +238,15 @@ fn token_of(stored: &StoredCredential) -> Option<String> {
 }
 
 fn current_of(stored: &StoredCredential) -> Current {
+    let tokens = &stored.tokens;
+    let secrets = [&tokens.access_token, &tokens.refresh_token, &tokens.api_key, &tokens.id_token, &stored.cookie]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
     Current {
         token: token_of(stored).map(SecretString::from),
+        secrets,
         project: stored.metadata.project_id.clone(),
         resource_url: stored.tokens.resource_url.clone(),
     }
