@@ -2,6 +2,7 @@
 //! protocol, classify what came back, then serve, retry the same credential, rotate, fall back,
 //! or fail — the only retry loop in the program.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -241,6 +242,11 @@ impl Engine {
                     class: failure.class,
                     message: message.clone(),
                 });
+                // A login that needs renewing is out of rotation by its own flag: no cooldown,
+                // so a new login is used at once.
+                if credential.needs_reauth() {
+                    break;
+                }
                 if failure.class.fails_fast() {
                     // Counted as a request; no cooldown, no ladder step.
                     lease.record_failure(failure.class, None, true);
@@ -404,7 +410,7 @@ impl Engine {
 
     /// An OAuth credential's token made fresh (single-flight refresh) and, for Code Assist, its
     /// project discovered, before the call that needs them.
-    async fn prepare_oauth(&self, handle: &OAuthHandle, target: &Target) -> Result<(), UpstreamFailure> {
+    async fn prepare_oauth(&self, handle: &Arc<OAuthHandle>, target: &Target) -> Result<(), UpstreamFailure> {
         handle.ensure_fresh(&self.http).await.map_err(|err| refresh_failure(handle, err))?;
         if target.provider.protocol == Protocol::CodeAssist && handle.project().is_none() {
             self.ensure_project(&target.provider, handle)

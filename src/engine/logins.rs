@@ -21,12 +21,11 @@ impl Engine {
             .registry
             .providers()
             .flat_map(|p| p.credentials.iter().filter_map(move |c| c.oauth.clone().map(|h| (p.clone(), h))))
-            .filter(|(_, handle)| !handle.needs_reauth())
             .collect();
         futures::future::join_all(logins.iter().map(|(provider, handle)| self.refresh_login(provider, handle))).await;
     }
 
-    async fn refresh_login(&self, provider: &Provider, handle: &OAuthHandle) {
+    async fn refresh_login(&self, provider: &Provider, handle: &Arc<OAuthHandle>) {
         match handle.ensure_fresh(&self.http).await {
             Ok(()) => {}
             // Logged with the fix by the handle itself.

@@ -180,7 +180,7 @@ impl Engine {
     /// An OAuth login is healthy when its token is (or can be made) fresh.
     async fn probe_oauth(
         &self,
-        handle: &crate::auth::oauth::runtime::OAuthHandle,
+        handle: &std::sync::Arc<crate::auth::oauth::runtime::OAuthHandle>,
         mut result: ProbeResult,
     ) -> (ProbeResult, Option<Recorded>) {
         use crate::auth::oauth::refresh::RefreshError;

@@ -586,3 +586,70 @@ async fn an_upstream_echoing_a_login_key_gets_it_redacted() {
     let body = response.text().await.unwrap();
     assert!(!body.contains("sk-iflow-secret-echoed-0001") && body.contains("[redacted]"), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_refresh_keeps_using_a_token_that_still_works() {
+    let oauth = OAuthMock::start().await;
+    let code_assist = CodeAssistMock::start_for(&oauth).await;
+    let issued = oauth.issue_google("681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com");
+    for _ in 0..3 {
+        oauth.fail_next_refresh(503);
+    }
+    // Due (inside the 30-minute buffer) but valid for ten more minutes.
+    let expiry =
+        (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() + 600_000).to_string();
+    let mut vars = env_login(&oauth, &code_assist, &issued.refresh_token);
+    for (name, value) in &mut vars {
+        match name.as_str() {
+            "GEMINI_CLI_1_ACCESS_TOKEN" => value.clone_from(&issued.access_token),
+            "GEMINI_CLI_1_EXPIRY_DATE" => value.clone_from(&expiry),
+            _ => {}
+        }
+    }
+    let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let gw = Gateway::start(&pairs).await;
+    let response = gw.post("/v1/chat/completions", &chat_body("gemini_cli/gemini-2.5-flash", "hi")).await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let tried = oauth.refresh_calls();
+    assert!(tried >= 1, "a refresh was attempted");
+    // The next request does not hammer the token endpoint again right away.
+    let response = gw.post("/v1/chat/completions", &chat_body("gemini_cli/gemini-2.5-flash", "again")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(oauth.refresh_calls(), tried);
+    assert_eq!(code_assist.tokens_used(), [issued.access_token.clone(), issued.access_token]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_login_brings_a_dead_credential_back_without_a_restart() {
+    let oauth = OAuthMock::start().await;
+    let code_assist = CodeAssistMock::start_for(&oauth).await;
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("oauth_creds");
+    std::fs::create_dir(&dir).unwrap();
+    let file = dir.join("gemini_cli_oauth_1.json");
+    std::fs::write(&file, python_proxy_file("ya29.stale", "1//revoked").to_string()).unwrap();
+    let mut cmd = llmkp(home.path());
+    cmd.envs(mock_vars(&oauth, &code_assist).iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("PROXY_API_KEY", PROXY_KEY)
+        .env("SKIP_OAUTH_INIT_CHECK", "true");
+    let mut server = tokio::task::spawn_blocking(move || Server::start(cmd)).await.unwrap();
+    let ask = || {
+        reqwest::Client::new()
+            .post(server.url("/v1/chat/completions"))
+            .bearer_auth(PROXY_KEY)
+            .json(&chat_body("gemini_cli/gemini-2.5-flash", "hi"))
+            .send()
+    };
+    assert!(ask().await.unwrap().status().is_server_error());
+    let flagged: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(flagged["_proxy_metadata"]["needs_reauth"], true);
+
+    // What `auth add` writes for the same account: fresh tokens, no flag.
+    let issued = oauth.issue_google("681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com");
+    let mut relogged = python_proxy_file(&issued.access_token, &issued.refresh_token);
+    relogged["expiry_date"] = json!(issued.expiry_date_ms);
+    std::fs::write(&file, relogged.to_string()).unwrap();
+    let response = ask().await.unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    tokio::task::spawn_blocking(move || server.stop()).await.unwrap();
+}

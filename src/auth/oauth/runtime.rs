@@ -4,8 +4,8 @@
 //! `needs_reauth` when the provider refuses the refresh token.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -33,7 +33,24 @@ pub struct OAuthHandle {
     home: Option<PathBuf>,
     /// The reason of the last refusal, for `keys list` / `auth list`.
     reauth_reason: Mutex<Option<String>>,
+    /// When the last refresh failed (unix ms), so waiters do not repeat it at once.
+    failed_at_ms: AtomicI64,
+    /// The credential file, and its modification time when the login was found dead: a
+    /// rewritten file (a new `auth add`) makes the credential worth trying again.
+    file: Option<PathBuf>,
+    dead_file_mtime: Mutex<Option<std::time::SystemTime>>,
 }
+
+/// Why a refresh is considered.
+enum Need {
+    /// The token is due (§6 buffers).
+    Due,
+    /// The upstream refused this token (401).
+    Replace(String),
+}
+
+/// A failed refresh is tried again by requests after this long (the token still works meanwhile).
+const RETRY_FAILED_REFRESH_MS: i64 = 30_000;
 
 impl std::fmt::Debug for OAuthHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -48,6 +65,11 @@ impl OAuthHandle {
     pub fn new(credential: StoredCredential, endpoints: OAuthEndpoints, home: Option<PathBuf>) -> Self {
         let current = current_of(&credential);
         let flagged = flagged_needs_reauth(&credential);
+        let file = match &credential.source {
+            CredentialSource::File { path, .. } => Some(path.clone()),
+            CredentialSource::Env { .. } => None,
+        };
+        let dead_file_mtime = Mutex::new(if flagged { file.as_deref().and_then(mtime) } else { None });
         Self {
             provider: credential.provider,
             endpoints,
@@ -56,6 +78,9 @@ impl OAuthHandle {
             needs_reauth: AtomicBool::new(flagged),
             home,
             reauth_reason: Mutex::new(None),
+            failed_at_ms: AtomicI64::new(0),
+            file,
+            dead_file_mtime,
         }
     }
 
@@ -81,8 +106,15 @@ impl OAuthHandle {
         self.current.read().expect("token lock").resource_url.clone()
     }
 
+    /// Out of rotation until the user logs in again: true after a refused refresh token, until
+    /// the credential file changes (the next refresh then re-reads it).
     pub fn needs_reauth(&self) -> bool {
-        self.needs_reauth.load(Ordering::Relaxed)
+        if !self.needs_reauth.load(Ordering::Relaxed) {
+            return false;
+        }
+        let Some(file) = &self.file else { return true };
+        let dead = *self.dead_file_mtime.lock().expect("mtime lock");
+        dead.is_none() || mtime(file) == dead
     }
 
     pub fn reauth_reason(&self) -> Option<String> {
@@ -90,15 +122,23 @@ impl OAuthHandle {
     }
 
     /// Refreshes the token when it is due (§6); a no-op otherwise. Concurrent callers wait for
-    /// the one refresh in progress and then find the token fresh.
-    pub async fn ensure_fresh(&self, http: &reqwest::Client) -> Result<(), RefreshError> {
-        self.refresh_if(http, |stored| refresh::is_due(stored, now_ms())).await
+    /// the one refresh in progress and then find the token fresh. The refresh runs in its own
+    /// task: a caller that gives up (deadline, client gone) never cuts a rotation in half.
+    pub async fn ensure_fresh(self: &Arc<Self>, http: &reqwest::Client) -> Result<(), RefreshError> {
+        self.spawn_refresh(http, Need::Due).await
     }
 
     /// After an upstream 401: one refresh, unless another request already replaced the token
     /// `seen` was sent with.
-    pub async fn force_refresh(&self, http: &reqwest::Client, seen: &str) -> Result<(), RefreshError> {
-        self.refresh_if(http, |stored| token_of(stored).as_deref() == Some(seen)).await
+    pub async fn force_refresh(self: &Arc<Self>, http: &reqwest::Client, seen: &str) -> Result<(), RefreshError> {
+        self.spawn_refresh(http, Need::Replace(seen.to_string())).await
+    }
+
+    async fn spawn_refresh(self: &Arc<Self>, http: &reqwest::Client, need: Need) -> Result<(), RefreshError> {
+        let (this, http) = (Arc::clone(self), http.clone());
+        tokio::spawn(async move { this.refresh_if(&http, need).await })
+            .await
+            .unwrap_or_else(|err| Err(RefreshError::Transient(format!("refresh task failed: {err}"))))
     }
 
     /// Records the project discovered for this account and writes it to the file.
@@ -117,16 +157,32 @@ impl OAuthHandle {
         self.stored.lock().await.clone()
     }
 
-    async fn refresh_if(
-        &self,
-        http: &reqwest::Client,
-        needed: impl Fn(&StoredCredential) -> bool,
-    ) -> Result<(), RefreshError> {
-        if self.needs_reauth() {
-            return Err(RefreshError::NeedsReauth(self.reauth_reason().unwrap_or_default()));
-        }
+    async fn refresh_if(&self, http: &reqwest::Client, need: Need) -> Result<(), RefreshError> {
         let mut stored = self.stored.lock().await;
-        if !needed(&stored) {
+        if self.needs_reauth.load(Ordering::Relaxed) {
+            // A new login (`auth add` rewrote the file) brings the credential back.
+            match self.reread_file(&stored) {
+                Some(newer)
+                    if !flagged_needs_reauth(&newer) && refresh_token_of(&newer) != refresh_token_of(&stored) =>
+                {
+                    *stored = newer;
+                    *self.current.write().expect("token lock") = current_of(&stored);
+                    self.needs_reauth.store(false, Ordering::Relaxed);
+                    tracing::info!(provider = self.provider.name(), credential = %stored.display_id(), "new login found");
+                }
+                _ => return Err(RefreshError::NeedsReauth(self.reauth_reason().unwrap_or_default())),
+            }
+        }
+        let needed = match &need {
+            Need::Due => refresh::is_due(&stored, now_ms()),
+            Need::Replace(seen) => token_of(&stored).as_deref() == Some(seen.as_str()),
+        };
+        if !needed {
+            return Ok(());
+        }
+        // A refresh that just failed is not retried by every waiter while the token still works.
+        let recent_failure = self.failed_at_ms.load(Ordering::Relaxed);
+        if matches!(need, Need::Due) && now_ms() - recent_failure < RETRY_FAILED_REFRESH_MS && still_valid(&stored) {
             return Ok(());
         }
         // Another process (the official CLI, a second llmkp) may have refreshed the file already.
@@ -162,6 +218,7 @@ impl OAuthHandle {
                 // Remembered in the file, so `keys list`, `auth list` and the next start know.
                 set_needs_reauth_flag(&mut stored, true);
                 self.save(&stored);
+                *self.dead_file_mtime.lock().expect("mtime lock") = self.file.as_deref().and_then(mtime);
                 *self.reauth_reason.lock().expect("reason lock") = Some(reason.clone());
                 tracing::error!(
                     provider = self.provider.name(),
@@ -171,7 +228,19 @@ impl OAuthHandle {
                 );
                 Err(RefreshError::NeedsReauth(reason))
             }
-            Err(other) => Err(other),
+            // A token that still works is kept through a failed refresh (resilience §10.3).
+            Err(other) if still_valid(&stored) && matches!(need, Need::Due) => {
+                self.failed_at_ms.store(now_ms(), Ordering::Relaxed);
+                tracing::warn!(
+                    provider = self.provider.name(),
+                    "token refresh failed ({other}); the current token is still valid"
+                );
+                Ok(())
+            }
+            Err(other) => {
+                self.failed_at_ms.store(now_ms(), Ordering::Relaxed);
+                Err(other)
+            }
         }
     }
 
@@ -226,6 +295,19 @@ pub fn set_needs_reauth_flag(stored: &mut StoredCredential, on: bool) {
             metadata.remove("needs_reauth");
         }
     }
+}
+
+fn mtime(path: &std::path::Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// The access token has not expired yet (buffers aside).
+fn still_valid(stored: &StoredCredential) -> bool {
+    token_of(stored).is_some() && stored.tokens.expiry_ms.is_some_and(|expiry| expiry > now_ms() + 5_000)
+}
+
+fn refresh_token_of(stored: &StoredCredential) -> Option<String> {
+    stored.tokens.refresh_token.as_ref().map(|t| t.expose_secret().to_string())
 }
 
 /// The token a request carries: iFlow sends its API key, everyone else the access token.
