@@ -405,6 +405,13 @@ fn portal_request(provider: &str, body: &mut Map<String, Value>) -> Vec<String> 
     }
     if provider == "iflow" {
         body.remove("stream_options");
+        // An explicitly empty tool list gets one placeholder function (§12).
+        if body.get("tools").and_then(Value::as_array).is_some_and(Vec::is_empty) {
+            body.insert(
+                "tools".into(),
+                serde_json::json!([{"type": "function", "function": {"name": "noop", "parameters": {"type": "object"}}}]),
+            );
+        }
     } else if body.get("tools").is_none_or(|t| t.as_array().is_none_or(Vec::is_empty)) {
         body.insert(
             "tools".into(),
@@ -636,5 +643,8 @@ mod tests {
         let mut iflow = json!({"model": "m", "messages": [], "stream_options": {}}).as_object().unwrap().clone();
         portal_request("iflow", &mut iflow);
         assert!(iflow.get("stream_options").is_none() && iflow.get("tools").is_none());
+        let mut empty = json!({"model": "m", "messages": [], "tools": []}).as_object().unwrap().clone();
+        portal_request("iflow", &mut empty);
+        assert_eq!(empty["tools"][0]["function"]["name"], "noop");
     }
 }

@@ -67,6 +67,14 @@ impl SignatureCache {
         let mut entries = self.entries.lock().expect("signature cache lock");
         if entries.len() + turn.calls.len() > MAX_ENTRIES {
             entries.retain(|_, e| now.duration_since(e.stored) < self.ttl);
+            // Still full within the TTL: the oldest half goes (a hard bound on memory).
+            if entries.len() + turn.calls.len() > MAX_ENTRIES {
+                let mut ages: Vec<(Instant, String)> = entries.iter().map(|(k, e)| (e.stored, k.clone())).collect();
+                ages.sort_unstable();
+                for (_, key) in ages.into_iter().take(entries.len() / 2 + turn.calls.len()) {
+                    entries.remove(&key);
+                }
+            }
         }
         let reasoning =
             if turn.text.is_empty() && turn.signature.is_none() { None } else { Some((turn.text, turn.signature)) };
