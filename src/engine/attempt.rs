@@ -15,7 +15,7 @@ use super::classify::{ErrorClass, UpstreamFailure, classify_http, classify_strea
 use super::client_stream::{ClientStream, PendingStream};
 use super::error::{AttemptRecord, EngineError, FailureContext};
 use super::exchange::{Completed, Inbound, Outbound, Send};
-use super::relay::{parse_object, premature_end};
+use super::relay::{Collector, parse_object, premature_end};
 use super::resolve::{Target, resolve_targets};
 use super::upstream_events::UpstreamEvents;
 use crate::auth::oauth::refresh::RefreshError;
@@ -62,6 +62,9 @@ enum Mode {
     Stream,
     /// Non-stream client, upstream stream: fold the chunks into one completion.
     Aggregate,
+    /// Non-stream client of another family, upstream stream: fold the events into one
+    /// canonical answer.
+    Collect,
     /// Non-stream client and upstream.
     Direct,
 }
@@ -130,7 +133,7 @@ impl Engine {
             if i > 0 {
                 tracing::info!(from = %targets[i - 1].served_id, to = %target.served_id, "falling back");
             }
-            let mode = self.mode(&inbound, target.provider.protocol);
+            let mode = self.mode(&inbound, target);
             let outbound = inbound.outbound(target, !matches!(mode, Mode::Direct))?;
             let before = attempts.len();
             let plan = Plan { deadline, context: &context, more_targets: i + 1 < targets.len() };
@@ -155,12 +158,15 @@ impl Engine {
 
     /// Streams stay streams; a non-stream request runs as an upstream stream folded into one
     /// answer where the protocol has a fold (`UPSTREAM_STREAM_FOR_NON_STREAM`).
-    fn mode(&self, inbound: &Inbound, protocol: Protocol) -> Mode {
-        match (inbound.stream(), protocol) {
+    fn mode(&self, inbound: &Inbound, target: &Target) -> Mode {
+        let fold = self.settings.upstream_stream_for_non_stream && inbound.is_conversation();
+        match (inbound.stream(), target.provider.protocol) {
             (true, _) => Mode::Stream,
-            (false, Protocol::OpenAi) if self.settings.upstream_stream_for_non_stream && inbound.is_conversation() => {
-                Mode::Aggregate
-            }
+            (false, Protocol::OpenAi) if fold => Mode::Aggregate,
+            // Code Assist generation is always streamed (credentials spec §9); other families
+            // fold too unless the answer is passed through as the upstream wrote it.
+            (false, Protocol::CodeAssist) => Mode::Collect,
+            (false, _) if fold && !inbound.is_passthrough(target) => Mode::Collect,
             (false, _) => Mode::Direct,
         }
     }
@@ -397,6 +403,10 @@ impl Engine {
                 Ok(upstream) => inbound.complete(target, upstream).map(PendingReply::Complete),
                 Err(failure) => Err(failure),
             },
+            Mode::Collect => match collect(target, inbound, response).await {
+                Ok(canonical) => inbound.complete_canonical(target, canonical).map(PendingReply::Complete),
+                Err(failure) => Err(failure),
+            },
             Mode::Direct => match self.read_whole(response).await {
                 Ok(upstream) => inbound.complete(target, upstream).map(PendingReply::Complete),
                 Err(failure) => Err(failure),
@@ -496,6 +506,34 @@ fn refresh_failure(handle: &OAuthHandle, err: RefreshError) -> UpstreamFailure {
             UpstreamFailure::new(ErrorClass::Connection, format!("token refresh failed: {message}"))
         }
     }
+}
+
+/// An upstream stream of any protocol folded into one canonical answer.
+async fn collect(
+    target: &Target,
+    inbound: &Inbound,
+    response: reqwest::Response,
+) -> Result<crate::formats::ir::Response, UpstreamFailure> {
+    let mut events = UpstreamEvents::new(response);
+    let mut decoder = inbound.decoder(target);
+    let mut collector = Collector::default();
+    loop {
+        match events.next().await {
+            Some(Ok(event)) => {
+                let decoded = decoder.event(&event)?;
+                decoded.events.into_iter().for_each(|e| collector.push(e));
+                if decoded.terminal {
+                    break;
+                }
+            }
+            Some(Err(err)) => return Err(classify_transport(&err)),
+            None => {
+                decoder.end()?.into_iter().for_each(|e| collector.push(e));
+                break;
+            }
+        }
+    }
+    Ok(collector.finish(String::new(), target.served_id.clone()))
 }
 
 /// A Chat upstream stream folded into one `chat.completion` object.

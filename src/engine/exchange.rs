@@ -125,6 +125,11 @@ impl Inbound {
         }
     }
 
+    /// Same family on both sides: the upstream's own bytes reach the client.
+    pub fn is_passthrough(&self, target: &Target) -> bool {
+        self.passthrough(target)
+    }
+
     fn passthrough(&self, target: &Target) -> bool {
         self.native() == Some(target.provider.protocol)
     }
@@ -235,13 +240,7 @@ impl Inbound {
                 Self::Embeddings(_) => unreachable!("embeddings never stream"),
             };
         }
-        let decoder: Box<dyn UpstreamDecoder> = match target.provider.protocol {
-            Protocol::Anthropic => Box::new(AnthropicDecoder::default()),
-            Protocol::Gemini => Box::new(GeminiDecoder::new(gemini::ORIGIN, self.gemini_renames())),
-            Protocol::CodeAssist => Box::new(GeminiDecoder::new(&target.provider.name, self.gemini_renames())),
-            _ if think_tags(target) => Box::new(ChatDecoder::with_think_tags()),
-            _ => Box::new(ChatDecoder::default()),
-        };
+        let decoder = self.decoder(target);
         let encoder: Box<dyn ClientEncoder> = match self {
             Self::Chat { request, signatures, .. } => {
                 let encoder = ChatStreamEncoder::new(new_completion_id(), served, unix_now(), request.include_usage);
@@ -258,6 +257,17 @@ impl Inbound {
             Self::Embeddings(_) => unreachable!("embeddings never stream"),
         };
         Box::new(Translate::new(decoder, encoder))
+    }
+
+    /// The target's stream as canonical events.
+    pub fn decoder(&self, target: &Target) -> Box<dyn UpstreamDecoder> {
+        match target.provider.protocol {
+            Protocol::Anthropic => Box::new(AnthropicDecoder::default()),
+            Protocol::Gemini => Box::new(GeminiDecoder::new(gemini::ORIGIN, self.gemini_renames())),
+            Protocol::CodeAssist => Box::new(GeminiDecoder::new(&target.provider.name, self.gemini_renames())),
+            _ if think_tags(target) => Box::new(ChatDecoder::with_think_tags()),
+            _ => Box::new(ChatDecoder::default()),
+        }
     }
 
     /// The client's complete answer from the upstream's complete body (read whole, or folded
@@ -293,11 +303,22 @@ impl Inbound {
             };
             return Ok(Completed { body: to_bytes(&upstream), usage });
         }
-        let mut response = decode_complete(target, &upstream).map_err(untranslatable)?;
+        let response = decode_complete(target, &upstream).map_err(untranslatable)?;
+        self.complete_canonical(target, response)
+    }
+
+    /// The client's complete answer from a canonical one (decoded from a body, or folded from a
+    /// stream).
+    pub fn complete_canonical(
+        &self,
+        target: &Target,
+        mut response: ir::Response,
+    ) -> Result<Completed, UpstreamFailure> {
+        let served = target.served_id.as_str();
         if is_empty_answer(&response) {
             return Err(empty_answer());
         }
-        if matches!(protocol, Protocol::Gemini | Protocol::CodeAssist) {
+        if matches!(target.provider.protocol, Protocol::Gemini | Protocol::CodeAssist) {
             let renames = self.gemini_renames();
             for part in &mut response.parts {
                 if let ir::Part::ToolCall(call) = part

@@ -248,7 +248,8 @@ async fn an_openai_client_gets_a_completion_from_anthropic() {
     assert_eq!(sent["messages"].as_array().unwrap().len(), 1);
     assert_eq!(sent["messages"][0]["role"], "user");
     assert!(sent["messages"][0]["content"].to_string().contains("hi"));
-    assert!(sent.get("stream").is_none_or(|s| s == false));
+    // A non-stream client is served from an upstream stream, folded (GLOBAL_TIMEOUT never cuts it).
+    assert_eq!(sent["stream"], true);
 }
 
 const WEATHER_TOOL: &str = r#"[{"type": "function", "function": {"name": "get_weather", "description": "weather",
@@ -397,4 +398,17 @@ async fn count_tokens_asks_anthropic_and_falls_back_to_the_local_estimate() {
     assert_eq!(response.headers()["x-llmkp-token-count-source"], "local");
     assert!(response.json::<Value>().await.unwrap()["input_tokens"].as_u64().unwrap() > 10);
     assert_eq!(mock.requests().len(), before);
+}
+
+#[tokio::test]
+async fn a_long_non_stream_answer_from_anthropic_is_not_cut_by_the_deadline() {
+    let mock = AnthropicMock::start().await;
+    let gw = gateway(&mock, &["sk-ant-good"], &[("GLOBAL_TIMEOUT", "1")]).await;
+    // The mock's `slow…` model waits 300 ms between events: about 2.5 s for this answer.
+    let started = std::time::Instant::now();
+    let response = gw.post("/v1/chat/completions", &chat_body("anthropic/slow-1", "one two three four five")).await;
+    assert_eq!(response.status(), 200);
+    assert!(started.elapsed() > std::time::Duration::from_secs(1), "longer than GLOBAL_TIMEOUT");
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["choices"][0]["message"]["content"], "Hello from mock: one two three four five");
 }

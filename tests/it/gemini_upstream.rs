@@ -40,7 +40,9 @@ async fn an_openai_client_gets_text_from_gemini_and_the_upstream_gets_a_gemini_r
     assert!(answer["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
 
     let sent = &mock.generate_requests()[0];
-    assert_eq!(sent.path, "/v1beta/models/gemini-2.5-flash:generateContent");
+    // Served from an upstream stream, folded for the non-stream client.
+    assert_eq!(sent.path, "/v1beta/models/gemini-2.5-flash:streamGenerateContent");
+    assert_eq!(sent.query.as_deref(), Some("alt=sse"));
     assert_eq!(api_key(sent), Some("gm-good-1"));
     assert_eq!(sent.header("authorization"), None, "the proxy key never travels upstream");
     assert!(sent.body["systemInstruction"].to_string().contains("be brief"), "{}", sent.body);

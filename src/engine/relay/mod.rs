@@ -3,11 +3,13 @@
 //! otherwise. Relays are pure state machines; [`super::client_stream`] drives them.
 
 mod chat;
+mod collect;
 mod gemini;
 mod messages;
 mod translate;
 
 pub use chat::ChatPassthrough;
+pub use collect::Collector;
 pub use gemini::{GeminiDecoder, GeminiEncoder, GeminiFraming, GeminiPassthrough};
 pub use messages::MessagesPassthrough;
 pub use translate::{
