@@ -26,6 +26,7 @@ impl Engine {
     }
 
     async fn refresh_login(&self, provider: &Provider, handle: &Arc<OAuthHandle>) {
+        handle.retry_unsaved().await;
         match handle.ensure_fresh(&self.http).await {
             Ok(()) => {}
             // Logged with the fix by the handle itself.

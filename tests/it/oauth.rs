@@ -653,3 +653,32 @@ async fn a_new_login_brings_a_dead_credential_back_without_a_restart() {
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
     tokio::task::spawn_blocking(move || server.stop()).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_login_file_is_not_written_back_by_a_refresh() {
+    let oauth = OAuthMock::start().await;
+    let code_assist = CodeAssistMock::start_for(&oauth).await;
+    let issued = oauth.issue_google("681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com");
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(home.path().join("oauth_creds")).unwrap();
+    let file = home.path().join("oauth_creds/gemini_cli_oauth_1.json");
+    std::fs::write(&file, python_proxy_file("ya29.stale", &issued.refresh_token).to_string()).unwrap();
+    let mut cmd = llmkp(home.path());
+    cmd.envs(mock_vars(&oauth, &code_assist).iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("PROXY_API_KEY", PROXY_KEY)
+        .env("SKIP_OAUTH_INIT_CHECK", "true");
+    let mut server = tokio::task::spawn_blocking(move || Server::start(cmd)).await.unwrap();
+    let removed = run(home.path(), &["auth", "remove", "gemini_cli", "1"], None).await;
+    assert_eq!(removed.status.code(), Some(0));
+    let response = reqwest::Client::new()
+        .post(server.url("/v1/chat/completions"))
+        .bearer_auth(PROXY_KEY)
+        .json(&chat_body("gemini_cli/gemini-2.5-flash", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "the running server still holds the login");
+    assert_eq!(oauth.refresh_calls(), 1);
+    assert!(!file.exists(), "the removed file stays removed");
+    tokio::task::spawn_blocking(move || server.stop()).await.unwrap();
+}

@@ -35,6 +35,8 @@ pub struct OAuthHandle {
     reauth_reason: Mutex<Option<String>>,
     /// When the last refresh failed (unix ms), so waiters do not repeat it at once.
     failed_at_ms: AtomicI64,
+    /// The last write of the credential file failed; the background pass tries again.
+    unsaved: AtomicBool,
     /// The credential file, and its modification time when the login was found dead: a
     /// rewritten file (a new `auth add`) makes the credential worth trying again.
     file: Option<PathBuf>,
@@ -79,6 +81,7 @@ impl OAuthHandle {
             home,
             reauth_reason: Mutex::new(None),
             failed_at_ms: AtomicI64::new(0),
+            unsaved: AtomicBool::new(false),
             file,
             dead_file_mtime,
         }
@@ -267,14 +270,31 @@ impl OAuthHandle {
     }
 
     fn save(&self, stored: &StoredCredential) {
-        if matches!(stored.source, CredentialSource::File { .. })
-            && let Err(err) = store::write_file(stored)
-        {
-            tracing::warn!(
-                provider = self.provider.name(),
-                credential = %stored.display_id(),
-                "cannot write the credential file; the refresh token on disk may be stale: {err}"
-            );
+        let CredentialSource::File { path, .. } = &stored.source else { return };
+        // `auth remove` deleted the login: it is not written back with live tokens.
+        if !path.exists() {
+            self.unsaved.store(false, Ordering::Relaxed);
+            tracing::info!(provider = self.provider.name(), credential = %stored.display_id(), "the credential file was removed; not rewritten");
+            return;
+        }
+        match store::write_file(stored) {
+            Ok(()) => self.unsaved.store(false, Ordering::Relaxed),
+            Err(err) => {
+                self.unsaved.store(true, Ordering::Relaxed);
+                tracing::warn!(
+                    provider = self.provider.name(),
+                    credential = %stored.display_id(),
+                    "cannot write the credential file (retried every minute); the refresh token on disk may be stale: {err}"
+                );
+            }
+        }
+    }
+
+    /// Writes the credential again when an earlier write failed (§6: retried with backoff).
+    pub async fn retry_unsaved(&self) {
+        if self.unsaved.load(Ordering::Relaxed) {
+            let stored = self.stored.lock().await;
+            self.save(&stored);
         }
     }
 }
