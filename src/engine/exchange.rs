@@ -29,7 +29,7 @@ use crate::formats::openai::chunk::stream_error;
 use crate::formats::openai::decode_request::{self as chat_request, decode_request};
 use crate::formats::openai::embeddings::{EmbeddingInput, EmbeddingsRequest, encode_base64_in_place};
 use crate::formats::openai::usage::TokenUsage;
-use crate::formats::openai::{think, translate};
+use crate::formats::openai::{placeholder, think, translate};
 use crate::formats::{InvalidRequest, random_base62};
 use crate::providers::{Protocol, Provider, anthropic, code_assist, gemini as gemini_api, iflow, openai};
 
@@ -282,6 +282,7 @@ impl Inbound {
         }
         if think_tags(target) {
             think::rewrite_completion(&mut upstream);
+            placeholder::rewrite_completion(&mut upstream);
         }
         let served = target.served_id.as_str();
         if self.passthrough(target) {

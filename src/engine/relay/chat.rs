@@ -10,6 +10,7 @@ use super::{Relay, Step, parse_object, premature_end};
 use crate::engine::classify::{UpstreamFailure, classify_stream_error};
 use crate::formats::openai::ChunkFacts;
 use crate::formats::openai::chunk::stream_error;
+use crate::formats::openai::placeholder::PlaceholderFilter;
 use crate::formats::openai::think::{ThinkSplitter, rewrite_chunk};
 use crate::formats::openai::usage::TokenUsage;
 use crate::formats::sse::SseEvent;
@@ -29,6 +30,8 @@ pub struct ChatPassthrough {
     /// Upstreams that write reasoning inline as `<think>…</think>` (Qwen Code): one splitter per
     /// choice turns it into `reasoning_content`.
     think: Option<BTreeMap<u64, ThinkSplitter>>,
+    /// Qwen Code: calls to the placeholder tool the proxy added are removed.
+    placeholder: Option<PlaceholderFilter>,
 }
 
 impl ChatPassthrough {
@@ -44,12 +47,14 @@ impl ChatPassthrough {
             last_created: Value::Null,
             usage: None,
             think: None,
+            placeholder: None,
         }
     }
 
     /// Reasoning written inline as `<think>…</think>` comes out as `reasoning_content`.
     pub fn with_think_tags(mut self) -> Self {
         self.think = Some(BTreeMap::new());
+        self.placeholder = Some(PlaceholderFilter::default());
         self
     }
 
@@ -57,6 +62,11 @@ impl ChatPassthrough {
     fn forward(&mut self, mut chunk: Map<String, Value>) -> Vec<u8> {
         if let Some(splitters) = &mut self.think {
             rewrite_chunk(&mut chunk, splitters);
+        }
+        if let Some(filter) = &mut self.placeholder
+            && !filter.rewrite_chunk(&mut chunk)
+        {
+            return Vec::new();
         }
         let facts = ChunkFacts::of(&chunk);
         self.saw_tool_calls |= facts.has_tool_calls;

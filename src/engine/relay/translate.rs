@@ -14,6 +14,7 @@ use crate::formats::anthropic::upstream::MessagesStreamDecoder;
 use crate::formats::ir::{StreamEvent, Usage};
 use crate::formats::openai::chat_output::ChatStreamEncoder;
 use crate::formats::openai::chunk::stream_error;
+use crate::formats::openai::placeholder::PlaceholderFilter;
 use crate::formats::openai::stream_decoder::ChatStreamDecoder;
 use crate::formats::openai::think::{ThinkSplitter, rewrite_chunk};
 use crate::formats::openai::usage::TokenUsage;
@@ -97,11 +98,13 @@ pub struct ChatDecoder {
     inner: ChatStreamDecoder,
     /// `<think>…</think>` in content is reasoning (Qwen Code).
     think: Option<BTreeMap<u64, ThinkSplitter>>,
+    /// Qwen Code: calls to the placeholder tool the proxy added are removed.
+    placeholder: Option<PlaceholderFilter>,
 }
 
 impl ChatDecoder {
     pub fn with_think_tags() -> Self {
-        Self { think: Some(BTreeMap::new()), ..Self::default() }
+        Self { think: Some(BTreeMap::new()), placeholder: Some(PlaceholderFilter::default()), ..Self::default() }
     }
 }
 
@@ -116,6 +119,11 @@ impl UpstreamDecoder for ChatDecoder {
         }
         if let Some(splitters) = &mut self.think {
             rewrite_chunk(&mut chunk, splitters);
+        }
+        if let Some(filter) = &mut self.placeholder
+            && !filter.rewrite_chunk(&mut chunk)
+        {
+            return Ok(Decoded { events: Vec::new(), terminal: false });
         }
         Ok(Decoded { events: self.inner.push(&chunk), terminal: false })
     }

@@ -5,6 +5,7 @@ pub mod chat_output;
 pub mod chunk;
 pub mod decode_request;
 pub mod embeddings;
+pub mod placeholder;
 pub mod request;
 pub mod stream_decoder;
 pub mod think;
