@@ -682,3 +682,29 @@ async fn a_removed_login_file_is_not_written_back_by_a_refresh() {
     assert!(!file.exists(), "the removed file stays removed");
     tokio::task::spawn_blocking(move || server.stop()).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_token_endpoint_is_asked_once_for_all_waiting_requests() {
+    let oauth = OAuthMock::start().await;
+    let code_assist = CodeAssistMock::start_for(&oauth).await;
+    let issued = oauth.issue_google("681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com");
+    oauth.set_refresh_delay(Duration::from_millis(100));
+    for _ in 0..100 {
+        oauth.fail_next_refresh(503);
+    }
+    let vars = env_login(&oauth, &code_assist, &issued.refresh_token);
+    let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let gw = Arc::new(Gateway::start(&pairs).await);
+    let requests = (0..10).map(|i| {
+        let gw = gw.clone();
+        async move { gw.post("/v1/chat/completions", &chat_body("gemini_cli/gemini-2.5-flash", &format!("q{i}"))).await }
+    });
+    for response in futures::future::join_all(requests).await {
+        assert!(response.status().is_server_error(), "{}", response.status());
+    }
+    // A refresh is three calls (its own retries); waiting requests share its outcome instead of
+    // each running their own: ten requests with two attempts each would otherwise make 60.
+    let calls = oauth.refresh_calls();
+    assert!((3..=9).contains(&calls), "{calls} token calls");
+    assert!(code_assist.generate_requests().is_empty(), "an expired token is never sent");
+}

@@ -26,7 +26,7 @@ const COOKIE_RENEW_BUFFER_MS: i64 = 172_800_000;
 const IFLOW_PLATFORM_ORIGIN: &str = "https://platform.iflow.cn";
 const IFLOW_PLATFORM_REFERER: &str = "https://platform.iflow.cn/";
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum RefreshError {
     /// Network error, 5xx after the retries, or an unexpected answer: try again later; a
     /// still-valid token stays in use.
@@ -349,7 +349,7 @@ pub fn is_due(credential: &StoredCredential, now_ms: i64) -> bool {
 }
 
 /// `YYYY-MM-DD HH:MM` (seconds allowed) as unix milliseconds, read as UTC.
-fn parse_expire_time(text: &str) -> Option<i64> {
+pub fn parse_expire_time(text: &str) -> Option<i64> {
     let text = text.trim();
     let full = match text.len() {
         16 => format!("{text}:00Z"),

@@ -37,6 +37,8 @@ pub struct OAuthHandle {
     failed_at_ms: AtomicI64,
     /// The last write of the credential file failed; the background pass tries again.
     unsaved: AtomicBool,
+    /// The error of the last failed refresh, handed to callers that waited for it.
+    last_error: Mutex<Option<RefreshError>>,
     /// The credential file, and its modification time when the login was found dead: a
     /// rewritten file (a new `auth add`) makes the credential worth trying again.
     file: Option<PathBuf>,
@@ -82,6 +84,7 @@ impl OAuthHandle {
             reauth_reason: Mutex::new(None),
             failed_at_ms: AtomicI64::new(0),
             unsaved: AtomicBool::new(false),
+            last_error: Mutex::new(None),
             file,
             dead_file_mtime,
         }
@@ -161,19 +164,28 @@ impl OAuthHandle {
     }
 
     async fn refresh_if(&self, http: &reqwest::Client, need: Need) -> Result<(), RefreshError> {
+        let waiting_since = now_ms();
         let mut stored = self.stored.lock().await;
+        // A refresh that failed while this caller waited is not repeated for it.
+        if self.failed_at_ms.load(Ordering::Relaxed) >= waiting_since
+            && let Some(error) = self.last_error.lock().expect("error lock").clone()
+        {
+            return if still_valid(&stored) && matches!(need, Need::Due) { Ok(()) } else { Err(error) };
+        }
         if self.needs_reauth.load(Ordering::Relaxed) {
             // A new login (`auth add` rewrote the file) brings the credential back.
             match self.reread_file(&stored) {
-                Some(newer)
-                    if !flagged_needs_reauth(&newer) && refresh_token_of(&newer) != refresh_token_of(&stored) =>
-                {
+                Some(newer) if !flagged_needs_reauth(&newer) && secrets_of(&newer) != secrets_of(&stored) => {
                     *stored = newer;
                     *self.current.write().expect("token lock") = current_of(&stored);
                     self.needs_reauth.store(false, Ordering::Relaxed);
                     tracing::info!(provider = self.provider.name(), credential = %stored.display_id(), "new login found");
                 }
-                _ => return Err(RefreshError::NeedsReauth(self.reauth_reason().unwrap_or_default())),
+                _ => {
+                    // Changed, but not a new login: stay out until the next change.
+                    *self.dead_file_mtime.lock().expect("mtime lock") = self.file.as_deref().and_then(mtime);
+                    return Err(RefreshError::NeedsReauth(self.reauth_reason().unwrap_or_default()));
+                }
             }
         }
         let needed = match &need {
@@ -233,6 +245,7 @@ impl OAuthHandle {
             }
             // A token that still works is kept through a failed refresh (resilience §10.3).
             Err(other) if still_valid(&stored) && matches!(need, Need::Due) => {
+                *self.last_error.lock().expect("error lock") = Some(other.clone());
                 self.failed_at_ms.store(now_ms(), Ordering::Relaxed);
                 tracing::warn!(
                     provider = self.provider.name(),
@@ -241,6 +254,7 @@ impl OAuthHandle {
                 Ok(())
             }
             Err(other) => {
+                *self.last_error.lock().expect("error lock") = Some(other.clone());
                 self.failed_at_ms.store(now_ms(), Ordering::Relaxed);
                 Err(other)
             }
@@ -323,11 +337,21 @@ fn mtime(path: &std::path::Path) -> Option<std::time::SystemTime> {
 
 /// The access token has not expired yet (buffers aside).
 fn still_valid(stored: &StoredCredential) -> bool {
-    token_of(stored).is_some() && stored.tokens.expiry_ms.is_some_and(|expiry| expiry > now_ms() + 5_000)
+    let expiry = if stored.is_cookie() {
+        stored.cookie_expire_time.as_deref().and_then(refresh::parse_expire_time)
+    } else {
+        stored.tokens.expiry_ms
+    };
+    token_of(stored).is_some() && expiry.is_some_and(|expiry| expiry > now_ms() + 5_000)
 }
 
-fn refresh_token_of(stored: &StoredCredential) -> Option<String> {
-    stored.tokens.refresh_token.as_ref().map(|t| t.expose_secret().to_string())
+/// Every secret of a login, to tell a new login from a rewrite of the old one.
+fn secrets_of(stored: &StoredCredential) -> Vec<String> {
+    let tokens = &stored.tokens;
+    [&tokens.access_token, &tokens.refresh_token, &tokens.api_key, &stored.cookie]
+        .into_iter()
+        .map(|s| s.as_ref().map(|s| s.expose_secret().to_string()).unwrap_or_default())
+        .collect()
 }
 
 /// The token a request carries: iFlow sends its API key, everyone else the access token.

@@ -58,16 +58,22 @@ impl ChatPassthrough {
         self
     }
 
-    /// One upstream chunk as a client frame, or nothing when it is held back.
-    fn forward(&mut self, mut chunk: Map<String, Value>) -> Vec<u8> {
+    /// One upstream chunk as the client's frame (empty when held back), and whether what reaches
+    /// the client carries content (the commit point counts only that).
+    fn forward(&mut self, mut chunk: Map<String, Value>) -> (Vec<u8>, bool) {
         if let Some(splitters) = &mut self.think {
             rewrite_chunk(&mut chunk, splitters);
         }
         if let Some(filter) = &mut self.placeholder
             && !filter.rewrite_chunk(&mut chunk)
         {
-            return Vec::new();
+            return (Vec::new(), false);
         }
+        let content = ChunkFacts::of(&chunk).has_content;
+        (self.frame_of(chunk), content)
+    }
+
+    fn frame_of(&mut self, mut chunk: Map<String, Value>) -> Vec<u8> {
         let facts = ChunkFacts::of(&chunk);
         self.saw_tool_calls |= facts.has_tool_calls;
         if facts.has_finish && !self.keep_after_removing_repeated_finish(&mut chunk) {
@@ -143,8 +149,8 @@ impl Relay for ChatPassthrough {
         if let Some(error) = stream_error(&chunk) {
             return Err(classify_stream_error(error));
         }
-        let content = ChunkFacts::of(&chunk).has_content;
-        Ok(Step { frames: self.forward(chunk), content, done: false })
+        let (frames, content) = self.forward(chunk);
+        Ok(Step { frames, content, done: false })
     }
 
     /// An end after a finish reason but without `[DONE]` is a normal end (§9.5).
