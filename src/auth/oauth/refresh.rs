@@ -284,7 +284,11 @@ pub(crate) async fn renew_cookie_with_waits(
     let issued = cookie_call(credential, send_with_retries(post, waits).await?)?;
     let api_key =
         text(&issued, "apiKey").ok_or_else(|| RefreshError::Transient("the renewal answer has no apiKey".into()))?;
-    let expire_time = text(&issued, "expireTime").or_else(|| text(&listed, "expireTime")).unwrap_or_default();
+    // Without an expiry the key would look due forever and be renewed on every request.
+    let expire_time = text(&issued, "expireTime")
+        .or_else(|| text(&listed, "expireTime"))
+        .filter(|t| parse_expire_time(t).is_some())
+        .ok_or_else(|| RefreshError::Transient("the API-key endpoint gave no usable expireTime".into()))?;
     Ok((SecretString::from(api_key), expire_time, name))
 }
 
