@@ -28,6 +28,8 @@ pub struct EngineSettings {
     /// `ANTIGRAVITY_PROJECT_ID` or `GOOGLE_CLOUD_PROJECT`).
     pub gemini_cli_project: Option<String>,
     pub antigravity_project: Option<String>,
+    /// `QWEN_CODE_DUMMY_TOOL`: requests without tools get a tool Qwen Code is told never to call.
+    pub qwen_placeholder_tool: bool,
     /// How long reasoning signatures of translated answers are kept for Chat clients (§10).
     pub signature_cache_ttl: Duration,
     /// Outbound proxies from the merged environment (reqwest only sees the process environment).
@@ -60,6 +62,7 @@ impl EngineSettings {
             models_cache_ttl: r.seconds(names::MODELS_CACHE_TTL, 3600.0),
             temperature_zero: temperature_zero(r),
             count_tokens_mode: count_tokens_mode(r),
+            qwen_placeholder_tool: r.bool(names::QWEN_CODE_DUMMY_TOOL, true),
             gemini_cli_project: env.get_nonempty(names::GEMINI_CLI_PROJECT_ID).map(|p| p.trim().to_string()),
             antigravity_project: env
                 .get_nonempty(names::ANTIGRAVITY_PROJECT_ID)

@@ -134,7 +134,8 @@ impl Engine {
                 tracing::info!(from = %targets[i - 1].served_id, to = %target.served_id, "falling back");
             }
             let mode = self.mode(&inbound, target);
-            let outbound = inbound.outbound(target, !matches!(mode, Mode::Direct))?;
+            let outbound =
+                inbound.outbound(target, !matches!(mode, Mode::Direct), self.settings.qwen_placeholder_tool)?;
             let before = attempts.len();
             let plan = Plan { deadline, context: &context, more_targets: i + 1 < targets.len() };
             match self.serve_target(target, &inbound, &outbound, mode, &plan, &mut attempts).await {

@@ -149,12 +149,18 @@ impl Inbound {
 
     /// The request body for `target`; with `upstream_stream` the upstream is asked to stream
     /// (and to report usage in the stream where the protocol needs asking).
-    pub fn outbound(&mut self, target: &Target, upstream_stream: bool) -> Result<Outbound, InvalidRequest> {
+    /// `placeholder_tool`: `QWEN_CODE_DUMMY_TOOL`.
+    pub fn outbound(
+        &mut self,
+        target: &Target,
+        upstream_stream: bool,
+        placeholder_tool: bool,
+    ) -> Result<Outbound, InvalidRequest> {
         let mut outbound = self.outbound_body(target, upstream_stream)?;
         if matches!(target.provider.name.as_str(), "iflow" | "qwen_code")
             && let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(&outbound.body)
         {
-            let dropped = portal_request(&target.provider.name, &mut body);
+            let dropped = portal_request(&target.provider.name, &mut body, placeholder_tool);
             outbound.dropped.extend(dropped);
             outbound.body = to_bytes(&body);
         }
@@ -407,7 +413,7 @@ const PORTAL_PARAMS: [&str; 15] = [
 /// dropped), `strict` and `additionalProperties` removed from tool schemas; iFlow gets no
 /// `stream_options` (it answers 406) and Qwen Code a tool it is told never to call when the
 /// request has none (`QWEN_CODE_DUMMY_TOOL`).
-fn portal_request(provider: &str, body: &mut Map<String, Value>) -> Vec<String> {
+fn portal_request(provider: &str, body: &mut Map<String, Value>, placeholder_tool: bool) -> Vec<String> {
     if let Some(max) = body.remove("max_completion_tokens") {
         body.entry("max_tokens").or_insert(max);
     }
@@ -434,7 +440,7 @@ fn portal_request(provider: &str, body: &mut Map<String, Value>) -> Vec<String> 
                 serde_json::json!([{"type": "function", "function": {"name": "noop", "parameters": {"type": "object"}}}]),
             );
         }
-    } else if body.get("tools").is_none_or(|t| t.as_array().is_none_or(Vec::is_empty)) {
+    } else if placeholder_tool && body.get("tools").is_none_or(|t| t.as_array().is_none_or(Vec::is_empty)) {
         body.insert(
             "tools".into(),
             serde_json::json!([{"type": "function", "function": {"name": "do_not_call_me",
@@ -651,7 +657,7 @@ mod tests {
         .as_object()
         .unwrap()
         .clone();
-        let dropped = portal_request("qwen_code", &mut body);
+        let dropped = portal_request("qwen_code", &mut body, true);
         assert_eq!(dropped, ["logit_bias"]);
         assert_eq!(body["max_tokens"], 9);
         let function = &body["tools"][0]["function"];
@@ -660,13 +666,16 @@ mod tests {
         assert!(body.get("stream_options").is_some());
 
         let mut bare = json!({"model": "m", "messages": [], "stream_options": {}}).as_object().unwrap().clone();
-        portal_request("qwen_code", &mut bare);
+        portal_request("qwen_code", &mut bare, true);
         assert_eq!(bare["tools"][0]["function"]["name"], "do_not_call_me");
+        let mut without = json!({"model": "m", "messages": []}).as_object().unwrap().clone();
+        portal_request("qwen_code", &mut without, false);
+        assert!(without.get("tools").is_none(), "QWEN_CODE_DUMMY_TOOL=false");
         let mut iflow = json!({"model": "m", "messages": [], "stream_options": {}}).as_object().unwrap().clone();
-        portal_request("iflow", &mut iflow);
+        portal_request("iflow", &mut iflow, true);
         assert!(iflow.get("stream_options").is_none() && iflow.get("tools").is_none());
         let mut empty = json!({"model": "m", "messages": [], "tools": []}).as_object().unwrap().clone();
-        portal_request("iflow", &mut empty);
+        portal_request("iflow", &mut empty, true);
         assert_eq!(empty["tools"][0]["function"]["name"], "noop");
     }
 }
