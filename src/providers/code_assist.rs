@@ -43,12 +43,13 @@ pub fn wrap(flavor: Flavor, model: &str, project: &str, mut request: Map<String,
             body.insert("user_prompt_id".into(), Value::from(random_hex(14)));
         }
         Flavor::Antigravity => {
+            let upstream_model = antigravity_model(model, &request);
             request.insert("sessionId".into(), Value::from(antigravity_session(first_user_text.as_deref())));
             body.insert("project".into(), Value::from(project));
             body.insert("userAgent".into(), Value::from("antigravity"));
             body.insert("requestType".into(), Value::from("agent"));
             body.insert("requestId".into(), Value::from(format!("agent-{}", uuid_of(&random_bytes()))));
-            body.insert("model".into(), Value::from(model));
+            body.insert("model".into(), Value::from(upstream_model));
         }
     }
     body.insert("request".into(), Value::Object(request));
@@ -112,6 +113,30 @@ fn management(
             .header("x-goog-api-client", "gl-node/22.18.0")
             .header("client-metadata", CLIENT_METADATA),
     }
+}
+
+/// Antigravity's upstream name for a public model name (credentials specification §10): thinking
+/// variants when the request asks for reasoning, Gemini 3 Pro by thinking level; other names as
+/// they are.
+pub fn antigravity_model(public: &str, request: &Map<String, Value>) -> String {
+    let thinking = request.get("generationConfig").and_then(|c| c.get("thinkingConfig"));
+    let level = thinking.and_then(|t| t.get("thinkingLevel")).and_then(Value::as_str).map(str::to_ascii_lowercase);
+    let reasoning = thinking.is_some_and(|t| {
+        t.get("includeThoughts").and_then(Value::as_bool) == Some(true)
+            || t.get("thinkingBudget").and_then(Value::as_i64).is_some_and(|b| b != 0)
+            || t.get("thinkingLevel").is_some()
+    });
+    match public {
+        "claude-sonnet-4.5" | "claude-sonnet-4-5" if reasoning => "claude-sonnet-4-5-thinking",
+        "claude-sonnet-4.5" => "claude-sonnet-4-5",
+        "claude-opus-4.5" | "claude-opus-4-5" => "claude-opus-4-5-thinking",
+        "claude-opus-4.6" | "claude-opus-4-6" => "claude-opus-4-6-thinking",
+        "gemini-3-pro-preview" if level.as_deref() == Some("low") => "gemini-3-pro-low",
+        "gemini-3-pro-preview" => "gemini-3-pro-high",
+        "gemini-2.5-flash" if reasoning => "gemini-2.5-flash-thinking",
+        other => other,
+    }
+    .to_string()
 }
 
 /// A discovered project and tier.
@@ -266,6 +291,21 @@ mod tests {
         let antigravity = wrap(Flavor::Antigravity, "claude-sonnet-4-5", "p", request.as_object().unwrap().clone());
         assert!(antigravity["request"]["sessionId"].as_str().unwrap().starts_with('-'));
         assert!(antigravity["requestId"].as_str().unwrap().starts_with("agent-"));
+    }
+
+    #[test]
+    fn antigravity_model_names_follow_the_reasoning_asked_for() {
+        let plain = Map::new();
+        let thinking = json!({"generationConfig": {"thinkingConfig": {"includeThoughts": true}}});
+        let thinking = thinking.as_object().unwrap();
+        let low = json!({"generationConfig": {"thinkingConfig": {"thinkingLevel": "LOW"}}});
+        assert_eq!(antigravity_model("claude-sonnet-4.5", &plain), "claude-sonnet-4-5");
+        assert_eq!(antigravity_model("claude-sonnet-4.5", thinking), "claude-sonnet-4-5-thinking");
+        assert_eq!(antigravity_model("claude-opus-4.6", &plain), "claude-opus-4-6-thinking");
+        assert_eq!(antigravity_model("gemini-3-pro-preview", &plain), "gemini-3-pro-high");
+        assert_eq!(antigravity_model("gemini-3-pro-preview", low.as_object().unwrap()), "gemini-3-pro-low");
+        assert_eq!(antigravity_model("gemini-2.5-flash", thinking), "gemini-2.5-flash-thinking");
+        assert_eq!(antigravity_model("gemini-3-flash", thinking), "gemini-3-flash");
     }
 
     #[test]
