@@ -375,6 +375,8 @@ fn code_assist_provider(
         credentials: Vec::new(),
         custom: false,
         base_overridden: true,
+        generation_bases: Vec::new(),
+        generation_cursor: std::sync::atomic::AtomicUsize::new(0),
     })
 }
 

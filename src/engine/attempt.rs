@@ -249,6 +249,9 @@ impl Engine {
                     class: failure.class,
                     message: message.clone(),
                 });
+                if provider.protocol == Protocol::CodeAssist && moves_to_next_base(&provider.name, failure.class) {
+                    provider.generation_base_failed();
+                }
                 // A login that needs renewing is out of rotation by its own flag: no cooldown,
                 // so a new login is used at once.
                 if credential.needs_reauth() {
@@ -485,6 +488,15 @@ struct Call<'a> {
     inbound: &'a Inbound,
     body: Bytes,
     context: &'a RequestContext,
+}
+
+/// Whether a Code Assist failure moves generation to the next base (§9: 5xx or connection;
+/// §10 Antigravity: any error but a rate limit).
+fn moves_to_next_base(provider: &str, class: ErrorClass) -> bool {
+    match provider {
+        "antigravity" => !matches!(class, ErrorClass::RateLimit | ErrorClass::Quota | ErrorClass::Auth),
+        _ => matches!(class, ErrorClass::ServerError | ErrorClass::Connection | ErrorClass::Overloaded),
+    }
 }
 
 /// A refresh that failed, as the attempt's failure: a refused refresh token locks the credential

@@ -67,7 +67,7 @@ pub fn generate(
 ) -> reqwest::RequestBuilder {
     let method = if stream { ":streamGenerateContent?alt=sse" } else { ":generateContent" };
     let request = http
-        .post(format!("{}{method}", provider.base_url))
+        .post(format!("{}{method}", provider.generation_base()))
         .bearer_auth(token)
         .header(http::header::CONTENT_TYPE, "application/json")
         .header(http::header::ACCEPT, "*/*")

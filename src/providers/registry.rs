@@ -30,6 +30,28 @@ pub struct Provider {
     pub custom: bool,
     /// `<NAME>_API_BASE` set the base (it then wins over a credential's own API host).
     pub base_overridden: bool,
+    /// Code Assist generation bases tried in turn (credentials spec §9, §10); empty: `base_url`.
+    pub generation_bases: Vec<String>,
+    /// Which generation base is in use; it moves on after a failure of the current one.
+    pub generation_cursor: std::sync::atomic::AtomicUsize,
+}
+
+impl Provider {
+    /// Where generation requests go now.
+    pub fn generation_base(&self) -> &str {
+        match self.generation_bases.len() {
+            0 => &self.base_url,
+            n => &self.generation_bases[self.generation_cursor.load(std::sync::atomic::Ordering::Relaxed) % n],
+        }
+    }
+
+    /// The current generation base failed (a 5xx or a connection failure; for Antigravity any
+    /// error but a rate limit): later requests use the next one.
+    pub fn generation_base_failed(&self) {
+        if self.generation_bases.len() > 1 {
+            self.generation_cursor.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }
 
 /// A provider name with keys that cannot be routed, and why.
@@ -133,8 +155,17 @@ impl Registry {
                 ModelListing::Static => None,
             };
             let base_overridden = bases.contains_key(&name);
-            let provider =
-                Provider { name: name.clone(), protocol, base_url, models_url, credentials, custom, base_overridden };
+            let provider = Provider {
+                generation_bases: if base_overridden { Vec::new() } else { default_generation_bases(&name) },
+                name: name.clone(),
+                protocol,
+                base_url,
+                models_url,
+                credentials,
+                custom,
+                base_overridden,
+                generation_cursor: std::sync::atomic::AtomicUsize::new(0),
+            };
             registry.providers.insert(name, Arc::new(provider));
         }
         (registry, warnings)
@@ -204,6 +235,23 @@ fn custom_protocol(env: &Env, name: &str, warnings: &mut Vec<LoadWarning>) -> Pr
         warnings.push(LoadWarning(format!("{var}: expected openai, anthropic or gemini; using openai")));
         Protocol::OpenAi
     })
+}
+
+/// The Code Assist generation bases of the OAuth providers, in the order the clients try them.
+fn default_generation_bases(provider: &str) -> Vec<String> {
+    let list: &[&str] = match provider {
+        "gemini_cli" => &[
+            "https://daily-cloudcode-pa.sandbox.googleapis.com/v1internal",
+            "https://cloudcode-pa.googleapis.com/v1internal",
+        ],
+        "antigravity" => &[
+            "https://daily-cloudcode-pa.sandbox.googleapis.com/v1internal",
+            "https://daily-cloudcode-pa.googleapis.com/v1internal",
+            "https://cloudcode-pa.googleapis.com/v1internal",
+        ],
+        _ => &[],
+    };
+    list.iter().map(|b| (*b).to_string()).collect()
 }
 
 /// The OAuth credentials of `provider` as live credentials (§4, §5).
@@ -321,6 +369,30 @@ mod tests {
         );
         assert_eq!(r.get("odd").unwrap().protocol, Protocol::OpenAi);
         assert!(warnings.iter().any(|w| w.0.starts_with("ODD_API_FORMAT")));
+    }
+
+    #[test]
+    fn code_assist_generation_moves_to_the_next_base_after_a_failure() {
+        let p = |base_overridden: bool| Provider {
+            name: "gemini_cli".into(),
+            protocol: Protocol::CodeAssist,
+            base_url: "https://cloudcode-pa.googleapis.com/v1internal".into(),
+            models_url: None,
+            credentials: Vec::new(),
+            custom: false,
+            base_overridden,
+            generation_bases: if base_overridden { Vec::new() } else { default_generation_bases("gemini_cli") },
+            generation_cursor: std::sync::atomic::AtomicUsize::new(0),
+        };
+        let default = p(false);
+        assert!(default.generation_base().contains("daily-cloudcode-pa.sandbox"));
+        default.generation_base_failed();
+        assert_eq!(default.generation_base(), "https://cloudcode-pa.googleapis.com/v1internal");
+        default.generation_base_failed();
+        assert!(default.generation_base().contains("sandbox"), "round robin");
+        let overridden = p(true);
+        overridden.generation_base_failed();
+        assert_eq!(overridden.generation_base(), overridden.base_url);
     }
 
     #[test]
