@@ -44,6 +44,18 @@ impl Engine {
         }
     }
 
+    /// Clears `needs_reauth` of the logins in a scope (the `reset` action); `credential` is a
+    /// credential id.
+    pub fn clear_needs_reauth(&self, provider: Option<&str>, credential: Option<&str>) {
+        for p in self.registry.providers().filter(|p| provider.is_none_or(|name| name == p.name)) {
+            for c in p.credentials.iter().filter(|c| credential.is_none_or(|id| id == c.id.as_str())) {
+                if let Some(handle) = &c.oauth {
+                    handle.clear_needs_reauth();
+                }
+            }
+        }
+    }
+
     /// Finds (and stores) the Code Assist project of a login that has none.
     pub(super) async fn ensure_project(&self, provider: &Provider, handle: &OAuthHandle) -> Result<(), String> {
         let token = handle.bearer().unwrap_or_default();

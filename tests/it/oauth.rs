@@ -308,6 +308,14 @@ async fn a_refused_refresh_token_takes_the_login_out_of_rotation_with_the_fix_na
     assert!(code_assist.generate_requests().is_empty());
     let stats: Value = gw.get("/v1/quota-stats?provider=gemini_cli").await.json().await.unwrap();
     assert_eq!(stats["providers"]["gemini_cli"]["credentials"][0]["status"], "needs_reauth");
+
+    // An operator's reset gives it one more try (here refused again).
+    let reset =
+        gw.post("/v1/quota-stats", &json!({"action": "reset", "scope": "provider", "provider": "gemini_cli"})).await;
+    assert_eq!(reset.status(), 200);
+    let again = gw.post("/v1/chat/completions", &chat_body("gemini_cli/gemini-2.5-flash", "hi")).await;
+    assert!(again.status().is_server_error());
+    assert_eq!(oauth.refresh_calls(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

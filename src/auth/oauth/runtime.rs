@@ -123,6 +123,12 @@ impl OAuthHandle {
         dead.is_none() || mtime(file) == dead
     }
 
+    /// Puts the login back into rotation (an operator's reset); a refused refresh marks it again.
+    pub fn clear_needs_reauth(&self) {
+        self.needs_reauth.store(false, Ordering::Relaxed);
+        *self.dead_file_mtime.lock().expect("mtime lock") = None;
+    }
+
     pub fn reauth_reason(&self) -> Option<String> {
         self.reauth_reason.lock().expect("reason lock").clone()
     }
@@ -222,6 +228,7 @@ impl OAuthHandle {
         match refreshed {
             Ok(tokens) => {
                 stored.tokens = tokens;
+                set_needs_reauth_flag(&mut stored, false);
                 stored.metadata.last_check_timestamp = Some(now_ms() as f64 / 1000.0);
                 self.save_rotated(&stored, replaced.as_deref());
                 *self.current.write().expect("token lock") = current_of(&stored);

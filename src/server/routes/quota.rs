@@ -60,7 +60,11 @@ pub async fn post(State(state): State<AppState>, body: Result<Bytes, BytesReject
         // Nothing is cached outside the store, and no provider here has a quota API: reading
         // the store again (below) is the reload.
         "reload" | "force_refresh" => 0,
-        "reset" => state.engine.pool().reset(provider.as_deref(), credential.as_deref()),
+        "reset" => {
+            // A reset also gives logins marked for a new login one more try (resilience §10.3).
+            state.engine.clear_needs_reauth(provider.as_deref(), credential.as_deref());
+            state.engine.pool().reset(provider.as_deref(), credential.as_deref())
+        }
         other => {
             return Err(ApiError::BadRequest(format!("action must be reload, force_refresh or reset, not '{other}'")));
         }
