@@ -3,6 +3,7 @@
 //! The secret is a `secrecy` type: it has no `Debug`/`Display` that could leak into a log, an
 //! error body or a state file; code that needs the value calls `expose_secret()` explicitly.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -73,11 +74,12 @@ impl Credential {
         }
     }
 
-    /// What goes on the wire now: the API key, or the OAuth token currently held.
-    pub fn secret(&self) -> String {
+    /// What goes on the wire now: the API key (borrowed, no copy per request), or the OAuth token
+    /// currently held.
+    pub fn secret(&self) -> Cow<'_, str> {
         match &self.oauth {
-            Some(handle) => handle.bearer().unwrap_or_default(),
-            None => self.secret.expose_secret().to_string(),
+            Some(handle) => Cow::Owned(handle.bearer().unwrap_or_default()),
+            None => Cow::Borrowed(self.secret.expose_secret()),
         }
     }
 

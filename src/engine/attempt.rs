@@ -378,7 +378,8 @@ impl Engine {
                 upstream_stream: !matches!(mode, Mode::Direct),
             })
         };
-        let seen = credential.secret();
+        // Only an OAuth token can be refreshed and retried after a 401.
+        let seen = credential.oauth.as_ref().map(|_| credential.secret().into_owned());
         let mut response = match timeout_at(deadline, send(body.clone()).send()).await {
             Err(_) => return Attempt::Deadline,
             Ok(Err(err)) => return Attempt::Failed(classify_transport(&err)),
@@ -387,7 +388,8 @@ impl Engine {
         // An OAuth token the upstream refuses gets one forced refresh and one retry (§6).
         if response.status() == http::StatusCode::UNAUTHORIZED
             && let Some(handle) = &credential.oauth
-            && matches!(timeout_at(deadline, handle.force_refresh(&self.http, &seen)).await, Ok(Ok(())))
+            && let Some(seen) = &seen
+            && matches!(timeout_at(deadline, handle.force_refresh(&self.http, seen)).await, Ok(Ok(())))
         {
             response = match timeout_at(deadline, send(body).send()).await {
                 Err(_) => return Attempt::Deadline,

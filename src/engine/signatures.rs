@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::formats::anthropic::ORIGIN as ANTHROPIC;
-use crate::formats::ir::{Message, Part, Request, Response, Role, Signature, StreamEvent};
+use crate::formats::ir::{Message, Part, Request, Response, Role, Signature};
 
 /// Entries kept at most; the oldest go first beyond this.
 const MAX_ENTRIES: usize = 50_000;
@@ -36,17 +35,27 @@ impl SignatureCache {
         Self { ttl, entries: Mutex::new(HashMap::new()) }
     }
 
-    /// Remembers what an answer carried for its tool calls.
+    /// Remembers what an answer carried for its tool calls (streamed answers are folded into one
+    /// first, by [`crate::engine::relay::Collector`]).
     pub fn remember_response(&self, response: &Response) {
-        let mut turn = TurnRecorder::default();
-        for part in &response.parts {
-            match part {
-                Part::Reasoning { text, signature, .. } => turn.reasoning(text, signature.clone()),
-                Part::ToolCall(call) => turn.call(&call.id, call.signature.clone()),
-                _ => {}
-            }
+        let calls: Vec<(&str, Option<Signature>)> = response
+            .parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::ToolCall(call) if !call.id.is_empty() => Some((call.id.as_str(), call.signature.clone())),
+                _ => None,
+            })
+            .collect();
+        if calls.is_empty() {
+            return;
         }
-        self.store(turn);
+        let reasoning = response.parts.iter().find_map(|p| match p {
+            Part::Reasoning { text, signature, redacted: None } if !text.is_empty() || signature.is_some() => {
+                Some((text.clone(), signature.clone()))
+            }
+            _ => None,
+        });
+        self.store(calls, reasoning);
     }
 
     /// Re-attaches remembered signatures and reasoning to the assistant turns of `request` whose
@@ -59,31 +68,26 @@ impl SignatureCache {
         }
     }
 
-    fn store(&self, turn: TurnRecorder) {
-        if turn.calls.is_empty() {
-            return;
-        }
+    fn store(&self, calls: Vec<(&str, Option<Signature>)>, reasoning: Option<(String, Option<Signature>)>) {
         let now = Instant::now();
         let mut entries = self.entries.lock().expect("signature cache lock");
-        if entries.len() + turn.calls.len() > MAX_ENTRIES {
+        if entries.len() + calls.len() > MAX_ENTRIES {
             entries.retain(|_, e| now.duration_since(e.stored) < self.ttl);
             // Still full within the TTL: the oldest half goes (a hard bound on memory).
-            if entries.len() + turn.calls.len() > MAX_ENTRIES {
+            if entries.len() + calls.len() > MAX_ENTRIES {
                 let mut ages: Vec<(Instant, String)> = entries.iter().map(|(k, e)| (e.stored, k.clone())).collect();
                 ages.sort_unstable();
-                for (_, key) in ages.into_iter().take(entries.len() / 2 + turn.calls.len()) {
+                for (_, key) in ages.into_iter().take(entries.len() / 2 + calls.len()) {
                     entries.remove(&key);
                 }
             }
         }
-        let reasoning =
-            if turn.text.is_empty() && turn.signature.is_none() { None } else { Some((turn.text, turn.signature)) };
-        for (i, (id, call)) in turn.calls.into_iter().enumerate() {
+        for (i, (id, call)) in calls.into_iter().enumerate() {
             if call.is_none() && (i > 0 || reasoning.is_none()) {
                 continue;
             }
             let reasoning = if i == 0 { reasoning.clone() } else { None };
-            entries.insert(id, Entry { stored: now, call, reasoning });
+            entries.insert(id.to_string(), Entry { stored: now, call, reasoning });
         }
     }
 }
@@ -111,71 +115,10 @@ fn restore_turn(message: &mut Message, entries: &HashMap<String, Entry>, fresh: 
     }
 }
 
-/// Collects one answer's reasoning and tool calls, from parts or from stream events.
-#[derive(Debug, Default)]
-pub struct TurnRecorder {
-    text: String,
-    signature: Option<Signature>,
-    calls: Vec<(String, Option<Signature>)>,
-    /// A signature that arrived right before a call starts belongs to that call.
-    pending: Option<Signature>,
-}
-
-impl TurnRecorder {
-    fn reasoning(&mut self, text: &str, signature: Option<Signature>) {
-        self.text.push_str(text);
-        if signature.is_some() {
-            self.signature = signature;
-        }
-    }
-
-    fn call(&mut self, id: &str, signature: Option<Signature>) {
-        if !id.is_empty() {
-            self.calls.push((id.to_string(), signature));
-        }
-    }
-
-    /// Follows one stream event.
-    pub fn observe(&mut self, event: &StreamEvent) {
-        match event {
-            StreamEvent::ReasoningDelta(text) => self.text.push_str(text),
-            // Anthropic signs thinking blocks; Gemini signs the part that follows the signature
-            // event (a call when `ToolCallStart` comes next).
-            StreamEvent::ReasoningSignature(signature) if signature.origin == ANTHROPIC => {
-                self.signature = Some(signature.clone())
-            }
-            StreamEvent::ReasoningSignature(signature) => self.pending = Some(signature.clone()),
-            StreamEvent::ToolCallStart { id, .. } => {
-                let signature = self.pending.take();
-                self.call(id, signature);
-            }
-            StreamEvent::TextDelta(_) => {
-                if let Some(signature) = self.pending.take() {
-                    self.signature = Some(signature);
-                }
-            }
-            StreamEvent::Finish { .. } => {
-                if let Some(signature) = self.pending.take() {
-                    self.signature = Some(signature);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Hands what was collected to the cache.
-    pub fn save(mut self, cache: &SignatureCache) {
-        if let Some(signature) = self.pending.take() {
-            self.signature = Some(signature);
-        }
-        cache.store(self);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::ir::{StopReason, ToolCall, Usage};
+    use crate::formats::ir::{StopReason, StreamEvent, ToolCall, Usage};
 
     fn sig(value: &str) -> Signature {
         Signature { origin: "gemini".into(), value: value.into() }
@@ -220,17 +163,18 @@ mod tests {
 
     #[tokio::test]
     async fn a_streamed_turn_is_recorded_like_a_whole_one() {
+        use crate::engine::relay::Collector;
         let cache = SignatureCache::new(Duration::from_secs(60));
-        let mut recorder = TurnRecorder::default();
+        let mut collector = Collector::default();
         for event in [
             StreamEvent::ReasoningDelta("hm".into()),
             StreamEvent::ReasoningSignature(sig("A")),
             StreamEvent::ToolCallStart { index: 0, id: "call_9".into(), name: "f".into() },
             StreamEvent::ToolCallEnd { index: 0 },
         ] {
-            recorder.observe(&event);
+            collector.push(event);
         }
-        recorder.save(&cache);
+        cache.remember_response(&collector.finish(String::new(), "gemini/x".into()));
         let mut request = history(vec![call("call_9", None)]);
         cache.restore(&mut request);
         assert_eq!(request.messages[0].parts[1], call("call_9", Some(sig("A"))));

@@ -102,6 +102,22 @@ pub struct Signature {
     pub value: String,
 }
 
+/// Prefix of a signature shown to a client of another family (§10): `llmkp1.<origin>.<value>`.
+const WRAP_PREFIX: &str = "llmkp1.";
+
+impl Signature {
+    /// `llmkp1.<origin>.<value>`: how a foreign signature travels through a client.
+    pub fn wrapped(&self) -> String {
+        format!("{WRAP_PREFIX}{}.{}", self.origin, self.value)
+    }
+
+    /// The signature a wrapped string carries, if it is one.
+    pub fn unwrap(wire: &str) -> Option<Self> {
+        let (origin, value) = wire.strip_prefix(WRAP_PREFIX)?.split_once('.')?;
+        (!origin.is_empty()).then(|| Self { origin: origin.to_string(), value: value.to_string() })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Tool {
     Function {

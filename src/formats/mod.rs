@@ -40,6 +40,20 @@ impl InvalidRequest {
     }
 }
 
+/// 16 bytes as a UUID-formatted string (`8-4-4-4-12` lower-case hex).
+pub fn uuid_string(bytes: [u8; 16]) -> String {
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
+/// A random (version 4) UUID.
+pub fn random_uuid() -> String {
+    let mut bytes: [u8; 16] = rand::random();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    uuid_string(bytes)
+}
+
 /// `len` random base62 characters: the tail of the ids the proxy mints (`msg_…`, `chatcmpl-…`).
 pub fn random_base62(len: usize) -> String {
     use rand::Rng;

@@ -72,5 +72,5 @@ fn authorise(
     if !version_sent {
         request = request.header(VERSION_HEADER, DEFAULT_VERSION);
     }
-    request.header("x-api-key", credential.secret())
+    request.header("x-api-key", credential.secret().as_ref())
 }

@@ -8,6 +8,8 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::formats::{random_uuid, uuid_string};
+
 use super::Provider;
 
 /// Which client's dialect of the API.
@@ -48,7 +50,7 @@ pub fn wrap(flavor: Flavor, model: &str, project: &str, mut request: Map<String,
             body.insert("project".into(), Value::from(project));
             body.insert("userAgent".into(), Value::from("antigravity"));
             body.insert("requestType".into(), Value::from("agent"));
-            body.insert("requestId".into(), Value::from(format!("agent-{}", uuid_of(&random_bytes()))));
+            body.insert("requestId".into(), Value::from(format!("agent-{}", random_uuid())));
             body.insert("model".into(), Value::from(upstream_model));
         }
     }
@@ -247,8 +249,8 @@ fn first_user_text(request: &Map<String, Value>) -> Option<String> {
 /// UUID-formatted from the first 16 bytes of SHA-256 of the first user text (random without one).
 fn session_uuid(text: Option<&str>) -> String {
     match text {
-        Some(text) => uuid_of(&Sha256::digest(text.as_bytes())[..16]),
-        None => uuid_of(&random_bytes()),
+        Some(text) => uuid_string(Sha256::digest(text.as_bytes())[..16].try_into().expect("16 bytes")),
+        None => random_uuid(),
     }
 }
 
@@ -260,11 +262,6 @@ fn antigravity_session(text: Option<&str>) -> String {
         None => random_bytes()[..8].try_into().expect("8 bytes"),
     };
     format!("-{}", u64::from_be_bytes(bytes) & (u64::MAX >> 1))
-}
-
-fn uuid_of(bytes: &[u8]) -> String {
-    let hex: String = bytes.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
 
 fn random_bytes() -> [u8; 16] {

@@ -46,7 +46,7 @@ pub fn call(
 ) -> reqwest::RequestBuilder {
     let accept = if method == Method::Stream { "text/event-stream" } else { "application/json" };
     http.post(model_url(provider, model, method))
-        .header("x-goog-api-key", credential.secret())
+        .header("x-goog-api-key", credential.secret().as_ref())
         .header(http::header::CONTENT_TYPE, "application/json")
         .header(http::header::ACCEPT, accept)
         .body(body)
@@ -56,7 +56,7 @@ pub fn call(
 pub fn list_models(http: &reqwest::Client, url: &str, credential: &Credential) -> reqwest::RequestBuilder {
     let separator = if url.contains('?') { '&' } else { '?' };
     http.get(format!("{url}{separator}pageSize=1000"))
-        .header("x-goog-api-key", credential.secret())
+        .header("x-goog-api-key", credential.secret().as_ref())
         .header(http::header::ACCEPT, "application/json")
 }
 

@@ -23,9 +23,7 @@ fn hmac_sha256_hex(key: &str, message: &str) -> String {
 
 /// `session-<uuid4>`.
 pub fn new_session_id() -> String {
-    let b: [u8; 16] = rand::random();
-    let hex: String = b.iter().map(|b| format!("{b:02x}")).collect();
-    format!("session-{}-{}-4{}-{}-{}", &hex[0..8], &hex[8..12], &hex[13..16], &hex[16..20], &hex[20..32])
+    format!("session-{}", crate::formats::random_uuid())
 }
 
 #[cfg(test)]

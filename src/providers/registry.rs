@@ -222,7 +222,7 @@ impl Registry {
     pub fn secrets(&self) -> Vec<String> {
         self.providers
             .values()
-            .flat_map(|p| p.credentials.iter().filter(|c| c.oauth.is_none()).map(|c| c.secret()))
+            .flat_map(|p| p.credentials.iter().filter(|c| c.oauth.is_none()).map(|c| c.secret().into_owned()))
             .collect()
     }
 }

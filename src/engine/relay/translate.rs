@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::collect::Collector;
 use super::{Relay, Step, parse_object, premature_end};
 use crate::engine::classify::{UpstreamFailure, classify_anthropic_error, classify_stream_error};
-use crate::engine::signatures::{SignatureCache, TurnRecorder};
+use crate::engine::signatures::SignatureCache;
 use crate::formats::anthropic::MessagesStreamEncoder;
 use crate::formats::anthropic::upstream::MessagesStreamDecoder;
 use crate::formats::ir::{StreamEvent, Usage};
@@ -192,27 +193,27 @@ impl ClientEncoder for ChatEncoder {
 /// signature cache (for Chat clients, which cannot carry them, §10).
 pub struct RecordingEncoder<E> {
     inner: E,
-    recorder: Option<TurnRecorder>,
+    recorder: Option<Collector>,
     cache: Arc<SignatureCache>,
 }
 
 impl<E: ClientEncoder> RecordingEncoder<E> {
     pub fn new(inner: E, cache: Arc<SignatureCache>) -> Self {
-        Self { inner, recorder: Some(TurnRecorder::default()), cache }
+        Self { inner, recorder: Some(Collector::default()), cache }
     }
 }
 
 impl<E: ClientEncoder> ClientEncoder for RecordingEncoder<E> {
     fn push(&mut self, event: &StreamEvent) -> Vec<u8> {
         if let Some(recorder) = &mut self.recorder {
-            recorder.observe(event);
+            recorder.push(event.clone());
         }
         self.inner.push(event)
     }
 
     fn finish(&mut self) -> Vec<u8> {
         if let Some(recorder) = self.recorder.take() {
-            recorder.save(&self.cache);
+            self.cache.remember_response(&recorder.finish(String::new(), String::new()));
         }
         self.inner.finish()
     }

@@ -18,29 +18,16 @@ pub use stream::{MessagesStreamEncoder, PING};
 /// The signature origin of Anthropic's own (unwrapped) thinking signatures.
 pub const ORIGIN: &str = "anthropic";
 
-/// Prefix of a signature produced by another provider, as shown to clients (§10):
-/// `llmkp1.<provider>.<value>`.
-const WRAP_PREFIX: &str = "llmkp1.";
-
 /// A signature as a Messages client sees it: Anthropic's verbatim, any other wrapped with its
 /// origin so it can be routed back to the provider that issued it.
 pub fn signature_to_wire(signature: &Signature) -> String {
-    if signature.origin == ORIGIN {
-        signature.value.clone()
-    } else {
-        format!("{WRAP_PREFIX}{}.{}", signature.origin, signature.value)
-    }
+    if signature.origin == ORIGIN { signature.value.clone() } else { signature.wrapped() }
 }
 
 /// A signature a Messages client sent back: a wrapped one is unwrapped to its origin, anything
 /// else is taken as Anthropic's own.
 pub fn signature_from_wire(wire: &str) -> Signature {
-    if let Some((origin, value)) = wire.strip_prefix(WRAP_PREFIX).and_then(|rest| rest.split_once('.'))
-        && !origin.is_empty()
-    {
-        return Signature { origin: origin.to_string(), value: value.to_string() };
-    }
-    Signature { origin: ORIGIN.to_string(), value: wire.to_string() }
+    Signature::unwrap(wire).unwrap_or_else(|| Signature { origin: ORIGIN.to_string(), value: wire.to_string() })
 }
 
 /// `msg_` + 24 base62 characters (§8).

@@ -19,18 +19,11 @@ use super::ir::Signature;
 /// The origin of signatures produced by the public Gemini API (§10).
 pub const ORIGIN: &str = "gemini";
 
-/// Prefix of a signature produced by another provider, as shown to clients (§10).
-const WRAP_PREFIX: &str = "llmkp1.";
-
 /// A signature as a Gemini client sees it: one from `native_origin` (the Gemini-protocol
 /// provider that served) verbatim; any other as `llmkp1.<origin>.<value>`, base64-encoded because
 /// Gemini SDKs treat `thoughtSignature` as bytes.
 pub fn signature_to_client(signature: &Signature, native_origin: &str) -> String {
-    if signature.origin == native_origin {
-        signature.value.clone()
-    } else {
-        STANDARD.encode(format!("{WRAP_PREFIX}{}.{}", signature.origin, signature.value))
-    }
+    if signature.origin == native_origin { signature.value.clone() } else { STANDARD.encode(signature.wrapped()) }
 }
 
 /// A `thoughtSignature` a Gemini client sent back: a wrapped one is unwrapped to its origin,
@@ -38,10 +31,9 @@ pub fn signature_to_client(signature: &Signature, native_origin: &str) -> String
 pub fn signature_from_client(wire: &str, native_origin: &str) -> Signature {
     if let Ok(bytes) = STANDARD.decode(wire)
         && let Ok(text) = String::from_utf8(bytes)
-        && let Some((origin, value)) = text.strip_prefix(WRAP_PREFIX).and_then(|rest| rest.split_once('.'))
-        && !origin.is_empty()
+        && let Some(signature) = Signature::unwrap(&text)
     {
-        return Signature { origin: origin.to_string(), value: value.to_string() };
+        return signature;
     }
     Signature { origin: native_origin.to_string(), value: wire.to_string() }
 }
