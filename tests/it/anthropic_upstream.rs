@@ -8,12 +8,7 @@ use crate::support::anthropic_mock::{AnthropicMock, THINKING_SIGNATURE};
 use crate::support::gateway::{Gateway, PROXY_KEY, chat_body, chunks, error_of};
 
 async fn gateway(mock: &AnthropicMock, keys: &[&str], extra: &[(&str, &str)]) -> Gateway {
-    let names: Vec<String> = (1..=keys.len()).map(|i| format!("ANTHROPIC_API_KEY_{i}")).collect();
-    let base = mock.base_url();
-    let mut vars: Vec<(&str, &str)> = vec![("ANTHROPIC_API_BASE", &base), ("PROXY_API_KEY", PROXY_KEY)];
-    vars.extend(names.iter().map(String::as_str).zip(keys.iter().copied()));
-    vars.extend_from_slice(extra);
-    Gateway::start(&vars).await
+    Gateway::provider("ANTHROPIC", &mock.base_url(), keys, extra).await
 }
 
 fn messages_body(model: &str, text: &str) -> Value {

@@ -12,12 +12,7 @@ use crate::support::gemini_mock::{GeminiMock, api_key};
 use crate::support::openai_mock::OpenAiMock;
 
 async fn gateway(mock: &GeminiMock, keys: &[&str], extra: &[(&str, &str)]) -> Gateway {
-    let names: Vec<String> = (1..=keys.len()).map(|i| format!("GEMINI_API_KEY_{i}")).collect();
-    let base = mock.base_url();
-    let mut vars: Vec<(&str, &str)> = vec![("GEMINI_API_BASE", &base), ("PROXY_API_KEY", PROXY_KEY)];
-    vars.extend(names.iter().map(String::as_str).zip(keys.iter().copied()));
-    vars.extend_from_slice(extra);
-    Gateway::start(&vars).await
+    Gateway::provider("GEMINI", &mock.base_url(), keys, extra).await
 }
 
 const WEATHER_TOOL: &str = r#"[{"type": "function", "function": {"name": "get_weather", "description": "weather",

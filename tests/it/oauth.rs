@@ -206,22 +206,32 @@ fn python_proxy_file(access: &str, refresh: &str) -> Value {
     })
 }
 
+/// A home whose only credential is `login`, as `oauth_creds/gemini_cli_oauth_1.json`.
+fn home_with_login(login: &Value) -> (tempfile::TempDir, std::path::PathBuf) {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("oauth_creds");
+    std::fs::create_dir(&dir).unwrap();
+    let file = dir.join("gemini_cli_oauth_1.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(login).unwrap()).unwrap();
+    (home, file)
+}
+
+/// `llmkp serve` on `home` with the mocks' endpoints, the test proxy key and `extra`.
+async fn serve_home(home: &Path, vars: Vec<(String, String)>, extra: &[(&str, &str)]) -> Server {
+    let mut cmd = llmkp(home);
+    cmd.envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))).env("PROXY_API_KEY", PROXY_KEY);
+    cmd.envs(extra.iter().copied());
+    tokio::task::spawn_blocking(move || Server::start(cmd)).await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_python_proxy_credential_file_loads_refreshes_and_serves() {
     let oauth = OAuthMock::start().await;
     let code_assist = CodeAssistMock::start_for(&oauth).await;
     let issued = oauth.issue_google("681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com");
-    let home = tempfile::tempdir().unwrap();
-    let dir = home.path().join("oauth_creds");
-    std::fs::create_dir(&dir).unwrap();
-    let file = dir.join("gemini_cli_oauth_1.json");
-    std::fs::write(&file, serde_json::to_vec_pretty(&python_proxy_file("ya29.stale", &issued.refresh_token)).unwrap())
-        .unwrap();
+    let (home, file) = home_with_login(&python_proxy_file("ya29.stale", &issued.refresh_token));
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let mut cmd = llmkp(home.path());
-    cmd.envs(mock_vars(&oauth, &code_assist).iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("PROXY_API_KEY", PROXY_KEY);
-    let mut server = tokio::task::spawn_blocking(move || Server::start(cmd)).await.unwrap();
+    let mut server = serve_home(home.path(), mock_vars(&oauth, &code_assist), &[]).await;
     let response = reqwest::Client::new()
         .post(server.url("/v1/chat/completions"))
         .bearer_auth(PROXY_KEY)
@@ -322,11 +332,7 @@ async fn a_refused_refresh_token_takes_the_login_out_of_rotation_with_the_fix_na
 async fn keys_test_keys_list_and_auth_list_name_the_fix_for_a_dead_login() {
     let oauth = OAuthMock::start().await;
     let code_assist = CodeAssistMock::start_for(&oauth).await;
-    let home = tempfile::tempdir().unwrap();
-    let dir = home.path().join("oauth_creds");
-    std::fs::create_dir(&dir).unwrap();
-    std::fs::write(dir.join("gemini_cli_oauth_1.json"), python_proxy_file("ya29.stale", "1//revoked").to_string())
-        .unwrap();
+    let (home, _) = home_with_login(&python_proxy_file("ya29.stale", "1//revoked"));
     let vars = mock_vars(&oauth, &code_assist);
     let run_with = |args: &'static [&'static str]| {
         let (home, vars) = (home.path().to_path_buf(), vars.clone());
@@ -353,19 +359,24 @@ fn tomorrow_ms() -> u64 {
     (now.as_millis() + 86_400_000) as u64
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_qwen_code_login_is_served_at_its_resource_url_with_its_access_token() {
-    let mock = crate::support::openai_mock::OpenAiMock::start().await;
+/// A gateway whose only credential is a fresh Qwen Code login served at `mock`.
+async fn qwen_gateway(mock: &crate::support::openai_mock::OpenAiMock) -> Gateway {
     let resource = format!("http://{}", mock.addr());
     let expiry = tomorrow_ms().to_string();
-    let gw = Gateway::start(&[
+    Gateway::start(&[
         ("PROXY_API_KEY", PROXY_KEY),
         ("QWEN_CODE_1_ACCESS_TOKEN", "qwen-access-token-0001"),
         ("QWEN_CODE_1_REFRESH_TOKEN", "qwen-refresh-token-0001"),
         ("QWEN_CODE_1_EXPIRY_DATE", &expiry),
         ("QWEN_CODE_1_RESOURCE_URL", &resource),
     ])
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_qwen_code_login_is_served_at_its_resource_url_with_its_access_token() {
+    let mock = crate::support::openai_mock::OpenAiMock::start().await;
+    let gw = qwen_gateway(&mock).await;
     let response = gw.post("/v1/chat/completions", &chat_body("qwen_code/qwen3-coder-plus", "hi")).await;
     assert_eq!(response.status(), 200);
     let sent = &mock.chat_requests()[0];
@@ -441,16 +452,7 @@ async fn an_antigravity_login_speaks_its_own_code_assist_dialect() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qwen_code_think_tags_come_out_as_reasoning() {
     let mock = crate::support::openai_mock::OpenAiMock::start().await;
-    let resource = format!("http://{}", mock.addr());
-    let expiry = tomorrow_ms().to_string();
-    let gw = Gateway::start(&[
-        ("PROXY_API_KEY", PROXY_KEY),
-        ("QWEN_CODE_1_ACCESS_TOKEN", "qwen-access-token-0001"),
-        ("QWEN_CODE_1_REFRESH_TOKEN", "qwen-refresh-token-0001"),
-        ("QWEN_CODE_1_EXPIRY_DATE", &expiry),
-        ("QWEN_CODE_1_RESOURCE_URL", &resource),
-    ])
-    .await;
+    let gw = qwen_gateway(&mock).await;
     // The mock answers "Hello! You said: <text>", so the tags arrive inside its content.
     let prompt = "<think>weighing options</think>the answer";
     let answer: Value =
@@ -474,16 +476,10 @@ async fn serve_refreshes_due_logins_and_finds_their_project_before_any_request()
     let oauth = OAuthMock::start().await;
     let code_assist = CodeAssistMock::start_for(&oauth).await;
     let issued = oauth.issue_google("681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com");
-    let home = tempfile::tempdir().unwrap();
-    let dir = home.path().join("oauth_creds");
-    std::fs::create_dir(&dir).unwrap();
     let mut file_json = python_proxy_file("ya29.stale", &issued.refresh_token);
     file_json["_proxy_metadata"].as_object_mut().unwrap().remove("project_id");
-    let file = dir.join("gemini_cli_oauth_1.json");
-    std::fs::write(&file, file_json.to_string()).unwrap();
-    let mut cmd = llmkp(home.path());
-    cmd.envs(mock_vars(&oauth, &code_assist).iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let mut server = tokio::task::spawn_blocking(move || Server::start(cmd)).await.unwrap();
+    let (home, file) = home_with_login(&file_json);
+    let mut server = serve_home(home.path(), mock_vars(&oauth, &code_assist), &[]).await;
     let mut stored = Value::Null;
     for _ in 0..100 {
         stored = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
@@ -631,16 +627,9 @@ async fn a_failed_refresh_keeps_using_a_token_that_still_works() {
 async fn a_new_login_brings_a_dead_credential_back_without_a_restart() {
     let oauth = OAuthMock::start().await;
     let code_assist = CodeAssistMock::start_for(&oauth).await;
-    let home = tempfile::tempdir().unwrap();
-    let dir = home.path().join("oauth_creds");
-    std::fs::create_dir(&dir).unwrap();
-    let file = dir.join("gemini_cli_oauth_1.json");
-    std::fs::write(&file, python_proxy_file("ya29.stale", "1//revoked").to_string()).unwrap();
-    let mut cmd = llmkp(home.path());
-    cmd.envs(mock_vars(&oauth, &code_assist).iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("PROXY_API_KEY", PROXY_KEY)
-        .env("SKIP_OAUTH_INIT_CHECK", "true");
-    let mut server = tokio::task::spawn_blocking(move || Server::start(cmd)).await.unwrap();
+    let (home, file) = home_with_login(&python_proxy_file("ya29.stale", "1//revoked"));
+    let mut server =
+        serve_home(home.path(), mock_vars(&oauth, &code_assist), &[("SKIP_OAUTH_INIT_CHECK", "true")]).await;
     let ask = || {
         reqwest::Client::new()
             .post(server.url("/v1/chat/completions"))
@@ -667,15 +656,9 @@ async fn a_removed_login_file_is_not_written_back_by_a_refresh() {
     let oauth = OAuthMock::start().await;
     let code_assist = CodeAssistMock::start_for(&oauth).await;
     let issued = oauth.issue_google("681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com");
-    let home = tempfile::tempdir().unwrap();
-    std::fs::create_dir(home.path().join("oauth_creds")).unwrap();
-    let file = home.path().join("oauth_creds/gemini_cli_oauth_1.json");
-    std::fs::write(&file, python_proxy_file("ya29.stale", &issued.refresh_token).to_string()).unwrap();
-    let mut cmd = llmkp(home.path());
-    cmd.envs(mock_vars(&oauth, &code_assist).iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("PROXY_API_KEY", PROXY_KEY)
-        .env("SKIP_OAUTH_INIT_CHECK", "true");
-    let mut server = tokio::task::spawn_blocking(move || Server::start(cmd)).await.unwrap();
+    let (home, file) = home_with_login(&python_proxy_file("ya29.stale", &issued.refresh_token));
+    let mut server =
+        serve_home(home.path(), mock_vars(&oauth, &code_assist), &[("SKIP_OAUTH_INIT_CHECK", "true")]).await;
     let removed = run(home.path(), &["auth", "remove", "gemini_cli", "1"], None).await;
     assert_eq!(removed.status.code(), Some(0));
     let response = reqwest::Client::new()

@@ -67,8 +67,15 @@ impl Gateway {
 
     /// A gateway in front of one OpenAI mock, with the given keys and the test proxy key.
     pub async fn openai(base_url: &str, keys: &[&str], extra: &[(&str, &str)]) -> Self {
-        let names: Vec<String> = (1..=keys.len()).map(|i| format!("OPENAI_API_KEY_{i}")).collect();
-        let mut vars: Vec<(&str, &str)> = vec![("OPENAI_API_BASE", base_url), ("PROXY_API_KEY", PROXY_KEY)];
+        Self::provider("OPENAI", base_url, keys, extra).await
+    }
+
+    /// A gateway in front of one mock of provider `prefix` (`ANTHROPIC`, `GEMINI`, …):
+    /// `<PREFIX>_API_BASE`, the keys as `<PREFIX>_API_KEY_<n>`, the test proxy key, and `extra`.
+    pub async fn provider(prefix: &str, base_url: &str, keys: &[&str], extra: &[(&str, &str)]) -> Self {
+        let base_var = format!("{prefix}_API_BASE");
+        let names: Vec<String> = (1..=keys.len()).map(|i| format!("{prefix}_API_KEY_{i}")).collect();
+        let mut vars: Vec<(&str, &str)> = vec![(&base_var, base_url), ("PROXY_API_KEY", PROXY_KEY)];
         vars.extend(names.iter().map(String::as_str).zip(keys.iter().copied()));
         vars.extend_from_slice(extra);
         Self::start(&vars).await
