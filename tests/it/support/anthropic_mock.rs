@@ -16,11 +16,10 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
-use rand::Rng;
-use rand::distr::Alphanumeric;
 use serde_json::{Value, json};
 
 pub use super::openai_mock::RecordedRequest;
+use super::openai_mock::random_alnum;
 
 mod reply;
 mod sse;
@@ -68,12 +67,9 @@ impl AnthropicMock {
         let shared = Arc::new(Shared::default());
         *shared.models.lock().unwrap() =
             DEFAULT_MODELS.iter().map(|(id, name, at)| ((*id).into(), (*name).into(), (*at).into())).collect();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind anthropic mock");
-        let addr = listener.local_addr().expect("mock local addr");
-        let app = Router::new().fallback(handle).with_state(shared.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, task) =
+            super::openai_mock::serve_mock(Router::new().fallback(handle).with_state(shared.clone()), "anthropic mock")
+                .await;
         Self { addr, shared, task }
     }
 
@@ -119,17 +115,7 @@ async fn handle(
     headers: HeaderMap,
     raw: Bytes,
 ) -> Response {
-    let parsed: Option<Value> = serde_json::from_slice(&raw).ok();
-    let req = RecordedRequest {
-        method: method.to_string(),
-        path: uri.path().to_owned(),
-        query: uri.query().map(str::to_owned),
-        headers: headers
-            .iter()
-            .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect(),
-        body: parsed.clone().unwrap_or(Value::Null),
-    };
+    let (req, parsed) = RecordedRequest::capture(&method, &uri, &headers, &raw);
     shared.requests.lock().unwrap().push(req.clone());
     let rid = format!("req_011C{}", random_alnum(22));
     let mut resp = route(&shared, &req, parsed, &rid).await;
@@ -338,10 +324,6 @@ fn json_response(status: u16, body: &Value) -> Response {
     *resp.status_mut() = StatusCode::from_u16(status).expect("valid status");
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
-}
-
-fn random_alnum(n: usize) -> String {
-    rand::rng().sample_iter(&Alphanumeric).take(n).map(char::from).collect()
 }
 
 fn now_secs() -> u64 {

@@ -93,12 +93,11 @@ impl CodeAssistMock {
             faults: VecDeque::new(),
         };
         let shared = Arc::new(Shared { tokens, config: Mutex::new(config), requests: Mutex::default() });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind code assist mock");
-        let addr = listener.local_addr().expect("mock local addr");
-        let app = Router::new().fallback(handle).with_state(shared.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, task) = super::openai_mock::serve_mock(
+            Router::new().fallback(handle).with_state(shared.clone()),
+            "code assist mock",
+        )
+        .await;
         Self { addr, shared, task }
     }
 
@@ -209,17 +208,7 @@ async fn handle(
     headers: HeaderMap,
     raw: Bytes,
 ) -> Response {
-    let parsed: Option<Value> = serde_json::from_slice(&raw).ok();
-    let req = RecordedRequest {
-        method: method.to_string(),
-        path: uri.path().to_owned(),
-        query: uri.query().map(str::to_owned),
-        headers: headers
-            .iter()
-            .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect(),
-        body: parsed.clone().unwrap_or(Value::Null),
-    };
+    let (req, parsed) = RecordedRequest::capture(&method, &uri, &headers, &raw);
     shared.requests.lock().unwrap().push(req.clone());
     route(&shared, &req, parsed).await
 }

@@ -18,11 +18,10 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
-use rand::Rng;
-use rand::distr::Alphanumeric;
 use serde_json::{Value, json};
 
 pub use super::openai_mock::RecordedRequest;
+use super::openai_mock::random_alnum;
 
 mod catalog;
 mod reply;
@@ -85,12 +84,9 @@ impl GeminiMock {
     pub async fn start() -> Self {
         let shared = Arc::new(Shared::default());
         *shared.models.lock().unwrap() = catalog::default_models();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind gemini mock");
-        let addr = listener.local_addr().expect("mock local addr");
-        let app = Router::new().fallback(handle).with_state(shared.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, task) =
+            super::openai_mock::serve_mock(Router::new().fallback(handle).with_state(shared.clone()), "gemini mock")
+                .await;
         Self { addr, shared, task }
     }
 
@@ -156,17 +152,7 @@ async fn handle(
     headers: HeaderMap,
     raw: Bytes,
 ) -> Response {
-    let parsed: Option<Value> = serde_json::from_slice(&raw).ok();
-    let req = RecordedRequest {
-        method: method.to_string(),
-        path: uri.path().to_owned(),
-        query: uri.query().map(str::to_owned),
-        headers: headers
-            .iter()
-            .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect(),
-        body: parsed.clone().unwrap_or(Value::Null),
-    };
+    let (req, parsed) = RecordedRequest::capture(&method, &uri, &headers, &raw);
     shared.requests.lock().unwrap().push(req.clone());
     route(&shared, &req, parsed).await
 }
@@ -401,8 +387,4 @@ fn json_response(status: u16, body: &Value) -> Response {
     let ct = HeaderValue::from_static("application/json; charset=UTF-8");
     resp.headers_mut().insert(header::CONTENT_TYPE, ct);
     resp
-}
-
-fn random_alnum(n: usize) -> String {
-    rand::rng().sample_iter(&Alphanumeric).take(n).map(char::from).collect()
 }

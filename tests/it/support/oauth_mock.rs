@@ -381,25 +381,15 @@ async fn handle(
     headers: HeaderMap,
     raw: Bytes,
 ) -> Response {
+    let (mut req, _) = RecordedRequest::capture(&method, &uri, &headers, &raw);
+    // Form bodies are recorded as JSON objects of strings, for easy asserts.
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    let body = if is_form {
-        Value::Object(decode_form(&String::from_utf8_lossy(&raw)))
-    } else {
-        serde_json::from_slice(&raw).unwrap_or(Value::Null)
-    };
-    let req = RecordedRequest {
-        method: method.to_string(),
-        path: uri.path().to_owned(),
-        query: uri.query().map(str::to_owned),
-        headers: headers
-            .iter()
-            .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect(),
-        body,
-    };
+    if is_form {
+        req.body = Value::Object(decode_form(&String::from_utf8_lossy(&raw)));
+    }
     shared.requests.lock().unwrap().push(req.clone());
     let query = decode_form(req.query.as_deref().unwrap_or(""));
     let form = req.body.as_object().cloned().unwrap_or_default();

@@ -59,6 +59,22 @@ pub struct RecordedRequest {
 }
 
 impl RecordedRequest {
+    /// The request as the mocks record it (before any check), and its body as JSON if it is.
+    pub fn capture(method: &Method, uri: &Uri, headers: &HeaderMap, raw: &[u8]) -> (Self, Option<Value>) {
+        let parsed: Option<Value> = serde_json::from_slice(raw).ok();
+        let request = Self {
+            method: method.to_string(),
+            path: uri.path().to_owned(),
+            query: uri.query().map(str::to_owned),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect(),
+            body: parsed.clone().unwrap_or(Value::Null),
+        };
+        (request, parsed)
+    }
+
     /// First header with this name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
@@ -78,6 +94,21 @@ struct Shared {
     /// Chat requests being handled per key: (now, most ever).
     in_flight: Mutex<std::collections::HashMap<String, (u32, u32)>>,
     requests: Mutex<Vec<RecordedRequest>>,
+}
+
+/// Serves `app` on 127.0.0.1 (a free port) until the returned task is aborted.
+pub async fn serve_mock(app: Router, what: &str) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("bind {what}: {e}"));
+    let addr = listener.local_addr().expect("mock local addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, task)
+}
+
+/// `n` random letters and digits (ids the mocks mint).
+pub fn random_alnum(n: usize) -> String {
+    rand::rng().sample_iter(&Alphanumeric).take(n).map(char::from).collect()
 }
 
 /// A mock OpenAI server on 127.0.0.1; dropping it aborts the server task.
@@ -101,12 +132,7 @@ impl OpenAiMock {
     pub async fn start_with_models(models: &[&str]) -> Self {
         let shared = Arc::new(Shared::default());
         *shared.models.lock().unwrap() = models.iter().map(|m| (*m).to_owned()).collect();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind mock upstream");
-        let addr = listener.local_addr().expect("mock local addr");
-        let app = Router::new().fallback(handle).with_state(shared.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, task) = serve_mock(Router::new().fallback(handle).with_state(shared.clone()), "mock upstream").await;
         Self { addr, shared, task }
     }
 
@@ -158,20 +184,7 @@ async fn handle(
     raw: Bytes,
 ) -> Response {
     let started = Instant::now();
-    let parsed: Option<Value> = serde_json::from_slice(&raw).ok();
-    let req = RecordedRequest {
-        method: method.to_string(),
-        path: uri.path().to_owned(),
-        query: uri.query().map(str::to_owned),
-        headers: headers
-            .iter()
-            .map(|(k, v)| {
-                let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
-                (k.as_str().to_ascii_lowercase(), v)
-            })
-            .collect(),
-        body: parsed.clone().unwrap_or(Value::Null),
-    };
+    let (req, parsed) = RecordedRequest::capture(&method, &uri, &headers, &raw);
     // Record before any delay so tests can count calls that hang.
     shared.requests.lock().unwrap().push(req.clone());
 
@@ -539,8 +552,4 @@ fn word_count(text: &str) -> usize {
 
 fn tool_tokens(calls: &[ToolCall]) -> usize {
     calls.iter().map(|t| t.args.len() / 4 + 4).sum()
-}
-
-fn random_alnum(n: usize) -> String {
-    rand::rng().sample_iter(&Alphanumeric).take(n).map(char::from).collect()
 }
