@@ -172,39 +172,71 @@ impl Inbound {
         if let Self::Embeddings(request) = self {
             return embeddings_outbound(request, target);
         }
+        let limit = target.output_limit();
+        let mut adjustments: Vec<String> = Vec::new();
         if self.passthrough(target) {
             let body = match self {
-                // Only `model` and the stream options change.
-                Self::Chat { request, .. } => request.upstream_body(model, upstream_stream),
-                // Only `model` changes (and the `max_tokens` the API requires); `stream` is the
-                // client's, as Messages upstreams are never folded.
+                // Only `model`, the stream options and a limit the model would refuse change.
+                Self::Chat { request, .. } => {
+                    adjustments.extend(request.cap_output_tokens(limit).map(lowered_to));
+                    request.upstream_body(model, upstream_stream)
+                }
+                // Only `model` and `max_tokens` (required by the API, capped) change; `stream` is
+                // the client's, as Messages upstreams are never folded.
                 Self::Messages { raw, request, .. } => {
                     let mut body = raw.clone();
                     body.insert("model".into(), Value::from(model));
-                    if let Some(max) = request.max_output_tokens {
-                        body.entry("max_tokens").or_insert(Value::from(max));
-                    }
+                    let (max, adjustment) = messages_max_tokens(request.max_output_tokens, limit);
+                    adjustments.extend(adjustment);
+                    body.insert("max_tokens".into(), Value::from(max));
                     to_bytes(&body)
                 }
-                // The model travels in the URL; the body is the client's.
-                Self::Gemini { raw, .. } => to_bytes(raw),
+                // The model travels in the URL; the body is the client's, its limit capped.
+                Self::Gemini { raw, request, .. } => match (request.max_output_tokens, limit) {
+                    (Some(max), Some(limit)) if max > limit => {
+                        let mut body = raw.clone();
+                        gemini::request::set_max_output_tokens(&mut body, limit);
+                        adjustments.push(lowered_to(limit));
+                        to_bytes(&body)
+                    }
+                    _ => to_bytes(raw),
+                },
                 Self::Embeddings(_) => unreachable!("handled above"),
             };
-            return Ok(Outbound { body, dropped: Vec::new(), adjustments: Vec::new() });
+            return Ok(Outbound { body, dropped: Vec::new(), adjustments });
         }
-        let canonical = self.canonical()?;
-        let mut dropped = match self {
-            Self::Chat { request, .. } => chat_request::dropped_params(request.body()),
-            Self::Gemini { raw, .. } => gemini::request::dropped_client_params(raw),
-            _ => Vec::new(),
+        let mut canonical = self.canonical()?;
+        if let Self::Messages { request, .. } = self {
+            let (max, adjustment) = messages_max_tokens(request.max_output_tokens, limit);
+            canonical.max_output_tokens = Some(max);
+            adjustments.extend(adjustment);
+        } else {
+            match (canonical.max_output_tokens, limit) {
+                (Some(max), Some(limit)) if max > limit => {
+                    canonical.max_output_tokens = Some(limit);
+                    adjustments.push(lowered_to(limit));
+                }
+                // Messages upstreams require a limit: the model's own, when known (§4.9).
+                (None, Some(_)) if target.provider.protocol == Protocol::Anthropic => {
+                    canonical.max_output_tokens = limit;
+                }
+                _ => {}
+            }
+        }
+        let mut dropped: Vec<String> = match self {
+            Self::Chat { request, .. } => {
+                chat_request::dropped_params(request.body()).into_iter().map(str::to_string).collect()
+            }
+            Self::Gemini { raw, .. } => {
+                gemini::request::dropped_client_params(raw).into_iter().map(str::to_string).collect()
+            }
+            Self::Messages { raw, .. } => crate::formats::anthropic::request::dropped_client_params(raw),
+            Self::Embeddings(_) => Vec::new(),
         };
-        let (body, more_dropped, adjustments) = encode_canonical(&canonical, target, upstream_stream)?;
-        dropped.extend(more_dropped);
-        Ok(Outbound {
-            body: to_bytes(&body),
-            dropped: dropped.into_iter().map(str::to_string).collect(),
-            adjustments: adjustments.into_iter().map(str::to_string).collect(),
-        })
+        let (body, more_dropped, more_adjustments) = encode_canonical(&canonical, target, upstream_stream)?;
+        dropped.extend(more_dropped.into_iter().map(str::to_string));
+        adjustments.extend(more_adjustments.into_iter().map(str::to_string));
+        Ok(Outbound { body: to_bytes(&body), dropped, adjustments })
     }
 
     /// The HTTP request for one attempt.
@@ -388,6 +420,23 @@ fn chat_request_for(
         }
     }
     request
+}
+
+/// `x-llmkp-adjustments` for an output limit lowered to what the model accepts.
+fn lowered_to(limit: u64) -> String {
+    format!("max_tokens_lowered_to_{limit}")
+}
+
+/// A Messages client's `max_tokens` for one target (http-api §5.5): its own, capped at the
+/// model's known limit; when it sent none, that limit, else [`anthropic_upstream::DEFAULT_MAX_TOKENS`].
+fn messages_max_tokens(requested: Option<u64>, limit: Option<u64>) -> (u64, Option<String>) {
+    match (requested, limit) {
+        (Some(max), Some(limit)) if max > limit => (limit, Some(lowered_to(limit))),
+        (Some(max), _) => (max, None),
+        (None, limit) => {
+            (limit.unwrap_or(anthropic_upstream::DEFAULT_MAX_TOKENS), Some("max_tokens_defaulted".to_string()))
+        }
+    }
 }
 
 /// Parameters the Qwen Code and iFlow portals accept (credentials specification §11, §12).

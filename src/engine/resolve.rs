@@ -19,6 +19,14 @@ pub struct Target {
     pub served_id: String,
 }
 
+impl Target {
+    /// The most output tokens the served model accepts, when the bundled catalog knows it: a
+    /// larger requested limit is lowered to it, and Messages clients that name none get it.
+    pub fn output_limit(&self) -> Option<u64> {
+        crate::catalog::pricing::lookup(&self.served_id).and_then(|m| m.max_output).map(u64::from)
+    }
+}
+
 /// The targets a request tries in order: the members of a fallback group (those configured and
 /// allowed by the filters), or the one `provider/model` it names.
 pub fn resolve_targets(

@@ -33,6 +33,9 @@ pub enum Role {
     Assistant,
     /// Results of tool calls.
     Tool,
+    /// Instructions placed inside the conversation (Anthropic Messages `role: "system"` entries,
+    /// which apply from their position on). The leading system prompt is [`Request::system`].
+    System,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -135,7 +135,19 @@ async fn a_missing_max_tokens_is_filled_for_anthropic_and_reported() {
     let response = post_messages(&gw, &body, &[]).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-llmkp-adjustments"], "max_tokens_defaulted");
-    assert_eq!(mock.messages_requests()[0].body["max_tokens"], 8192);
+    // The model's own output limit from the catalog (http-api §5.5)...
+    assert_eq!(mock.messages_requests()[0].body["max_tokens"], 64000);
+    // ...and 8192 for a model the catalog does not know.
+    let body = json!({"model": "anthropic/claude-next-preview", "messages": [{"role": "user", "content": "hi"}]});
+    let response = post_messages(&gw, &body, &[]).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(mock.messages_requests()[1].body["max_tokens"], 8192);
+    // A limit over the model's is lowered to it and reported.
+    let body = json!({"model": "anthropic/claude-3-5-haiku", "max_tokens": 32000,
+        "messages": [{"role": "user", "content": "hi"}]});
+    let response = post_messages(&gw, &body, &[]).await;
+    assert_eq!(response.headers()["x-llmkp-adjustments"], "max_tokens_lowered_to_8192");
+    assert_eq!(mock.messages_requests()[2].body["max_tokens"], 8192);
 }
 
 #[tokio::test]

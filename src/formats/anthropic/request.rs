@@ -122,6 +122,12 @@ fn decode_output_format(body: &Map<String, Value>) -> Result<Option<ResponseForm
 }
 
 fn decode_system(value: &Value) -> Result<Vec<Part>, InvalidRequest> {
+    decode_system_content(value, "system")
+}
+
+/// System text: a string or an array of `text` blocks (the top-level `system` and the content of
+/// system-role messages alike).
+fn decode_system_content(value: &Value, at: &str) -> Result<Vec<Part>, InvalidRequest> {
     match value {
         Value::String(text) if text.is_empty() => Ok(Vec::new()),
         Value::String(text) => Ok(vec![Part::Text { text: text.clone(), cache_control: None }]),
@@ -129,7 +135,7 @@ fn decode_system(value: &Value) -> Result<Vec<Part>, InvalidRequest> {
             .iter()
             .enumerate()
             .map(|(i, block)| {
-                let path = format!("system[{i}]");
+                let path = format!("{at}[{i}]");
                 let block = as_object(block, &path)?;
                 match req_str(block, "type", &path)? {
                     "text" => Ok(text_part(block, &path)?),
@@ -140,7 +146,7 @@ fn decode_system(value: &Value) -> Result<Vec<Part>, InvalidRequest> {
                 }
             })
             .collect(),
-        _ => Err(InvalidRequest::wrong_type("system".into(), "a string or an array of text blocks")),
+        _ => Err(InvalidRequest::wrong_type(at.into(), "a string or an array of text blocks")),
     }
 }
 
@@ -154,13 +160,21 @@ fn decode_messages(items: &[Value]) -> Result<Vec<Message>, InvalidRequest> {
         let role = match req_str(message, "role", &path)? {
             "user" => Role::User,
             "assistant" => Role::Assistant,
+            // Claude Code 2.1 places environment blocks as system messages inside the
+            // conversation; they apply from their position on.
+            "system" => Role::System,
             other => {
                 return Err(InvalidRequest::at(
-                    format!("'{path}.role' must be \"user\" or \"assistant\", got \"{other}\""),
+                    format!("'{path}.role' must be \"user\", \"assistant\" or \"system\", got \"{other}\""),
                     format!("{path}.role"),
                 ));
             }
         };
+        if role == Role::System {
+            let content = get(message, "content").ok_or_else(|| InvalidRequest::missing(format!("{path}.content")))?;
+            messages.push(Message { role, parts: decode_system_content(content, &format!("{path}.content"))? });
+            continue;
+        }
         let parts = match get(message, "content") {
             Some(Value::String(text)) => vec![Part::Text { text: text.clone(), cache_control: None }],
             Some(Value::Array(blocks)) => blocks
@@ -256,12 +270,53 @@ fn decode_reasoning(body: &Map<String, Value>) -> Result<Option<Reasoning>, Inva
             None => Err(InvalidRequest::missing("thinking.budget_tokens".into())),
         },
         "disabled" => Ok(Some(Reasoning::Disabled)),
-        "adaptive" => Ok(Some(Reasoning::Effort(effort.unwrap_or_else(|| "high".to_string())))),
-        other => Err(InvalidRequest::at(
-            format!("unknown thinking type '{other}' (expected enabled, disabled or adaptive)"),
-            "thinking.type",
-        )),
+        // Adaptive thinking without an effort leaves the amount to the model (§4.11).
+        "adaptive" => Ok(effort.map(Reasoning::Effort)),
+        // A thinking mode newer than this proxy: passthrough keeps it, translation drops it
+        // (named by [`dropped_client_params`]).
+        _ => Ok(effort.map(Reasoning::Effort)),
     }
+}
+
+/// Top-level fields of a Messages request the canonical model carries; any other field is
+/// dropped on translated routes.
+const CARRIED: [&str; 13] = [
+    "model",
+    "messages",
+    "max_tokens",
+    "system",
+    "metadata",
+    "stop_sequences",
+    "stream",
+    "temperature",
+    "top_k",
+    "top_p",
+    "tools",
+    "tool_choice",
+    "thinking",
+];
+
+/// What a translated route leaves out of the client's Messages request, for
+/// `x-llmkp-dropped-params`: fields the canonical model has no place for (`context_management`,
+/// `container`, `mcp_servers`, `service_tier`, anything newer), a thinking mode it does not know,
+/// thinking's `display`, and `output_config` settings other than `effort` and `format`.
+pub fn dropped_client_params(body: &Map<String, Value>) -> Vec<String> {
+    let mut dropped: Vec<String> =
+        body.keys().filter(|k| !CARRIED.contains(&k.as_str()) && *k != "output_config").cloned().collect();
+    if let Some(Value::Object(thinking)) = get(body, "thinking") {
+        let known = matches!(thinking.get("type").and_then(Value::as_str), Some("enabled" | "disabled" | "adaptive"));
+        if !known {
+            dropped.push("thinking".into());
+        } else if thinking.contains_key("display") {
+            dropped.push("thinking.display".into());
+        }
+    }
+    if let Some(Value::Object(config)) = get(body, "output_config") {
+        dropped.extend(
+            config.keys().filter(|k| !matches!(k.as_str(), "effort" | "format")).map(|k| format!("output_config.{k}")),
+        );
+    }
+    dropped
 }
 
 #[cfg(test)]

@@ -55,10 +55,14 @@ pub fn encode_upstream(req: &Request, upstream_model: &str, stream: bool) -> Res
     let mut body = Map::new();
     body.insert("model".into(), json!(upstream_model));
     body.insert("max_tokens".into(), json!(max_tokens));
-    if let Some(system) = encode_system(&req.system) {
+    // System messages before the first turn join the top-level prompt; later ones stay in place.
+    let leading = req.messages.iter().take_while(|m| m.role == Role::System).count();
+    let system: Vec<Part> =
+        req.system.iter().chain(req.messages[..leading].iter().flat_map(|m| &m.parts)).cloned().collect();
+    if let Some(system) = encode_system(&system) {
         body.insert("system".into(), system);
     }
-    let messages = encode_messages(&req.messages, &mut adjustments)?;
+    let messages = encode_messages(&req.messages[leading..], &mut adjustments)?;
     let mut thinking = req.reasoning.as_ref().and_then(|r| encode_thinking(r, max_tokens));
     let enabled = thinking.as_ref().is_some_and(|t| t["type"] == "enabled");
     let forced_tool = matches!(req.tool_choice, Some(ToolChoice::Required | ToolChoice::Specific(_)));
@@ -147,6 +151,12 @@ struct Turn {
 fn encode_messages(messages: &[Message], adjustments: &mut Vec<&'static str>) -> Result<Vec<Value>, InvalidRequest> {
     let mut turns: Vec<Turn> = Vec::new();
     for (i, message) in messages.iter().enumerate() {
+        if message.role == Role::System {
+            if let Some(Value::Array(blocks)) = encode_system(&message.parts).map(as_blocks) {
+                turns.push(Turn { role: Role::System, blocks, results: 0 });
+            }
+            continue;
+        }
         let role = if message.role == Role::Assistant { Role::Assistant } else { Role::User };
         for part in &message.parts {
             let (block, is_result) = match part {
@@ -174,6 +184,7 @@ fn encode_messages(messages: &[Message], adjustments: &mut Vec<&'static str>) ->
             }
         }
     }
+    keep_results_after_calls(&mut turns);
     if repair_pairing(&mut turns) {
         adjustments.push("tool_pairing_repaired");
     }
@@ -185,10 +196,33 @@ fn encode_messages(messages: &[Message], adjustments: &mut Vec<&'static str>) ->
     Ok(turns
         .into_iter()
         .map(|t| {
-            let role = if t.role == Role::Assistant { "assistant" } else { "user" };
+            let role = match t.role {
+                Role::Assistant => "assistant",
+                Role::System => "system",
+                Role::User | Role::Tool => "user",
+            };
             json!({"role": role, "content": t.blocks})
         })
         .collect())
+}
+
+/// Text blocks of a system prompt, whichever form [`encode_system`] chose.
+fn as_blocks(system: Value) -> Value {
+    match system {
+        Value::String(text) => json!([{"type": "text", "text": text}]),
+        blocks => blocks,
+    }
+}
+
+/// A system message between an assistant turn's tool calls and the user turn answering them
+/// moves after that user turn: tool results must follow their calls directly.
+fn keep_results_after_calls(turns: &mut [Turn]) {
+    for k in 1..turns.len().saturating_sub(1) {
+        let calls = turns[k - 1].role == Role::Assistant && turns[k - 1].blocks.iter().any(|b| b["type"] == "tool_use");
+        if calls && turns[k].role == Role::System && turns[k + 1].role == Role::User {
+            turns.swap(k, k + 1);
+        }
+    }
 }
 
 /// Puts each user turn's tool results in the order of the calls of the assistant turn before it,

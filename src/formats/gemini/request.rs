@@ -158,13 +158,14 @@ pub fn encode_upstream(
 ) -> Result<UpstreamRequest, InvalidRequest> {
     let mut dropped_params = Vec::new();
     let mut adjustments = Vec::new();
-    let system = system_text(&req.system)?;
+    let (system, messages) = place_system_messages(&req.system, &req.messages);
+    let system = system_text(&system)?;
     let lower_model = upstream_model.to_ascii_lowercase();
     let system_as_user = lower_model.contains("gemma-3");
     let gemini3 = lower_model.contains("gemini-3");
     let messages: Cow<'_, [Message]> = match &system {
-        Some(text) if system_as_user => Cow::Owned(with_system_as_user(&req.messages, text)),
-        _ => Cow::Borrowed(&req.messages),
+        Some(text) if system_as_user => Cow::Owned(with_system_as_user(&messages, text)),
+        _ => messages,
     };
     let contents = encode_contents(&messages, origin, gemini3, &mut adjustments)?;
     let mut body = Map::new();
@@ -233,6 +234,33 @@ fn system_text(parts: &[Part]) -> Result<Option<String>, InvalidRequest> {
         }
     }
     Ok((!texts.is_empty()).then(|| texts.join("\n\n")))
+}
+
+/// Gemini has one `systemInstruction` (§4.1): system messages before the first turn join it;
+/// later ones become user text at their place, so the model still reads them in order.
+fn place_system_messages<'a>(system: &'a [Part], messages: &'a [Message]) -> (Cow<'a, [Part]>, Cow<'a, [Message]>) {
+    if !messages.iter().any(|m| m.role == Role::System) {
+        return (Cow::Borrowed(system), Cow::Borrowed(messages));
+    }
+    let leading = messages.iter().take_while(|m| m.role == Role::System).count();
+    let mut parts = system.to_vec();
+    parts.extend(messages[..leading].iter().flat_map(|m| m.parts.iter().cloned()));
+    let rest = messages[leading..]
+        .iter()
+        .map(|m| match m.role {
+            Role::System => Message {
+                role: Role::User,
+                parts: m
+                    .parts
+                    .iter()
+                    .filter(|p| !matches!(p, Part::Text { text, .. } if text.starts_with(BILLING_HEADER)))
+                    .cloned()
+                    .collect(),
+            },
+            _ => m.clone(),
+        })
+        .collect();
+    (Cow::Owned(parts), Cow::Owned(rest))
 }
 
 /// Quirk `system_as_user` (§4.1, §12): the system text opens the first user message.
@@ -1263,6 +1291,19 @@ fn decode_thinking(value: &Value, path: &str) -> Result<Option<Reasoning>, Inval
         Some(-1) => Ok(None),
         Some(b) if b > 0 => Ok(Some(Reasoning::BudgetTokens(b as u64))),
         _ => Err(InvalidRequest::wrong_type(join(path, key), "an integer of at least -1")),
+    }
+}
+
+/// Lowers a client body's `generationConfig.maxOutputTokens` (either spelling) to `limit`.
+pub fn set_max_output_tokens(body: &mut Map<String, Value>, limit: u64) {
+    for config_key in ["generationConfig", "generation_config"] {
+        if let Some(Value::Object(config)) = body.get_mut(config_key) {
+            for key in ["maxOutputTokens", "max_output_tokens"] {
+                if let Some(value) = config.get_mut(key).filter(|v| !v.is_null()) {
+                    *value = json!(limit);
+                }
+            }
+        }
     }
 }
 

@@ -14,7 +14,13 @@ pub struct ChatRequest {
     pub stream: bool,
     /// The client asked for the usage-only chunk at the end of a stream.
     pub include_usage: bool,
+    /// The output limits as the client sent them (`max_completion_tokens`, `max_tokens`), so
+    /// each target's cap starts from the client's value.
+    requested_limits: [Option<u64>; 2],
 }
+
+/// The Chat fields that limit output tokens.
+const LIMIT_FIELDS: [&str; 2] = ["max_completion_tokens", "max_tokens"];
 
 impl ChatRequest {
     pub fn parse(bytes: &[u8]) -> Result<Self, InvalidRequest> {
@@ -64,7 +70,26 @@ impl ChatRequest {
             Some(Value::Object(options)) => options.get("include_usage").and_then(Value::as_bool).unwrap_or(false),
             Some(_) => return Err(InvalidRequest::at("'stream_options' must be an object", "stream_options")),
         };
-        Ok(Self { body, model, stream, include_usage })
+        let requested_limits = LIMIT_FIELDS.map(|key| body.get(key).and_then(Value::as_u64));
+        Ok(Self { body, model, stream, include_usage, requested_limits })
+    }
+
+    /// Sets the output limits to the client's, lowered to `limit` (one target's), for the next
+    /// [`Self::upstream_body`]; the limit it now asks for when one was lowered.
+    pub fn cap_output_tokens(&mut self, limit: Option<u64>) -> Option<u64> {
+        let mut lowered = None;
+        for (requested, key) in self.requested_limits.iter().zip(LIMIT_FIELDS) {
+            let capped = match (requested, limit) {
+                (Some(requested), Some(limit)) if *requested > limit => {
+                    lowered = Some(limit);
+                    limit
+                }
+                (Some(requested), _) => *requested,
+                (None, _) => continue,
+            };
+            self.body.insert(key.into(), Value::from(capped));
+        }
+        lowered
     }
 
     /// Applies `OVERRIDE_TEMPERATURE_ZERO` to a temperature of exactly 0.
@@ -84,6 +109,7 @@ impl ChatRequest {
     pub fn upstream_body(&mut self, upstream_model: &str, upstream_stream: bool) -> Bytes {
         let body = &mut self.body;
         body.insert("model".into(), Value::String(upstream_model.to_string()));
+
         if upstream_stream {
             body.insert("stream".into(), Value::Bool(true));
             let options = body.entry("stream_options").or_insert_with(|| Value::Object(Map::new()));

@@ -163,6 +163,11 @@ fn encode_user_run(run: &[Message], first: usize, out: &mut Vec<Value>) -> Resul
     }
     for (offset, message) in run.iter().enumerate() {
         let param = || Some(format!("messages[{}]", first + offset));
+        // A system message inside the conversation stays at its place (§4.1).
+        if message.role == Role::System {
+            out.extend(encode_system(&message.parts)?);
+            continue;
+        }
         let mut own = Vec::new();
         for part in &message.parts {
             match part {

@@ -19,9 +19,6 @@ use crate::server::request_log::{RequestArrival, RequestId, RouteLog};
 use crate::server::sse::{sse_response, with_keepalive};
 use crate::tokens::{self, CountOptions, Format};
 
-/// `max_tokens` when the client sent none (Anthropic requires it; we do not refuse).
-const DEFAULT_MAX_TOKENS: u64 = 8192;
-
 fn error(err: impl Into<ApiError>, id: &str) -> Response {
     err.into().into_family_response(Family::Anthropic, Some(id))
 }
@@ -49,13 +46,8 @@ pub async fn messages(
         Ok(decoded) => decoded,
         Err(invalid) => return error(invalid, &id),
     };
-    let mut request = decoded.request;
+    let request = decoded.request;
     let raw = decoded.body;
-    let mut adjustments: Vec<String> = Vec::new();
-    if request.max_output_tokens.is_none() {
-        request.max_output_tokens = Some(DEFAULT_MAX_TOKENS);
-        adjustments.push("max_tokens_defaulted".into());
-    }
     let requested = request.model.clone();
     let session = session_key(&headers, &raw);
     let estimate = {
@@ -73,7 +65,6 @@ pub async fn messages(
     context.client_headers = forwarded(&headers);
     let (mut response, log) = match state.engine.messages(request, raw, context, estimate).await {
         Ok(answer) => {
-            adjustments.extend(answer.adjustments.iter().cloned());
             let response = match answer.reply {
                 Reply::Complete(body) => super::json_body(body),
                 Reply::Stream(events) => {
@@ -83,7 +74,7 @@ pub async fn messages(
             let mut response = response;
             let headers = response.headers_mut();
             if state.settings.expose_routing_headers {
-                super::routing_headers(headers, &answer.served, &requested, &answer.dropped, &adjustments);
+                super::routing_headers(headers, &answer.served, &requested, &answer.dropped, &answer.adjustments);
             }
             let log = RouteLog { requested, served: Some(answer.served.model), attempts: answer.served.attempts };
             (response, log)

@@ -205,7 +205,19 @@ fn thinking_and_effort_map_to_canonical_reasoning() {
         Some(Reasoning::BudgetTokens(2048))
     );
     assert_eq!(reasoning(json!({"thinking": {"type": "disabled"}})).unwrap(), Some(Reasoning::Disabled));
-    assert_eq!(reasoning(json!({"thinking": {"type": "adaptive"}})).unwrap(), effort("high"));
+    // Adaptive thinking alone leaves the amount to the upstream (translation §4.11).
+    assert_eq!(reasoning(json!({"thinking": {"type": "adaptive"}})).unwrap(), None);
+    assert_eq!(
+        reasoning(json!({"thinking": {"type": "adaptive", "display": "omitted"}, "output_config": {"effort": "high"}}))
+            .unwrap(),
+        effort("high")
+    );
+    // A thinking mode newer than the proxy is no error: translation drops it, naming it.
+    assert_eq!(reasoning(json!({"thinking": {"type": "sometimes"}})).unwrap(), None);
+    assert_eq!(
+        reasoning(json!({"thinking": {"type": "sometimes"}, "output_config": {"effort": "low"}})).unwrap(),
+        effort("low")
+    );
     assert_eq!(
         reasoning(json!({"thinking": {"type": "adaptive"}, "output_config": {"effort": "low"}})).unwrap(),
         effort("low")
@@ -213,7 +225,6 @@ fn thinking_and_effort_map_to_canonical_reasoning() {
     assert_eq!(reasoning(json!({"output_config": {"effort": "max"}})).unwrap(), effort("max"));
     for (extra, param) in [
         (json!({"thinking": {"type": "enabled"}}), "thinking.budget_tokens"),
-        (json!({"thinking": {"type": "sometimes"}}), "thinking.type"),
         (json!({"output_config": {"effort": "extreme"}}), "output_config.effort"),
     ] {
         assert_eq!(reasoning(extra).unwrap_err().param.as_deref(), Some(param));
@@ -243,7 +254,7 @@ fn invalid_requests_name_the_field() {
         (json!({"model": "a/b"}).to_string().into_bytes(), Some("messages")),
         (json!({"model": "a/b", "messages": []}).to_string().into_bytes(), Some("messages")),
         (
-            json!({"model": "a/b", "messages": [{"role": "system", "content": "x"}]}).to_string().into_bytes(),
+            json!({"model": "a/b", "messages": [{"role": "developer", "content": "x"}]}).to_string().into_bytes(),
             Some("messages[0].role"),
         ),
         (json!({"model": "a/b", "messages": [{"role": "user"}]}).to_string().into_bytes(), Some("messages[0].content")),
@@ -305,4 +316,36 @@ fn invalid_requests_name_the_field() {
             assert!(err.message.contains(named), "message names the field: {}", err.message);
         }
     }
+}
+
+#[test]
+fn system_messages_inside_the_conversation_keep_their_place() {
+    let req = decode(json!({"model": "a/b", "system": "top", "messages": [
+        {"role": "user", "content": "Hi"},
+        {"role": "system", "content": "env: linux"},
+        {"role": "assistant", "content": "Hello"},
+        {"role": "system", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
+        {"role": "user", "content": "More"}
+    ]}))
+    .unwrap();
+    let roles: Vec<Role> = req.messages.iter().map(|m| m.role).collect();
+    assert_eq!(roles, [Role::User, Role::System, Role::Assistant, Role::System, Role::User]);
+    assert_eq!(req.messages[1].parts, [Part::Text { text: "env: linux".into(), cache_control: None }]);
+    assert_eq!(req.messages[3].parts.len(), 2);
+    let err =
+        decode(json!({"model": "a/b", "messages": [{"role": "system", "content": [{"type": "image"}]}]})).unwrap_err();
+    assert_eq!(err.param.as_deref(), Some("messages[0].content[0].type"));
+    let err = decode(json!({"model": "a/b", "messages": [{"role": "tool", "content": "x"}]})).unwrap_err();
+    assert_eq!(err.param.as_deref(), Some("messages[0].role"));
+}
+
+#[test]
+fn fields_translation_cannot_carry_are_named() {
+    let body = json!({"model": "a/b", "max_tokens": 10, "messages": [], "context_management": {"edits": []},
+        "thinking": {"type": "adaptive", "display": "omitted"}, "output_config": {"effort": "high", "task_budget": 5},
+        "metadata": {"user_id": "u"}, "stream": true});
+    let dropped = super::dropped_client_params(body.as_object().unwrap());
+    assert_eq!(dropped, ["context_management", "thinking.display", "output_config.task_budget"]);
+    let future = json!({"model": "a/b", "messages": [], "thinking": {"type": "sometimes"}});
+    assert_eq!(super::dropped_client_params(future.as_object().unwrap()), ["thinking"]);
 }

@@ -414,3 +414,26 @@ fn parallel_tool_blocks_count_calls_from_zero_and_a_stream_without_message_stop_
     );
     assert!(decoder.completed());
 }
+
+#[test]
+fn system_messages_lead_into_the_prompt_or_stay_in_place() {
+    let system = |t: &str| message(Role::System, vec![text(t)]);
+    let mut req = request(vec![
+        system("first"),
+        message(Role::User, vec![text("hi")]),
+        message(Role::Assistant, vec![call("c1", "ls", "{}")]),
+        system("between"),
+        message(Role::Tool, vec![result("c1", "a.txt")]),
+        system("later"),
+        message(Role::User, vec![text("next")]),
+    ]);
+    req.system = vec![text("top")];
+    let encoded = encode_upstream(&req, "claude-sonnet-4-5", false).unwrap();
+    let body = Value::Object(encoded.body);
+    assert_eq!(body["system"], json!([{"type": "text", "text": "top"}, {"type": "text", "text": "first"}]));
+    let roles: Vec<&str> = body["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["user", "assistant", "user", "system", "system", "user"]);
+    assert_eq!(body["messages"][2]["content"][0]["type"], "tool_result");
+    assert_eq!(body["messages"][3]["content"], json!([{"type": "text", "text": "between"}]));
+    assert!(encoded.adjustments.is_empty(), "{:?}", encoded.adjustments);
+}

@@ -1227,3 +1227,22 @@ fn an_empty_reasoning_carrier_signs_the_call_that_follows_it() {
     assert_eq!(parts[0]["thoughtSignature"], "sig-1");
     assert_eq!(parts[0]["functionCall"]["name"], "get_weather");
 }
+
+#[test]
+fn system_messages_join_the_instruction_or_become_user_text_in_place() {
+    let system = |t: &str| message(Role::System, vec![text(t)]);
+    let mut req = request(vec![
+        system("first"),
+        message(Role::User, vec![text("hi")]),
+        message(Role::Assistant, vec![text("hello")]),
+        system("env: linux"),
+        message(Role::User, vec![text("next")]),
+    ]);
+    req.system = vec![text("top")];
+    let body = Value::Object(encode(&req, "gemini-2.5-flash").body);
+    assert_eq!(body["systemInstruction"]["parts"][0]["text"], "top\n\nfirst");
+    let contents = body["contents"].as_array().unwrap();
+    assert_eq!(contents.len(), 3, "{contents:?}");
+    assert_eq!(contents[2]["role"], "user");
+    assert_eq!(contents[2]["parts"], json!([{"text": "env: linux"}, {"text": "next"}]));
+}

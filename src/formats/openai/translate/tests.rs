@@ -363,3 +363,24 @@ fn response_oddities_decode_without_loss() {
 
     assert!(decode_response(json!({"choices": []}).as_object().unwrap(), "m").is_err());
 }
+
+#[test]
+fn system_messages_inside_the_conversation_stay_in_place() {
+    let system = |t: &str| Message { role: Role::System, parts: vec![text(t)] };
+    let mut req = request(vec![
+        user(vec![text("hi")]),
+        system("env: linux"),
+        Message { role: Role::Assistant, parts: vec![call("c1", "ls", "{}")] },
+        system("x-anthropic-billing-header: cc_version=1"),
+        Message { role: Role::Tool, parts: vec![result("c1", vec![text("a.txt")], false)] },
+        system("later"),
+        user(vec![text("next")]),
+    ]);
+    req.system = vec![text("top")];
+    let body = encode(&req, "openai");
+    let roles: Vec<&str> = body["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    // Tool answers follow their call at once; system text keeps its order otherwise.
+    assert_eq!(roles, ["system", "user", "system", "assistant", "tool", "system", "user"]);
+    assert_eq!(body["messages"][2]["content"], "env: linux");
+    assert_eq!(body["messages"][5]["content"], "later");
+}
