@@ -83,6 +83,12 @@ impl Credential {
         }
     }
 
+    /// How the credential is named to clients and operators (`x-llmkp-credential`, the
+    /// `source` column of `keys list`): where it came from, never the secret, as visible ASCII.
+    pub fn label(&self) -> String {
+        self.source.chars().map(|c| if c.is_ascii_graphic() { c } else { '_' }).collect()
+    }
+
     /// An OAuth credential whose refresh token the provider refused: out of rotation until the
     /// user logs in again.
     pub fn needs_reauth(&self) -> bool {
@@ -128,6 +134,9 @@ mod tests {
         assert!(!shown.contains("sk-test-1234567890abcd"));
         assert!(!shown.contains("1234567890"));
         assert_eq!(c.masked, "…abcd");
+        assert_eq!(c.label(), "OPENAI_API_KEY");
+        let odd = Credential::api_key("openai", "oauth_creds/ключ 1.json", "sk-test-1234567890abcd");
+        assert!(odd.label().bytes().all(|b| b.is_ascii_graphic()), "{}", odd.label());
         assert_eq!(mask("short"), "…");
     }
 }

@@ -12,6 +12,7 @@ use super::{CliError, Context};
 use crate::engine::session::session_key;
 use crate::engine::{Engine, EngineConfig, EngineError, Reply, RequestContext};
 use crate::formats::openai::ChatRequest;
+use crate::formats::openai::decode_request::opening;
 use crate::formats::sse::{SseDecoder, SseEvent};
 use crate::store::sqlite::SqliteStore;
 
@@ -141,8 +142,10 @@ async fn in_process(
         }
     }
     let request = ChatRequest::from_object(body).map_err(|e| CliError::usage(e.message))?;
-    let chat =
-        RequestContext::new(tokio::time::Instant::now(), Some(session_key(&http::HeaderMap::new(), request.body())));
+    let chat = RequestContext::new(
+        tokio::time::Instant::now(),
+        Some(session_key(&http::HeaderMap::new(), request.body(), &opening(request.body()))),
+    );
     let response = engine.chat(request, chat).await.map_err(engine_error)?;
     match response.reply {
         Reply::Complete(body) => printer.complete(&body, json),

@@ -23,6 +23,7 @@ use crate::auth::oauth::runtime::OAuthHandle;
 use crate::auth::{Credential, CredentialId};
 use crate::formats::openai::ChatAggregator;
 use crate::formats::openai::chunk::stream_error;
+use crate::formats::sse::SseEvent;
 use crate::pool::NoCredential;
 use crate::providers::Protocol;
 
@@ -32,7 +33,7 @@ pub struct Served {
     pub provider: String,
     /// `provider/model` that served.
     pub model: String,
-    /// Masked credential id.
+    /// The serving credential's label ([`Credential::label`]): visible ASCII, never the secret.
     pub credential: String,
     /// Upstream attempts made, the serving one included.
     pub attempts: usize,
@@ -60,11 +61,8 @@ pub struct Answer {
 enum Mode {
     /// Client stream: hold events until the commit point, then hand the stream over.
     Stream,
-    /// Non-stream client, upstream stream: fold the chunks into one completion.
-    Aggregate,
-    /// Non-stream client of another family, upstream stream: fold the events into one
-    /// canonical answer.
-    Collect,
+    /// Non-stream client, upstream stream: fold the events into one answer.
+    Fold,
     /// Non-stream client and upstream.
     Direct,
 }
@@ -163,11 +161,11 @@ impl Engine {
         let fold = self.settings.upstream_stream_for_non_stream && inbound.is_conversation();
         match (inbound.stream(), target.provider.protocol) {
             (true, _) => Mode::Stream,
-            (false, Protocol::OpenAi) if fold => Mode::Aggregate,
+            (false, Protocol::OpenAi) if fold => Mode::Fold,
             // Code Assist generation is always streamed (credentials spec §9); other families
             // fold too unless the answer is passed through as the upstream wrote it.
-            (false, Protocol::CodeAssist) => Mode::Collect,
-            (false, _) if fold && !inbound.is_passthrough(target) => Mode::Collect,
+            (false, Protocol::CodeAssist) => Mode::Fold,
+            (false, _) if fold && !inbound.is_passthrough(target) => Mode::Fold,
             (false, _) => Mode::Direct,
         }
     }
@@ -221,7 +219,7 @@ impl Engine {
                         let served = Served {
                             provider: provider.name.clone(),
                             model: target.served_id.clone(),
-                            credential: credential.masked.clone(),
+                            credential: credential.label(),
                             attempts: 0,
                         };
                         return Ok((served, reply));
@@ -403,24 +401,54 @@ impl Engine {
             let body = read_error_body(response, deadline).await;
             return Attempt::Failed(classify_http(status.as_u16(), &headers, &body));
         }
-        let result = match mode {
-            Mode::Stream => self.commit_stream(target, inbound, response).await,
-            Mode::Aggregate => match aggregate(target, response).await {
-                Ok(upstream) => inbound.complete(target, upstream).map(PendingReply::Complete),
+        // Upstream answers are read as what they are, not as what was asked: servers that
+        // ignore `stream: true` answer one JSON body, others stream to a non-stream request.
+        let result = match (mode, answers_with_events(response.headers(), !matches!(mode, Mode::Direct))) {
+            (Mode::Stream, true) => self.commit_stream(target, inbound, UpstreamEvents::new(response)).await,
+            (mode, false) => match self.read_whole(response).await {
+                Ok(Whole::Object(upstream)) if matches!(mode, Mode::Stream) => {
+                    inbound.complete_as_stream(target, upstream).map(|(frames, usage)| {
+                        let served = target.served_id.clone();
+                        PendingReply::Stream(Box::new(PendingStream::replayed(
+                            frames,
+                            usage,
+                            served,
+                            self.redactor.clone(),
+                        )))
+                    })
+                }
+                Ok(Whole::Object(upstream)) => inbound.complete(target, upstream).map(PendingReply::Complete),
+                // A JSON array of stream chunks (Gemini's `streamGenerateContent` without SSE).
+                Ok(Whole::Chunks(events)) => self.fold_or_stream(target, inbound, mode, events).await,
                 Err(failure) => Err(failure),
             },
-            Mode::Collect => match collect(target, inbound, response).await {
-                Ok(canonical) => inbound.complete_canonical(target, canonical).map(PendingReply::Complete),
-                Err(failure) => Err(failure),
-            },
-            Mode::Direct => match self.read_whole(response).await {
-                Ok(upstream) => inbound.complete(target, upstream).map(PendingReply::Complete),
-                Err(failure) => Err(failure),
-            },
+            (mode, true) => self.fold_or_stream(target, inbound, mode, UpstreamEvents::new(response)).await,
         };
         match result {
             Ok(reply) => Attempt::Served(reply),
             Err(failure) => Attempt::Failed(failure),
+        }
+    }
+
+    /// Upstream events for `mode`: a stream client's relay, or one answer folded from them.
+    async fn fold_or_stream(
+        &self,
+        target: &Target,
+        inbound: &Inbound,
+        mode: Mode,
+        events: UpstreamEvents,
+    ) -> Result<PendingReply, UpstreamFailure> {
+        match mode {
+            Mode::Stream => self.commit_stream(target, inbound, events).await,
+            // Chat upstreams fold into a `chat.completion` (kept whole for passthrough).
+            _ if target.provider.protocol == Protocol::OpenAi => {
+                let upstream = aggregate(target, events).await?;
+                inbound.complete(target, upstream).map(PendingReply::Complete)
+            }
+            _ => {
+                let canonical = collect(target, inbound, events).await?;
+                inbound.complete_canonical(target, canonical).map(PendingReply::Complete)
+            }
         }
     }
 
@@ -442,10 +470,9 @@ impl Engine {
         &self,
         target: &Target,
         inbound: &Inbound,
-        response: reqwest::Response,
+        mut events: UpstreamEvents,
     ) -> Result<PendingReply, UpstreamFailure> {
         let commit_by = Instant::now() + self.settings.stream_commit_timeout;
-        let mut events = UpstreamEvents::new(response);
         let mut relay = inbound.relay(target);
         let mut held = Vec::new();
         let mut received = false;
@@ -472,14 +499,38 @@ impl Engine {
         Ok(PendingReply::Stream(Box::new(stream)))
     }
 
-    /// A non-stream upstream body as a JSON object.
-    async fn read_whole(&self, response: reqwest::Response) -> Result<Map<String, Value>, UpstreamFailure> {
+    /// A JSON upstream body: one answer, or an array of stream chunks.
+    async fn read_whole(&self, response: reqwest::Response) -> Result<Whole, UpstreamFailure> {
         let body = match timeout(self.settings.read_timeout_non_streaming, response.bytes()).await {
             Err(_) => return Err(UpstreamFailure::new(ErrorClass::Connection, "upstream body read timed out")),
             Ok(Err(err)) => return Err(classify_transport(&err)),
             Ok(Ok(body)) => body,
         };
-        parse_object(std::str::from_utf8(&body).unwrap_or_default())
+        if let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(&body) {
+            let events = items.into_iter().map(|item| SseEvent { event: None, data: item.to_string() }).collect();
+            return Ok(Whole::Chunks(UpstreamEvents::from_events(events)));
+        }
+        parse_object(std::str::from_utf8(&body).unwrap_or_default()).map(Whole::Object)
+    }
+}
+
+/// A JSON (not SSE) upstream body.
+enum Whole {
+    Object(Map<String, Value>),
+    Chunks(UpstreamEvents),
+}
+
+/// Whether an upstream answer is an event stream: as its `Content-Type` says, else (unlabelled
+/// or another type) as it was asked for.
+fn answers_with_events(headers: &http::HeaderMap, asked_stream: bool) -> bool {
+    let content_type = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let content_type = content_type.to_ascii_lowercase();
+    if content_type.contains("event-stream") {
+        true
+    } else if content_type.contains("json") {
+        false
+    } else {
+        asked_stream
     }
 }
 
@@ -527,9 +578,8 @@ fn refresh_failure(handle: &OAuthHandle, err: RefreshError) -> UpstreamFailure {
 async fn collect(
     target: &Target,
     inbound: &Inbound,
-    response: reqwest::Response,
+    mut events: UpstreamEvents,
 ) -> Result<crate::formats::ir::Response, UpstreamFailure> {
-    let mut events = UpstreamEvents::new(response);
     let mut decoder = inbound.decoder(target);
     let mut collector = Collector::default();
     loop {
@@ -552,8 +602,7 @@ async fn collect(
 }
 
 /// A Chat upstream stream folded into one `chat.completion` object.
-async fn aggregate(target: &Target, response: reqwest::Response) -> Result<Map<String, Value>, UpstreamFailure> {
-    let mut events = UpstreamEvents::new(response);
+async fn aggregate(target: &Target, mut events: UpstreamEvents) -> Result<Map<String, Value>, UpstreamFailure> {
     let mut aggregator = ChatAggregator::default();
     let mut done = false;
     while let Some(event) = events.next().await {

@@ -12,8 +12,9 @@ use futures::Stream;
 
 use super::classify::{UpstreamFailure, classify_transport};
 use super::redact::Redactor;
-use super::relay::Relay;
+use super::relay::{Relay, Replayed};
 use super::upstream_events::UpstreamEvents;
+use crate::formats::openai::usage::TokenUsage;
 use crate::pool::CredentialLease;
 
 /// The client's stream bytes (SSE frames in its own family).
@@ -61,6 +62,12 @@ impl PendingStream {
         let held = if held.is_empty() { VecDeque::new() } else { VecDeque::from([Bytes::from(held)]) };
         let state = State { held, events, relay, finished, done: false, served_id, redactor, lease: None };
         Self { state }
+    }
+
+    /// A stream whose frames are all known (made from one complete upstream answer).
+    pub fn replayed(frames: Vec<u8>, usage: Option<TokenUsage>, served_id: String, redactor: Arc<Redactor>) -> Self {
+        let events = UpstreamEvents::from_events(Vec::new());
+        Self::new(frames, true, events, Box::new(Replayed { usage }), served_id, redactor)
     }
 
     /// The stream for the client, holding `lease` until it ends: success or failure is recorded

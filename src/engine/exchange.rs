@@ -278,8 +278,13 @@ impl Inbound {
                 Self::Embeddings(_) => unreachable!("embeddings never stream"),
             };
         }
-        let decoder = self.decoder(target);
-        let encoder: Box<dyn ClientEncoder> = match self {
+        Box::new(Translate::new(self.decoder(target), self.client_encoder(target)))
+    }
+
+    /// The client family's stream encoder, fed canonical events.
+    fn client_encoder(&self, target: &Target) -> Box<dyn ClientEncoder> {
+        let served = target.served_id.clone();
+        match self {
             Self::Chat { request, signatures, .. } => {
                 let encoder = ChatStreamEncoder::new(new_completion_id(), served, unix_now(), request.include_usage);
                 Box::new(RecordingEncoder::new(ChatEncoder(encoder), signatures.clone()))
@@ -293,8 +298,36 @@ impl Inbound {
                 Box::new(GeminiEncoder::new(encoder, *framing))
             }
             Self::Embeddings(_) => unreachable!("embeddings never stream"),
-        };
-        Box::new(Translate::new(decoder, encoder))
+        }
+    }
+
+    /// A stream client's frames from an upstream that answered with one complete body (it
+    /// ignored `stream: true`): the answer decoded into canonical form and re-emitted as the
+    /// client family's stream, with its usage.
+    pub fn complete_as_stream(
+        &self,
+        target: &Target,
+        mut upstream: Map<String, Value>,
+    ) -> Result<(Vec<u8>, Option<TokenUsage>), UpstreamFailure> {
+        if let Some(failure) = error_in_body(target.provider.protocol, &upstream) {
+            return Err(failure);
+        }
+        if think_tags(target) {
+            think::rewrite_completion(&mut upstream);
+            placeholder::rewrite_completion(&mut upstream);
+        }
+        let mut response = decode_complete(target, &upstream).map_err(untranslatable)?;
+        if response.is_empty() {
+            return Err(empty_answer());
+        }
+        self.restore_tool_names(target, &mut response);
+        let mut encoder = self.client_encoder(target);
+        let mut frames = Vec::new();
+        for event in response.stream_events() {
+            frames.extend(encoder.push(&event));
+        }
+        frames.extend(encoder.finish());
+        Ok((frames, Some(TokenUsage::from_canonical(&response.usage))))
     }
 
     /// The target's stream as canonical events.
@@ -324,16 +357,17 @@ impl Inbound {
         }
         let served = target.served_id.as_str();
         if self.passthrough(target) {
+            // One rule for "empty" on every path, passthrough included (pitfall A08).
+            let decoded = decode_complete(target, &upstream).ok();
+            if decoded.as_ref().is_some_and(ir::Response::is_empty) {
+                return Err(empty_answer());
+            }
             let usage = match self {
                 Self::Chat { .. } => {
                     upstream.insert("model".into(), Value::from(served));
                     upstream.get("usage").filter(|u| u.is_object()).map(TokenUsage::from_openai)
                 }
                 Self::Messages { .. } | Self::Gemini { .. } => {
-                    let decoded = decode_complete(target, &upstream).ok();
-                    if decoded.as_ref().is_some_and(is_empty_answer) {
-                        return Err(empty_answer());
-                    }
                     let key = if matches!(self, Self::Messages { .. }) { "model" } else { "modelVersion" };
                     upstream.insert(key.into(), Value::from(served));
                     decoded.map(|r| TokenUsage::from_canonical(&r.usage))
@@ -354,19 +388,10 @@ impl Inbound {
         mut response: ir::Response,
     ) -> Result<Completed, UpstreamFailure> {
         let served = target.served_id.as_str();
-        if is_empty_answer(&response) {
+        if response.is_empty() {
             return Err(empty_answer());
         }
-        if matches!(target.provider.protocol, Protocol::Gemini | Protocol::CodeAssist) {
-            let renames = self.gemini_renames();
-            for part in &mut response.parts {
-                if let ir::Part::ToolCall(call) = part
-                    && let Some((_, original)) = renames.iter().find(|(wire, _)| *wire == call.name)
-                {
-                    call.name.clone_from(original);
-                }
-            }
-        }
+        self.restore_tool_names(target, &mut response);
         let body = match self {
             Self::Chat { signatures, .. } => {
                 signatures.remember_response(&response);
@@ -382,6 +407,21 @@ impl Inbound {
 }
 
 impl Inbound {
+    /// Tool calls named as Gemini had to call them get the client's names back.
+    fn restore_tool_names(&self, target: &Target, response: &mut ir::Response) {
+        if !matches!(target.provider.protocol, Protocol::Gemini | Protocol::CodeAssist) {
+            return;
+        }
+        let renames = self.gemini_renames();
+        for part in &mut response.parts {
+            if let ir::Part::ToolCall(call) = part
+                && let Some((_, original)) = renames.iter().find(|(wire, _)| *wire == call.name)
+            {
+                call.name.clone_from(original);
+            }
+        }
+    }
+
     /// The client's tool names Gemini cannot take as they are: (the name sent, the client's).
     fn gemini_renames(&self) -> Vec<(String, String)> {
         let Ok(canonical) = self.canonical() else { return Vec::new() };
@@ -638,18 +678,6 @@ fn error_in_body(protocol: Protocol, body: &Map<String, Value>) -> Option<Upstre
     }
 }
 
-/// No text, no reasoning, no tool call, and an ordinary stop: nothing a client could use
-/// (pitfall A08; resilience §6 `server_error`, retried elsewhere). A filtered answer is not empty.
-fn is_empty_answer(response: &ir::Response) -> bool {
-    let has_output = response.parts.iter().any(|part| match part {
-        ir::Part::Text { text, .. } | ir::Part::Refusal(text) => !text.is_empty(),
-        ir::Part::Reasoning { text, redacted, .. } => !text.is_empty() || redacted.is_some(),
-        ir::Part::ToolCall(_) => true,
-        _ => false,
-    });
-    !has_output && response.stop_reason == ir::StopReason::EndTurn
-}
-
 fn empty_answer() -> UpstreamFailure {
     UpstreamFailure::new(ErrorClass::ServerError, "upstream answered with no content")
 }
@@ -675,26 +703,7 @@ pub fn to_bytes(map: &Map<String, Value>) -> Bytes {
 mod tests {
     use serde_json::json;
 
-    use super::{is_empty_answer, portal_request};
-    use crate::formats::ir::{Part, Response, StopReason, Usage};
-
-    #[test]
-    fn an_answer_without_output_is_empty_unless_it_was_filtered_or_cut() {
-        let answer = |parts: Vec<Part>, stop_reason| Response {
-            id: "r".into(),
-            model: "m".into(),
-            parts,
-            stop_reason,
-            stop_sequence: None,
-            usage: Usage::default(),
-        };
-        let text = |t: &str| Part::Text { text: t.into(), cache_control: None };
-        assert!(is_empty_answer(&answer(vec![], StopReason::EndTurn)));
-        assert!(is_empty_answer(&answer(vec![text("")], StopReason::EndTurn)));
-        assert!(!is_empty_answer(&answer(vec![text("hi")], StopReason::EndTurn)));
-        assert!(!is_empty_answer(&answer(vec![], StopReason::ContentFilter)));
-        assert!(!is_empty_answer(&answer(vec![], StopReason::MaxTokens)));
-    }
+    use super::portal_request;
 
     #[test]
     fn portal_requests_keep_known_parameters_and_clean_tool_schemas() {

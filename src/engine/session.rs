@@ -5,6 +5,8 @@ use http::HeaderMap;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::formats::ir;
+
 const HEADERS: &[&str] = &["x-session-id", "session_id", "session-id", "x-claude-code-session-id", "conversation_id"];
 const BODY_FIELDS: &[&str] = &[
     "prompt_cache_key",
@@ -18,9 +20,10 @@ const BODY_FIELDS: &[&str] = &[
 ];
 
 /// The first of: a session header, a session field of the body (`metadata.user_id` included),
-/// else a hash of the system prompt plus the first user message (stable as the conversation
-/// grows).
-pub fn session_key(headers: &HeaderMap, body: &Map<String, Value>) -> String {
+/// else a hash of the conversation's opening in canonical form — the system prompt (with any
+/// system messages before the first turn) plus the first user message — which stays the same
+/// as the conversation grows, whatever family the client speaks.
+pub fn session_key(headers: &HeaderMap, body: &Map<String, Value>, opening: &ir::Request) -> String {
     for name in HEADERS {
         if let Some(value) = headers.get(*name).and_then(|v| v.to_str().ok()).filter(|v| !v.trim().is_empty()) {
             return format!("h:{}", value.trim());
@@ -34,15 +37,30 @@ pub fn session_key(headers: &HeaderMap, body: &Map<String, Value>) -> String {
             _ => {}
         }
     }
-    let messages = body.get("messages").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-    let system: Vec<&Value> = messages
-        .iter()
-        .filter(|m| matches!(m.get("role").and_then(Value::as_str), Some("system" | "developer")))
-        .collect();
-    let first_user = messages.iter().find(|m| m.get("role").and_then(Value::as_str) == Some("user"));
-    let canonical = serde_json::to_vec(&(system, first_user, body.get("system"))).unwrap_or_default();
-    let digest = Sha256::digest(&canonical);
+    let leading = opening.messages.iter().take_while(|m| m.role == ir::Role::System);
+    let system = opening.system.iter().chain(leading.flat_map(|m| &m.parts));
+    let first_user = opening.messages.iter().find(|m| m.role == ir::Role::User);
+    let mut hasher = Sha256::new();
+    for part in system {
+        hasher.update(b"s");
+        hash_part(&mut hasher, part);
+    }
+    for part in first_user.into_iter().flat_map(|m| &m.parts) {
+        hasher.update(b"u");
+        hash_part(&mut hasher, part);
+    }
+    let digest = hasher.finalize();
     format!("c:{}", digest.iter().take(16).map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// A part's content, length-prefixed so that neighbouring parts cannot run together.
+fn hash_part(hasher: &mut Sha256, part: &ir::Part) {
+    let content = match part {
+        ir::Part::Text { text, .. } | ir::Part::Refusal(text) => std::borrow::Cow::Borrowed(text.as_str()),
+        other => std::borrow::Cow::Owned(format!("{other:?}")),
+    };
+    hasher.update((content.len() as u64).to_le_bytes());
+    hasher.update(content.as_bytes());
 }
 
 /// The first 8 hex characters of the key's hash: enough to correlate log lines, nothing more.
@@ -59,29 +77,57 @@ mod tests {
         v.as_object().unwrap().clone()
     }
 
+    fn text(t: &str) -> ir::Part {
+        ir::Part::Text { text: t.into(), cache_control: None }
+    }
+
+    fn message(role: ir::Role, t: &str) -> ir::Message {
+        ir::Message { role, parts: vec![text(t)] }
+    }
+
+    fn opening(system: &str, messages: Vec<ir::Message>) -> ir::Request {
+        ir::Request { system: vec![text(system)], messages, ..ir::Request::default() }
+    }
+
     #[test]
     fn headers_win_then_body_fields_then_the_conversation_start() {
         let mut headers = HeaderMap::new();
-        let b = body(json!({"prompt_cache_key": "pk", "messages": [{"role": "user", "content": "hi"}]}));
-        assert_eq!(session_key(&headers, &b), "b:pk");
+        let none = ir::Request::default();
+        let b = body(json!({"prompt_cache_key": "pk"}));
+        assert_eq!(session_key(&headers, &b, &none), "b:pk");
         headers.insert("x-session-id", "abc".parse().unwrap());
-        assert_eq!(session_key(&headers, &b), "h:abc");
-        let meta = body(json!({"metadata": {"user_id": "u1"}, "messages": []}));
-        assert_eq!(session_key(&HeaderMap::new(), &meta), "b:u1");
+        assert_eq!(session_key(&headers, &b, &none), "h:abc");
+        let meta = body(json!({"metadata": {"user_id": "u1"}}));
+        assert_eq!(session_key(&HeaderMap::new(), &meta, &none), "b:u1");
     }
 
     #[test]
     fn the_derived_key_is_stable_as_the_conversation_grows() {
-        let first =
-            body(json!({"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]}));
-        let later = body(json!({"messages": [
-            {"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"},
-            {"role": "assistant", "content": "hello"}, {"role": "user", "content": "more"}
-        ]}));
-        let other = body(json!({"messages": [{"role": "user", "content": "different"}]}));
+        use ir::Role::{Assistant, System, User};
         let h = HeaderMap::new();
-        assert_eq!(session_key(&h, &first), session_key(&h, &later));
-        assert_ne!(session_key(&h, &first), session_key(&h, &other));
+        let b = Map::new();
+        let first = opening("be brief", vec![message(User, "hi")]);
+        let later = opening(
+            "be brief",
+            vec![
+                message(User, "hi"),
+                message(System, "env changed"),
+                message(Assistant, "hello"),
+                message(User, "more"),
+            ],
+        );
+        let other = opening("be brief", vec![message(User, "different")]);
+        let other_system = opening("be long", vec![message(User, "hi")]);
+        assert_eq!(session_key(&h, &b, &first), session_key(&h, &b, &later));
+        assert_ne!(session_key(&h, &b, &first), session_key(&h, &b, &other));
+        assert_ne!(session_key(&h, &b, &first), session_key(&h, &b, &other_system));
+        // A system message before the first turn is part of the prompt.
+        let leading =
+            ir::Request { messages: vec![message(System, "be brief"), message(User, "hi")], ..Default::default() };
+        assert_ne!(
+            session_key(&h, &b, &leading),
+            session_key(&h, &b, &ir::Request { messages: vec![message(User, "hi")], ..Default::default() })
+        );
         assert_eq!(loggable("x").len(), 8);
     }
 }

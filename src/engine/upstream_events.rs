@@ -29,6 +29,18 @@ impl UpstreamEvents {
         }
     }
 
+    /// Events that are all known already (an upstream that answered a stream request with one
+    /// JSON array of its chunks).
+    pub fn from_events(events: Vec<SseEvent>) -> Self {
+        Self {
+            body: Box::pin(futures::stream::empty()),
+            decoder: SseDecoder::new(),
+            ready: events.into(),
+            scratch: Vec::new(),
+            ended: true,
+        }
+    }
+
     /// The next event; `None` at the end of the body; `Some(Err)` when the connection broke
     /// (reset, idle read timeout).
     pub async fn next(&mut self) -> Option<Result<SseEvent, reqwest::Error>> {

@@ -221,3 +221,83 @@ pub enum StreamEvent {
     },
     Usage(Usage),
 }
+
+impl StopReason {
+    /// A stop that explains an answer without output (cut at the limit, filtered, refused): such
+    /// an answer is not empty.
+    pub fn explains_no_output(self) -> bool {
+        matches!(self, Self::MaxTokens | Self::ContentFilter | Self::Refusal)
+    }
+}
+
+impl Part {
+    /// Output a client can use: text, reasoning (or redacted reasoning), a refusal, a tool call.
+    pub fn is_output(&self) -> bool {
+        match self {
+            Self::Text { text, .. } | Self::Refusal(text) => !text.is_empty(),
+            Self::Reasoning { text, redacted, .. } => !text.is_empty() || redacted.is_some(),
+            Self::ToolCall(_) => true,
+            _ => false,
+        }
+    }
+}
+
+impl Response {
+    /// No output and an ordinary stop: nothing a client could use (pitfall A08). Such an answer
+    /// is a retryable upstream failure on every path, never a 200.
+    pub fn is_empty(&self) -> bool {
+        !self.parts.iter().any(Part::is_output) && !self.stop_reason.explains_no_output()
+    }
+
+    /// The answer as the stream events that would have produced it (what [`StreamEvent`]
+    /// encoders need when an upstream answered a stream request with one complete body).
+    pub fn stream_events(&self) -> Vec<StreamEvent> {
+        let mut events = Vec::new();
+        let mut calls = 0;
+        for part in &self.parts {
+            match part {
+                Part::Reasoning { text, signature, redacted } => {
+                    if !text.is_empty() {
+                        events.push(StreamEvent::ReasoningDelta(text.clone()));
+                    }
+                    events.extend(signature.clone().map(StreamEvent::ReasoningSignature));
+                    events.extend(redacted.clone().map(StreamEvent::RedactedReasoning));
+                }
+                Part::Text { text, .. } | Part::Refusal(text) if !text.is_empty() => {
+                    events.push(StreamEvent::TextDelta(text.clone()));
+                }
+                Part::ToolCall(call) => {
+                    events.extend(call.signature.clone().map(StreamEvent::ReasoningSignature));
+                    events.push(StreamEvent::ToolCallStart {
+                        index: calls,
+                        id: call.id.clone(),
+                        name: call.name.clone(),
+                    });
+                    events.push(StreamEvent::ToolCallDelta { index: calls, json_fragment: call.arguments.clone() });
+                    events.push(StreamEvent::ToolCallEnd { index: calls });
+                    calls += 1;
+                }
+                _ => {}
+            }
+        }
+        events.push(StreamEvent::Finish { stop_reason: self.stop_reason, stop_sequence: self.stop_sequence.clone() });
+        events.push(StreamEvent::Usage(self.usage));
+        events
+    }
+}
+
+impl StreamEvent {
+    /// The event carries output (see [`Part::is_output`]) or a finish that explains its absence.
+    /// Only such events commit a stream: a stream that ends after a finish-only event with an
+    /// ordinary stop is empty and retried like an empty complete answer.
+    pub fn is_output(&self) -> bool {
+        match self {
+            Self::ReasoningDelta(text) | Self::TextDelta(text) => !text.is_empty(),
+            Self::RedactedReasoning(_) | Self::ToolCallStart { .. } => true,
+            Self::Finish { stop_reason, .. } => stop_reason.explains_no_output(),
+            Self::ReasoningSignature(_) | Self::ToolCallDelta { .. } | Self::ToolCallEnd { .. } | Self::Usage(_) => {
+                false
+            }
+        }
+    }
+}

@@ -26,7 +26,8 @@ async fn non_stream_reply_reaches_upstream_without_prefix_and_reports_served_mod
     assert_eq!(headers["x-llmkp-provider"], "openai");
     assert_eq!(headers["x-llmkp-model"], "openai/gpt-4o");
     assert_eq!(headers["x-llmkp-attempts"], "1");
-    assert_eq!(headers["x-llmkp-credential"], "…0001");
+    // The key's label as `keys list` shows it: visible ASCII, never the secret.
+    assert_eq!(headers["x-llmkp-credential"], "OPENAI_API_KEY_1");
     assert!(headers["x-request-id"].to_str().unwrap().starts_with("req_"));
 
     let upstream = mock.chat_requests();

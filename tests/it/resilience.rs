@@ -18,7 +18,7 @@ async fn rotates_past_a_rate_limited_key_so_every_request_succeeds_and_skips_it_
         let response = gw.post("/v1/chat/completions", &request).await;
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["x-llmkp-attempts"], if i == 0 { "2" } else { "1" });
-        assert_eq!(response.headers()["x-llmkp-credential"], "…0002");
+        assert_eq!(response.headers()["x-llmkp-credential"], "OPENAI_API_KEY_2");
         let text = response.text().await.unwrap();
         assert!(text.contains("Hello"), "{text}");
     }

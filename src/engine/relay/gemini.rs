@@ -190,7 +190,7 @@ impl Relay for GeminiPassthrough {
     fn event(&mut self, event: &SseEvent) -> Result<Step, UpstreamFailure> {
         let mut chunk = gemini_chunk(event)?;
         self.received = true;
-        let content = self.tee.push(&chunk).iter().any(|e| !matches!(e, StreamEvent::Usage(_)));
+        let content = self.tee.push(&chunk).iter().any(StreamEvent::is_output);
         let mut frames = Vec::new();
         // Re-serialised with only `modelVersion` changed (key order and unknown fields kept).
         if chunk.contains_key("modelVersion") {

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::{Relay, Step, parse_object, premature_end};
 use crate::engine::classify::{UpstreamFailure, classify_anthropic_error};
 use crate::formats::anthropic::upstream::MessagesStreamDecoder;
+use crate::formats::ir::StreamEvent;
 use crate::formats::openai::usage::TokenUsage;
 use crate::formats::sse::SseEvent;
 
@@ -35,11 +36,7 @@ impl Relay for MessagesPassthrough {
             return Err(classify_anthropic_error(data.get("error").unwrap_or(&Value::Null)));
         }
         self.received = true;
-        self.tee.push(&kind, &data);
-        let content = matches!(
-            kind.as_str(),
-            "content_block_start" | "content_block_delta" | "content_block_stop" | "message_delta" | "message_stop"
-        );
+        let content = self.tee.push(&kind, &data).iter().any(StreamEvent::is_output);
         let payload = if kind == "message_start" {
             if let Some(message) = data.get_mut("message").and_then(Value::as_object_mut) {
                 message.insert("model".into(), Value::String(self.requested.clone()));

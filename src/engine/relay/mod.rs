@@ -56,6 +56,30 @@ pub trait Relay: Send {
     fn usage(&self) -> Option<TokenUsage>;
 }
 
+/// A stream whose every frame is already known (made from one complete upstream answer): it
+/// reads no upstream events and reports that answer's usage.
+pub struct Replayed {
+    pub usage: Option<TokenUsage>,
+}
+
+impl Relay for Replayed {
+    fn event(&mut self, _event: &SseEvent) -> Result<Step, UpstreamFailure> {
+        Ok(Step::done(Vec::new()))
+    }
+
+    fn end(&mut self) -> Result<Vec<u8>, UpstreamFailure> {
+        Ok(Vec::new())
+    }
+
+    fn error(&mut self, _failure: &UpstreamFailure, _message: &str) -> Vec<u8> {
+        Vec::new()
+    }
+
+    fn usage(&self) -> Option<TokenUsage> {
+        self.usage
+    }
+}
+
 /// The failure of a stream that ended without its terminal event.
 pub fn premature_end(nothing_received: bool) -> UpstreamFailure {
     let message = if nothing_received {

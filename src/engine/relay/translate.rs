@@ -66,7 +66,7 @@ impl Translate {
 impl Relay for Translate {
     fn event(&mut self, event: &SseEvent) -> Result<Step, UpstreamFailure> {
         let decoded = self.decoder.event(event)?;
-        let content = decoded.events.iter().any(|e| !matches!(e, StreamEvent::Usage(_)));
+        let content = decoded.events.iter().any(StreamEvent::is_output);
         let mut frames = Vec::new();
         self.encode(&decoded.events, &mut frames);
         let done = decoded.terminal || self.encoder.is_done();

@@ -6,7 +6,8 @@ use serde_json::{Map, Value};
 /// The proxy's reading of one upstream chunk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ChunkFacts {
-    /// Reasoning, text, refusal, tool calls or a finish reason: the chunk commits a stream.
+    /// Reasoning, text, refusal, tool calls, or a finish reason that explains their absence
+    /// (`length`, `content_filter`): the chunk commits a stream.
     pub has_content: bool,
     pub has_finish: bool,
     /// A delta carries tool calls (a finish the proxy must add is then `tool_calls`).
@@ -24,9 +25,11 @@ impl ChunkFacts {
         };
         let mut facts = Self { usage_only: choices.is_empty() && has_usage, ..Self::default() };
         for choice in choices {
-            if choice.get("finish_reason").is_some_and(|f| !f.is_null()) {
+            if let Some(reason) = choice.get("finish_reason").filter(|f| !f.is_null()) {
                 facts.has_finish = true;
-                facts.has_content = true;
+                // An ordinary stop says nothing by itself; a cut or a filter explains an answer
+                // without output (pitfall A08).
+                facts.has_content |= !matches!(reason.as_str(), Some("stop" | "tool_calls" | "function_call"));
             }
             if let Some(delta) = choice.get("delta").and_then(Value::as_object) {
                 facts.has_content |= delta_has_content(delta);
@@ -79,8 +82,11 @@ mod tests {
         assert!(facts(json!({"choices":[{"delta":{"content":"Hi"}}]})).has_content);
         assert!(facts(json!({"choices":[{"delta":{"reasoning_content":"hm"}}]})).has_content);
         assert!(facts(json!({"choices":[{"delta":{"tool_calls":[{"index":0}]}}]})).has_content);
-        let f = facts(json!({"choices":[{"delta":{},"finish_reason":"stop"}]}));
+        let f = facts(json!({"choices":[{"delta":{},"finish_reason":"length"}]}));
         assert!(f.has_content && f.has_finish);
+        // A finish-only chunk with an ordinary stop does not commit: the answer would be empty.
+        let f = facts(json!({"choices":[{"delta":{},"finish_reason":"stop"}]}));
+        assert!(!f.has_content && f.has_finish);
     }
 
     #[test]

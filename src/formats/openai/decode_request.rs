@@ -32,6 +32,23 @@ const ERROR_PREFIX: &str = "Error: ";
 /// consecutive `tool` (and legacy `function`) messages become one [`Role::Tool`] message whose
 /// results keep their order. Unknown fields are ignored; the parameters [`dropped_params`] names
 /// are accepted but not carried.
+/// The conversation's opening in canonical form — its system messages before the first user
+/// message, and that message — decoded without the rest of the history (session keys read only
+/// this). Empty when those messages do not decode.
+pub fn opening(body: &Map<String, Value>) -> Request {
+    let items = get(body, "messages").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let role = |item: &Value| item.get("role").and_then(Value::as_str).unwrap_or_default().to_string();
+    let first_user = items.iter().position(|item| role(item) == "user");
+    let system = items[..first_user.unwrap_or(items.len())]
+        .iter()
+        .filter(|item| matches!(role(item).as_str(), "system" | "developer"));
+    let messages: Vec<Value> = system.chain(first_user.map(|i| &items[i])).cloned().collect();
+    let mut opening = Map::new();
+    opening.insert("model".into(), Value::from("opening"));
+    opening.insert("messages".into(), Value::Array(messages));
+    decode_request(&opening).unwrap_or_default()
+}
+
 pub fn decode_request(body: &Map<String, Value>) -> Result<Request, InvalidRequest> {
     refuse_untranslatable(body)?;
     let model = match get(body, "model") {

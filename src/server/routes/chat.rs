@@ -37,7 +37,8 @@ pub async fn completions(
         Err(invalid) => return ApiError::from(invalid).into_response(),
     };
     let requested = request.model.clone();
-    let context = RequestContext::new(arrival, Some(session_key(&headers, request.body())));
+    let opening = crate::formats::openai::decode_request::opening(request.body());
+    let context = RequestContext::new(arrival, Some(session_key(&headers, request.body(), &opening)));
     let (mut response, log) = match state.engine.chat(request, context).await {
         Ok(answer) => {
             let response = match answer.reply {

@@ -33,7 +33,8 @@ pub async fn embeddings(
         Err(invalid) => return ApiError::from(invalid).into_response(),
     };
     let requested = request.model.clone();
-    let context = RequestContext::new(arrival, Some(session_key(&headers, &serde_json::Map::new())));
+    let context =
+        RequestContext::new(arrival, Some(session_key(&headers, &serde_json::Map::new(), &Default::default())));
     let (mut response, log) = match state.engine.embeddings(request, context).await {
         Ok(answer) => {
             let mut response = match answer.reply {

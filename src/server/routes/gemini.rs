@@ -88,7 +88,7 @@ async fn generate(
         Ok(request) => request,
         Err(invalid) => return error(invalid),
     };
-    let context = RequestContext::new(arrival, Some(session_key(headers, &raw)));
+    let context = RequestContext::new(arrival, Some(session_key(headers, &raw, &request)));
     let framing = stream.unwrap_or(GeminiFraming::Sse);
     let (mut response, log) = match state.engine.generate_content(request, raw, framing, context).await {
         Ok(answer) => {

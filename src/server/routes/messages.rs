@@ -49,7 +49,7 @@ pub async fn messages(
     let request = decoded.request;
     let raw = decoded.body;
     let requested = request.model.clone();
-    let session = session_key(&headers, &raw);
+    let session = session_key(&headers, &raw, &request);
     let estimate = {
         let model = requested.clone();
         let raw = Value::Object(raw.clone());
