@@ -272,7 +272,12 @@ async fn messages(body: Value, key: &str, rid: &str) -> Response {
     if let Some(resp) = model_error(&model, rid) {
         return resp;
     }
-    let stream = body["stream"].as_bool() == Some(true);
+    // `jsononly…` keys answer one JSON body whatever was asked; `sseonly…` keys always stream.
+    let stream = match key {
+        k if k.starts_with("jsononly") => false,
+        k if k.starts_with("sseonly") => true,
+        _ => body["stream"].as_bool() == Some(true),
+    };
     let fault = if key.starts_with("streamerr") {
         Some(sse::Fault::Error)
     } else if key.starts_with("cut") {

@@ -331,6 +331,12 @@ async fn generate(shared: &Shared, body: Value, model: &str, key: &str, framing:
         None
     };
     let reply = reply::build(shared, &body, model);
+    // `jsononly…` keys answer one JSON body whatever was asked; `sseonly…` keys always stream.
+    let framing = match key {
+        k if k.starts_with("jsononly") => None,
+        k if k.starts_with("sseonly") => Some(framing.unwrap_or(stream::Framing::Sse)),
+        _ => framing,
+    };
     if let Some(framing) = framing {
         let delay = if model.starts_with("slow") { SLOW_DELAY } else { Duration::ZERO };
         return stream::respond(&reply, framing, fault, delay);

@@ -1,6 +1,7 @@
 //! In-process mock upstream speaking the OpenAI Chat Completions wire format.
 //!
-//! Behaviour is selected by the bearer token (error keys such as `rl…`, `err…`)
+//! Behaviour is selected by the bearer token (error keys such as `rl…`, `err…`; `jsononly…` /
+//! `sseonly…` ignore the `stream` flag; `emptyans…` answer nothing)
 //! and by the requested model (`tools…`, `slow…`, `reset…`, `hang…`, …); see the
 //! functions [`key_behaviour`] and [`chat`] for the full table.
 
@@ -388,7 +389,13 @@ async fn chat(body: Value, key: &str) -> Response {
     if let Some(resp) = model_error(&model, key) {
         return resp;
     }
-    let stream = body["stream"].as_bool() == Some(true);
+    // `jsononly…` keys answer one JSON body whatever was asked (llama.cpp-style servers, caches);
+    // `sseonly…` keys always stream.
+    let stream = match key {
+        k if k.starts_with("jsononly") => false,
+        k if k.starts_with("sseonly") => true,
+        _ => body["stream"].as_bool() == Some(true),
+    };
     let text_chars: usize = messages.iter().map(|m| content_text(&m["content"]).chars().count()).sum();
     let c = Completion {
         id: format!("chatcmpl-{}", random_alnum(24)),
@@ -401,6 +408,10 @@ async fn chat(body: Value, key: &str) -> Response {
 
     if m.starts_with("hang") {
         tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+    // `emptyans…` keys: no text and an ordinary stop (a finish-only stream).
+    if key.starts_with("emptyans") {
+        return if stream { stream_text(&c, "", Some("stop"), Duration::ZERO) } else { text_reply(&c, "", "stop") };
     }
     // `delay-<ms>…`: answer normally after that many milliseconds (held in the handler, so
     // in-flight counts cover it).
