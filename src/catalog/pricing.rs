@@ -1,12 +1,19 @@
-//! A bundled pricing and capability table for common models, for cost estimates without a
-//! network catalog.
+//! A bundled pricing and capability table for common models, for cost estimates and output
+//! limits without a network catalog.
 //!
-//! Prices are the vendors' list prices for their own APIs (standard tier, no batch or regional
-//! discounts) as published on their pricing pages, as of [`PRICES_AS_OF`]; they are not updated
-//! automatically and may be out of date. All rates are USD per million tokens.
+//! Prices are the vendors' list prices for their own APIs (standard tier, no batch, regional or
+//! fast-mode surcharges) as published on their pricing and model pages; all rates are USD per
+//! million tokens. Context windows and output limits are the vendors' published limits for their
+//! own APIs, checked as of [`LIMITS_AS_OF`]. Nothing here is updated automatically: each vendor
+//! block names the pages it was read from, so the next check starts there.
 
-/// When the table's prices were taken from the vendors' published price pages.
+/// When the table's prices were taken from the vendors' published price pages. Rows added at the
+/// [`LIMITS_AS_OF`] check carry the prices published then (their vendor block says so).
 pub const PRICES_AS_OF: &str = "2025-11";
+
+/// When every row's `context_length` and `max_output` were last checked against the vendors' own
+/// model pages.
+pub const LIMITS_AS_OF: &str = "2026-12-04";
 
 /// USD per million tokens. A missing cache rate means the vendor charges none of its own: such
 /// tokens are priced as ordinary input.
@@ -16,7 +23,7 @@ pub struct Rates {
     pub output: f64,
     /// Reading cached input (cache hit).
     pub cache_read: Option<f64>,
-    /// Writing input to the cache (Anthropic's five-minute cache write).
+    /// Writing input to the cache (Anthropic's five-minute write, OpenAI's 30-minute write).
     pub cache_write: Option<f64>,
 }
 
@@ -40,7 +47,9 @@ pub struct ModelInfo {
     pub long_context: Option<LongContext>,
     /// Input plus output tokens the model accepts.
     pub context_length: u32,
-    /// `None` where the vendor publishes no limit.
+    /// The most output tokens (reasoning included) one request may ask for on the vendor's own
+    /// API. `None` where the vendor publishes no limit or it could not be verified: the gateway
+    /// then leaves a client's limit alone.
     pub max_output: Option<u32>,
     pub tool_calling: bool,
     pub reasoning: bool,
@@ -116,10 +125,34 @@ const M: u32 = 1_048_576;
 const T: bool = true;
 const F: bool = false;
 
-/// The table. Anthropic cache writes are the five-minute rate; Google's cache storage (per hour)
-/// is not modelled.
+/// The table. Anthropic cache writes are the five-minute rate, OpenAI's the 30-minute rate;
+/// Google's cache storage (per hour) is not modelled.
 pub const MODELS: &[ModelInfo] = &[
-    // OpenAI
+    // OpenAI. Limits and prices: https://developers.openai.com/api/docs/models/<model> (older
+    // rows: https://platform.openai.com/docs/models/<model>). Above 272K input tokens the GPT-5.6
+    // and GPT-6 rows bill the whole request at twice the input and cache rates and 1.5 times the
+    // output rate (the GPT-5.6 pages say "2x input"; cached input is doubled with it, as the GPT-6
+    // pages state outright).
+    ModelInfo::new("openai", "gpt-6.2-sol", 2.0, 10.0)
+        .cache(0.10, Some(2.50))
+        .long(272_000, 4.0, 15.0, 0.20, Some(5.0))
+        .limits(1_050_000, Some(128_000))
+        .caps(T, T, T),
+    ModelInfo::new("openai", "gpt-6-luna", 0.10, 0.50)
+        .cache(0.01, Some(0.125))
+        .long(272_000, 0.20, 0.75, 0.02, Some(0.25))
+        .limits(1_050_000, Some(128_000))
+        .caps(T, T, T),
+    ModelInfo::new("openai", "gpt-5.6-terra", 2.0, 12.0)
+        .cache(0.20, Some(2.50))
+        .long(272_000, 4.0, 18.0, 0.40, Some(5.0))
+        .limits(1_050_000, Some(128_000))
+        .caps(T, T, T),
+    ModelInfo::new("openai", "gpt-5.6-luna", 0.20, 1.20)
+        .cache(0.02, Some(0.25))
+        .long(272_000, 0.40, 1.80, 0.04, Some(0.50))
+        .limits(1_050_000, Some(128_000))
+        .caps(T, T, T),
     ModelInfo::new("openai", "gpt-5", 1.25, 10.0)
         .cache(0.125, None)
         .limits(400_000, Some(128_000))
@@ -135,7 +168,11 @@ pub const MODELS: &[ModelInfo] = &[
         .limits(400_000, Some(128_000))
         .caps(T, T, T)
         .aka(&["gpt-5-nano-2025-08-07"]),
-    ModelInfo::new("openai", "gpt-5.1", 1.25, 10.0).cache(0.125, None).limits(400_000, Some(128_000)).caps(T, T, T),
+    ModelInfo::new("openai", "gpt-5.1", 1.25, 10.0)
+        .cache(0.125, None)
+        .limits(400_000, Some(128_000))
+        .caps(T, T, T)
+        .aka(&["gpt-5.1-2025-11-13"]),
     ModelInfo::new("openai", "gpt-4.1", 2.0, 8.0)
         .cache(0.50, None)
         .limits(1_047_576, Some(32_768))
@@ -183,7 +220,65 @@ pub const MODELS: &[ModelInfo] = &[
         .aka(&["o1-2024-12-17"]),
     ModelInfo::new("openai", "text-embedding-3-small", 0.02, 0.0).limits(8_191, None),
     ModelInfo::new("openai", "text-embedding-3-large", 0.13, 0.0).limits(8_191, None),
-    // Anthropic
+    // Anthropic. Limits: https://platform.claude.com/docs/en/models/<model>/overview (the
+    // synchronous Messages API; the Batch API's larger beta output limit is not this one).
+    // Prices: https://platform.claude.com/docs/en/about-claude/pricing. The 1M-context models
+    // bill long prompts at the standard rates; Haiku 5.5 bills prompts over 100K at its higher
+    // band. Sonnet 5.5's cache read is its model page's $0.20: a later cut to $0.10 is reported
+    // elsewhere but was not on the vendor pages checked.
+    ModelInfo::new("anthropic", "claude-fable-5-1", 10.0, 50.0)
+        .cache(0.25, Some(12.50))
+        .limits(1_000_000, Some(128_000))
+        .caps(T, T, T)
+        .aka(&["claude-fable-5.1"]),
+    ModelInfo::new("anthropic", "claude-fable-5", 10.0, 50.0)
+        .cache(1.0, Some(12.50))
+        .limits(1_000_000, Some(128_000))
+        .caps(T, T, T),
+    ModelInfo::new("anthropic", "claude-opus-5-5", 4.0, 20.0)
+        .cache(0.20, Some(5.0))
+        .limits(1_000_000, Some(128_000))
+        .caps(T, T, T)
+        .aka(&["claude-opus-5.5"]),
+    ModelInfo::new("anthropic", "claude-sonnet-5-5", 2.0, 10.0)
+        .cache(0.20, Some(2.50))
+        .limits(1_000_000, Some(128_000))
+        .caps(T, T, T)
+        .aka(&["claude-sonnet-5.5"]),
+    ModelInfo::new("anthropic", "claude-haiku-5-5", 0.10, 0.50)
+        .cache(0.01, Some(0.125))
+        .long(100_000, 0.50, 2.50, 0.05, Some(0.625))
+        .limits(1_000_000, Some(128_000))
+        .caps(T, T, T)
+        .aka(&["claude-haiku-5.5"]),
+    ModelInfo::new("anthropic", "claude-opus-5", 5.0, 25.0)
+        .cache(0.50, Some(6.25))
+        .limits(1_000_000, Some(128_000))
+        .caps(T, T, T),
+    ModelInfo::new("anthropic", "claude-sonnet-5", 2.0, 10.0)
+        .cache(0.20, Some(2.50))
+        .limits(1_000_000, Some(128_000))
+        .caps(T, T, T),
+    ModelInfo::new("anthropic", "claude-opus-4-8", 5.0, 25.0)
+        .cache(0.50, Some(6.25))
+        .limits(1_000_000, Some(128_000))
+        .caps(T, T, T)
+        .aka(&["claude-opus-4.8"]),
+    ModelInfo::new("anthropic", "claude-opus-4-7", 5.0, 25.0)
+        .cache(0.50, Some(6.25))
+        .limits(1_000_000, Some(128_000))
+        .caps(T, T, T)
+        .aka(&["claude-opus-4.7"]),
+    ModelInfo::new("anthropic", "claude-opus-4-6", 5.0, 25.0)
+        .cache(0.50, Some(6.25))
+        .limits(1_000_000, Some(128_000))
+        .caps(T, T, T)
+        .aka(&["claude-opus-4.6"]),
+    ModelInfo::new("anthropic", "claude-sonnet-4-6", 3.0, 15.0)
+        .cache(0.30, Some(3.75))
+        .limits(1_000_000, Some(128_000))
+        .caps(T, T, T)
+        .aka(&["claude-sonnet-4.6"]),
     ModelInfo::new("anthropic", "claude-opus-4-5", 5.0, 25.0)
         .cache(0.50, Some(6.25))
         .limits(200_000, Some(64_000))
@@ -231,7 +326,17 @@ pub const MODELS: &[ModelInfo] = &[
         .limits(200_000, Some(4_096))
         .caps(T, F, T)
         .aka(&["claude-3-haiku-20240307"]),
-    // Google (Gemini API, paid tier; text/image/video input rates)
+    // Google (Gemini API, paid tier; text/image/video input rates). Limits:
+    // https://ai.google.dev/gemini-api/docs/models/<model> (Vertex AI publishes other output
+    // limits for some models; these are the Gemini API's). Prices:
+    // https://ai.google.dev/gemini-api/docs/pricing. The pricing page could not be re-checked:
+    // Gemini 3.1 Pro Preview carries the rates of the Gemini 3 Pro Preview it replaced, which is
+    // what secondary sources quote for it.
+    ModelInfo::new("google", "gemini-3.1-pro-preview", 2.0, 12.0)
+        .cache(0.20, None)
+        .long(200_000, 4.0, 18.0, 0.40, None)
+        .limits(M, Some(65_536))
+        .caps(T, T, T),
     ModelInfo::new("google", "gemini-3-pro-preview", 2.0, 12.0)
         .cache(0.20, None)
         .long(200_000, 4.0, 18.0, 0.40, None)
@@ -256,16 +361,20 @@ pub const MODELS: &[ModelInfo] = &[
         .limits(M, Some(8_192))
         .caps(T, F, T)
         .aka(&["gemini-2.0-flash-lite-001"]),
-    // DeepSeek (V3.2 prices; cache hits are the cache-read rate)
-    ModelInfo::new("deepseek", "deepseek-chat", 0.28, 0.42)
-        .cache(0.028, None)
-        .limits(128_000, Some(8_192))
-        .caps(T, F, F),
-    ModelInfo::new("deepseek", "deepseek-reasoner", 0.28, 0.42)
-        .cache(0.028, None)
-        .limits(128_000, Some(65_536))
-        .caps(F, T, F),
-    // xAI
+    // DeepSeek (V3.2 prices; cache hits are the cache-read rate):
+    // https://api-docs.deepseek.com/quick_start/pricing. Both names served V3.2 (8K and 64K
+    // output); later reports say DeepSeek retired them for its V4 models. Its page could not be
+    // re-checked, so the output limits are left unknown rather than clamp a V4 answer to 8K.
+    ModelInfo::new("deepseek", "deepseek-chat", 0.28, 0.42).cache(0.028, None).limits(128_000, None).caps(T, F, F),
+    ModelInfo::new("deepseek", "deepseek-reasoner", 0.28, 0.42).cache(0.028, None).limits(128_000, None).caps(F, T, F),
+    // xAI. https://docs.x.ai/developers/models/<model>. xAI publishes no output limit. Grok 4.20
+    // bills a whole request whose prompt reaches 200K tokens at its higher rates.
+    ModelInfo::new("xai", "grok-4.20-0309-reasoning", 1.25, 2.50)
+        .cache(0.20, None)
+        .long(199_999, 2.50, 5.0, 0.40, None)
+        .limits(1_000_000, None)
+        .caps(T, T, T)
+        .aka(&["grok-4.20", "grok-4.20-reasoning", "grok-4.20-0309", "grok-4.20-reasoning-latest"]),
     ModelInfo::new("xai", "grok-4", 3.0, 15.0)
         .cache(0.75, None)
         .limits(256_000, None)
@@ -295,6 +404,15 @@ pub fn lookup(model: &str) -> Option<&'static ModelInfo> {
     }
     let last = model.rsplit('/').next().unwrap_or(model);
     MODELS.iter().find(|m| m.answers_to(last))
+}
+
+/// The most output tokens a request for `model` (`provider/model` or a bare id, as [`lookup`]
+/// takes it) may ask for on the vendor's own API: a larger requested limit is refused there, so
+/// the gateway lowers it to this, and a Messages client that sent none gets this as its default.
+/// `None` when the table does not list the model or knows no limit for it; the caller then
+/// leaves the client's limit alone.
+pub fn max_output_tokens(model: &str) -> Option<u64> {
+    lookup(model).and_then(|m| m.max_output).map(u64::from)
 }
 
 /// The USD cost of a request: `prompt` uncached input tokens, `completion` output tokens, and the
@@ -355,6 +473,18 @@ mod tests {
         assert!((cost(pro, 200_000, 1_000, 0, 0) - (0.25 + 0.01)).abs() < 1e-9);
         assert!((cost(pro, 100_000, 1_000, 100_001, 0) - (0.25 + 0.015 + 0.100_001 * 0.25)).abs() < 1e-9);
         assert!((cost(pro, 300_000, 0, 0, 0) - 0.75).abs() < 1e-9);
+
+        // Haiku 5.5 bills prompts over 100K at its higher band, output included.
+        let haiku = lookup("anthropic/claude-haiku-5-5").unwrap();
+        assert!((cost(haiku, 100_000, 1_000, 0, 0) - (0.01 + 0.000_5)).abs() < 1e-12);
+        assert!((cost(haiku, 100_001, 1_000, 0, 0) - (100_001.0 * 0.50 / 1e6 + 0.002_5)).abs() < 1e-12);
+        // GPT-6.2 Sol above 272K input: twice the input and cache rates, 1.5 times the output.
+        let sol = lookup("gpt-6.2-sol").unwrap();
+        assert!((cost(sol, 272_001, 1_000, 0, 0) - (272_001.0 * 4.0 / 1e6 + 0.015)).abs() < 1e-12);
+        // Grok 4.20's higher rates start when the prompt reaches 200K, not after it.
+        let grok = lookup("xai/grok-4.20").unwrap();
+        assert!((cost(grok, 199_999, 0, 0, 0) - 199_999.0 * 1.25 / 1e6).abs() < 1e-12);
+        assert!((cost(grok, 200_000, 0, 0, 0) - 0.5).abs() < 1e-12);
     }
 
     #[test]
@@ -373,7 +503,42 @@ mod tests {
             assert!(r.cache_write.is_none_or(|c| c > r.input), "{}", m.model);
             assert!(m.context_length > 0 && m.max_output.is_none_or(|o| o < m.context_length), "{}", m.model);
             assert!(m.long_context.is_none_or(|l| l.rates.input > r.input), "{}", m.model);
+            if let Some(LongContext { rates: l, .. }) = m.long_context {
+                assert!(l.output >= r.output, "{}", m.model);
+                assert!(l.cache_read.is_none_or(|c| c < l.input), "{}", m.model);
+                assert!(l.cache_write.is_none_or(|c| c > l.input), "{}", m.model);
+            }
             assert_eq!(lookup(&m.id()), Some(m));
+            assert_eq!(max_output_tokens(&m.id()), m.max_output.map(u64::from), "{}", m.model);
         }
+    }
+
+    #[test]
+    fn max_output_tokens_is_the_vendors_published_limit() {
+        // The real API answers 400 to gpt-4o asked for more (issue 11: Claude Code sends 32000).
+        assert_eq!(max_output_tokens("openai/gpt-4o"), Some(16_384));
+        assert_eq!(max_output_tokens("gpt-4o-2024-11-20"), Some(16_384));
+        assert_eq!(max_output_tokens("openai/gpt-6.2-sol"), Some(128_000));
+        assert_eq!(max_output_tokens("anthropic/claude-opus-4-6"), Some(128_000));
+        assert_eq!(max_output_tokens("anthropic/claude-sonnet-4-6"), Some(128_000));
+        assert_eq!(max_output_tokens("openrouter/anthropic/claude-opus-4.7"), Some(128_000));
+        assert_eq!(max_output_tokens("claude-haiku-4-5-20251001"), Some(64_000));
+        assert_eq!(max_output_tokens("anthropic/claude-3-5-haiku"), Some(8_192));
+        assert_eq!(max_output_tokens("gemini/gemini-2.5-pro"), Some(65_536));
+        assert_eq!(max_output_tokens("gemini_cli/gemini-3.1-pro-preview"), Some(65_536));
+        assert_eq!(max_output_tokens("gemini/gemini-2.0-flash"), Some(8_192));
+    }
+
+    #[test]
+    fn max_output_tokens_is_none_when_no_limit_is_known() {
+        assert_eq!(max_output_tokens("mycorp/llama-3-70b"), None);
+        assert_eq!(max_output_tokens("gpt-4o-2024-05-13"), None);
+        assert_eq!(max_output_tokens(""), None);
+        // Listed, but the vendor publishes no output limit (xAI, embeddings) or it could not be
+        // re-checked (DeepSeek).
+        assert_eq!(max_output_tokens("xai/grok-4"), None);
+        assert_eq!(max_output_tokens("xai/grok-4.20"), None);
+        assert_eq!(max_output_tokens("deepseek/deepseek-chat"), None);
+        assert_eq!(max_output_tokens("openai/text-embedding-3-small"), None);
     }
 }
