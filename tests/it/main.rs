@@ -11,6 +11,7 @@ mod gemini_front_door;
 mod gemini_mock_selftest;
 mod gemini_upstream;
 mod http_surface;
+mod interop;
 mod keys_test;
 mod messages;
 mod mock_selftest;

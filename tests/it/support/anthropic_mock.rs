@@ -212,6 +212,9 @@ fn validate(body: &Value, need_max_tokens: bool) -> Result<(), String> {
     for (i, m) in messages.iter().enumerate() {
         match m["role"].as_str() {
             Some("user" | "assistant") => {}
+            // System messages may follow the opening turn (they apply from there on); the
+            // opening system prompt belongs in the top-level `system`.
+            Some("system") if i > 0 => {}
             Some("system") => {
                 return Err("messages: Unexpected role \"system\". The Messages API accepts a top-level `system` \
                             parameter, not \"system\" as an input message role."
