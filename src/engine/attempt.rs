@@ -11,7 +11,8 @@ use serde_json::{Map, Value};
 use tokio::time::{Instant, sleep, timeout, timeout_at};
 
 use super::Engine;
-use super::classify::{ErrorClass, UpstreamFailure, classify_http, classify_stream_error, classify_transport};
+use super::transport::classify_transport;
+use crate::formats::failure::{ErrorClass, UpstreamFailure, classify_http, classify_stream_error};
 use super::client_stream::{ClientStream, PendingStream};
 use super::error::{AttemptRecord, EngineError, FailureContext};
 use super::exchange::{Completed, Inbound, Outbound, Send};

@@ -10,7 +10,8 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures::Stream;
 
-use super::classify::{UpstreamFailure, classify_transport};
+use super::transport::classify_transport;
+use crate::formats::failure::UpstreamFailure;
 use super::redact::Redactor;
 use super::relay::{Relay, Replayed};
 use super::upstream_events::UpstreamEvents;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::classify::ErrorClass;
+use crate::formats::failure::ErrorClass;
 
 /// One upstream attempt that did not serve, as shown to clients (masked credential only).
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 
-use super::classify::{ErrorClass, UpstreamFailure, classify_anthropic_error, classify_stream_error};
+use crate::formats::failure::{ErrorClass, UpstreamFailure, classify_anthropic_error, classify_stream_error};
 use super::relay::{
     AnthropicDecoder, ChatDecoder, ChatEncoder, ChatPassthrough, ClientEncoder, GeminiDecoder, GeminiEncoder,
     GeminiFraming, GeminiPassthrough, MessagesEncoder, MessagesPassthrough, RecordingEncoder, Relay, Translate,

@@ -4,7 +4,7 @@
 
 pub mod attempt;
 pub mod chat;
-pub mod classify;
+pub mod transport;
 pub mod client_stream;
 pub mod count_tokens;
 pub mod error;
@@ -17,7 +17,6 @@ pub mod probe;
 pub mod redact;
 pub mod relay;
 pub mod resolve;
-pub mod retry_info;
 pub mod session;
 pub mod signatures;
 pub mod upstream_events;

@@ -65,7 +65,7 @@ impl Engine {
                     tracing::warn!(provider = %provider.name, credential = %credential.masked, status = status.as_u16(), "model list refused");
                 }
                 Ok(Err(err)) => {
-                    tracing::warn!(provider = %provider.name, credential = %credential.masked, error = %super::classify::classify_transport(&err).message, "model list failed");
+                    tracing::warn!(provider = %provider.name, credential = %credential.masked, error = %super::transport::classify_transport(&err).message, "model list failed");
                 }
                 Err(_) => {
                     tracing::warn!(provider = %provider.name, credential = %credential.masked, "model list timed out")

@@ -11,7 +11,8 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::Engine;
-use super::classify::{ErrorClass, UpstreamFailure, classify_http, classify_transport};
+use super::transport::classify_transport;
+use crate::formats::failure::{ErrorClass, UpstreamFailure, classify_http};
 use crate::auth::Credential;
 use crate::providers::{self, Provider};
 

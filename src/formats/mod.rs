@@ -1,6 +1,7 @@
 //! Wire formats: pure types, parsers and translators, with no IO.
 
 pub mod anthropic;
+pub mod failure;
 pub mod gemini;
 pub mod ir;
 pub mod openai;

@@ -21,7 +21,7 @@ use tokio::time::{Instant, timeout_at};
 
 use crate::auth::{Credential, CredentialId};
 use crate::catalog::pricing;
-use crate::engine::classify::ErrorClass;
+use crate::formats::failure::ErrorClass;
 use crate::formats::openai::usage::TokenUsage;
 use crate::providers::Registry;
 use crate::store::{

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::state::{Cooldown, CooldownKind, CredentialState};
 use crate::auth::Credential;
-use crate::engine::classify::ErrorClass;
+use crate::formats::failure::ErrorClass;
 use crate::store::{self, CooldownKindRecord, CredentialKey, LadderRecordKind, StateSnapshot};
 
 /// Fair-cycle marks of one provider's credentials, by tracking key.

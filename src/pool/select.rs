@@ -146,7 +146,7 @@ mod tests {
 
     use super::*;
     use crate::config::Env;
-    use crate::engine::classify::ErrorClass;
+    use crate::formats::failure::ErrorClass;
     use crate::pool::settings::PoolSettings;
     use crate::pool::state::Failure;
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::settings::PoolSettings;
-use crate::engine::classify::ErrorClass;
+use crate::formats::failure::ErrorClass;
 
 /// Scope of credential-wide effects (lockouts).
 pub const GLOBAL_SCOPE: &str = "_global_";

@@ -224,7 +224,7 @@ async fn a_successful_probe_after_a_lockout_clears_the_persisted_ladders() {
 
 #[tokio::test(start_paused = true)]
 async fn a_gemini_429_with_retry_delay_17s_cools_that_key_for_17_seconds() {
-    use crate::engine::classify::{ErrorClass, classify_http};
+    use crate::formats::failure::{ErrorClass, classify_http};
     let body = serde_json::json!({"error": {"code": 429, "status": "RESOURCE_EXHAUSTED",
     "message": "You exceeded your current quota, please check your plan and billing details.",
     "details": [

@@ -200,7 +200,7 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let at = crate::engine::retry_info::parse_http_date(value)?;
+    let at = crate::formats::failure::retry_info::parse_http_date(value)?;
     Some(Duration::from_millis(u64::try_from(at - crate::store::now_ms()).unwrap_or(0)))
 }
 
@@ -360,7 +360,7 @@ pub fn parse_expire_time(text: &str) -> Option<i64> {
         19 => format!("{text}Z"),
         _ => return None,
     };
-    crate::engine::retry_info::parse_rfc3339(&full)
+    crate::formats::failure::retry_info::parse_rfc3339(&full)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::{Relay, Step, parse_object, premature_end};
-use crate::engine::classify::{UpstreamFailure, classify_stream_error};
+use crate::formats::failure::{UpstreamFailure, classify_stream_error};
 use crate::formats::openai::ChunkFacts;
 use crate::formats::openai::chunk::stream_error;
 use crate::formats::openai::placeholder::PlaceholderFilter;

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::translate::{ClientEncoder, Decoded, UpstreamDecoder};
 use super::{Relay, Step, parse_object, premature_end};
-use crate::engine::classify::{ErrorClass, UpstreamFailure, classify_stream_error};
+use crate::formats::failure::{ErrorClass, UpstreamFailure, classify_stream_error};
 use crate::formats::gemini::stream::{GeminiStreamDecoder, GeminiStreamEncoder, error_chunk, sse_frame};
 use crate::formats::ir::{StreamEvent, Usage};
 use crate::formats::openai::usage::TokenUsage;

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::{Relay, Step, parse_object, premature_end};
-use crate::engine::classify::{UpstreamFailure, classify_anthropic_error};
+use crate::formats::failure::{UpstreamFailure, classify_anthropic_error};
 use crate::formats::anthropic::upstream::MessagesStreamDecoder;
 use crate::formats::ir::StreamEvent;
 use crate::formats::openai::usage::TokenUsage;
@@ -67,7 +67,7 @@ impl Relay for MessagesPassthrough {
 
 /// The Anthropic `error.type` for a failure reported in-band.
 pub fn anthropic_error_type(failure: &UpstreamFailure) -> &'static str {
-    use crate::engine::classify::ErrorClass;
+    use crate::formats::failure::ErrorClass;
     match failure.class {
         ErrorClass::RateLimit | ErrorClass::Quota => "rate_limit_error",
         ErrorClass::Overloaded => "overloaded_error",

@@ -20,7 +20,7 @@ pub use translate::{
 use crate::formats::openai::usage::TokenUsage;
 use crate::formats::sse::SseEvent;
 
-use super::classify::UpstreamFailure;
+use crate::formats::failure::UpstreamFailure;
 
 /// What one upstream event turned into.
 #[derive(Debug, Default)]
@@ -87,7 +87,7 @@ pub fn premature_end(nothing_received: bool) -> UpstreamFailure {
     } else {
         "upstream stream ended prematurely"
     };
-    UpstreamFailure::new(super::classify::ErrorClass::ServerError, message)
+    UpstreamFailure::new(crate::formats::failure::ErrorClass::ServerError, message)
 }
 
 /// The JSON object an event carries.
@@ -95,7 +95,7 @@ pub fn parse_object(data: &str) -> Result<serde_json::Map<String, serde_json::Va
     match serde_json::from_str::<serde_json::Value>(data) {
         Ok(serde_json::Value::Object(map)) => Ok(map),
         _ => Err(UpstreamFailure::new(
-            super::classify::ErrorClass::ServerError,
+            crate::formats::failure::ErrorClass::ServerError,
             "upstream sent data that is not a JSON object",
         )),
     }

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::collect::Collector;
 use super::{Relay, Step, parse_object, premature_end};
-use crate::engine::classify::{UpstreamFailure, classify_anthropic_error, classify_stream_error};
+use crate::formats::failure::{UpstreamFailure, classify_anthropic_error, classify_stream_error};
 use crate::engine::signatures::SignatureCache;
 use crate::formats::anthropic::MessagesStreamEncoder;
 use crate::formats::anthropic::upstream::MessagesStreamDecoder;

@@ -1,13 +1,15 @@
 //! Error classification: what an upstream failure means for the request (fail fast, retry,
-//! rotate) and for the credential, from the transport error, the body and the HTTP status.
+//! rotate) and for the credential, from the body and the HTTP status. Shared by every layer that
+//! meets upstream errors (the pool's cooldowns, the providers' protocols, the engine).
 
 use std::time::Duration;
 
 use http::HeaderMap;
 use serde_json::Value;
 
-use super::retry_info;
-pub use super::retry_info::MAX_RETRY_WAIT;
+pub mod retry_info;
+
+pub use retry_info::MAX_RETRY_WAIT;
 
 /// The classes of the resilience specification (§6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -180,27 +182,6 @@ pub fn classify_anthropic_error(error: &Value) -> UpstreamFailure {
     let mut failure = classify_stream_error(&with_status);
     failure.code = None;
     failure
-}
-
-pub fn classify_transport(err: &reqwest::Error) -> UpstreamFailure {
-    let what = if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "connection failed"
-    } else if err.is_body() || err.is_decode() {
-        "connection broke while reading the response"
-    } else {
-        "request failed"
-    };
-    // The source chain names the cause (refused, reset, DNS) without any secret in it.
-    let mut cause = String::new();
-    let mut source = std::error::Error::source(err);
-    while let Some(s) = source {
-        cause = s.to_string();
-        source = s.source();
-    }
-    let message = if cause.is_empty() { format!("upstream {what}") } else { format!("upstream {what}: {cause}") };
-    UpstreamFailure::new(ErrorClass::Connection, message)
 }
 
 fn class_for(status: u16, text: &str) -> ErrorClass {
