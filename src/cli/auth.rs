@@ -368,15 +368,8 @@ fn code_assist_provider(
         .get_nonempty(&format!("{}_API_BASE", provider.env_prefix()))
         .map_or_else(|| built.base_url.to_string(), |b| b.trim().trim_end_matches('/').to_string());
     Some(crate::providers::Provider {
-        name: provider.name().to_string(),
-        protocol: built.protocol,
-        base_url: base,
-        models_url: None,
-        credentials: Vec::new(),
-        custom: false,
         base_overridden: true,
-        generation_bases: Vec::new(),
-        generation_cursor: std::sync::atomic::AtomicUsize::new(0),
+        ..crate::providers::Provider::new(provider.name(), built.protocol, base)
     })
 }
 

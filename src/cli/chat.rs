@@ -10,9 +10,8 @@ use serde_json::{Map, Value, json};
 
 use super::{CliError, Context};
 use crate::engine::session::session_key;
-use crate::engine::{Engine, EngineConfig, EngineError, Reply, RequestContext};
-use crate::formats::openai::ChatRequest;
-use crate::formats::openai::decode_request::opening;
+use crate::engine::{ClientRequest, Engine, EngineConfig, EngineError, Reply, RequestContext};
+use crate::formats::openai::family::ChatFamily;
 use crate::formats::sse::{SseDecoder, SseEvent};
 use crate::store::sqlite::SqliteStore;
 
@@ -141,12 +140,11 @@ async fn in_process(
             body.insert("stream_options".into(), json!({"include_usage": true}));
         }
     }
-    let request = ChatRequest::from_object(body).map_err(|e| CliError::usage(e.message))?;
-    let chat = RequestContext::new(
-        tokio::time::Instant::now(),
-        Some(session_key(&http::HeaderMap::new(), request.body(), &opening(request.body()))),
-    );
-    let response = engine.chat(request, chat).await.map_err(engine_error)?;
+    let (family, head) = ChatFamily::parse(&body).map_err(|e| CliError::usage(e.message))?;
+    let request = ClientRequest::new(Box::new(family), head, body);
+    let session = session_key(&http::HeaderMap::new(), request.body(), &request.opening());
+    let chat = RequestContext::new(tokio::time::Instant::now(), Some(session));
+    let response = engine.respond(request, chat).await.map_err(engine_error)?;
     match response.reply {
         Reply::Complete(body) => printer.complete(&body, json),
         Reply::Stream(frames) => {

@@ -24,10 +24,6 @@ pub struct EngineSettings {
     pub models_cache_ttl: Duration,
     pub temperature_zero: TemperatureZero,
     pub count_tokens_mode: CountTokensMode,
-    /// The Code Assist project to use or onboard into, per login provider (`GEMINI_CLI_PROJECT_ID`,
-    /// `ANTIGRAVITY_PROJECT_ID` or `GOOGLE_CLOUD_PROJECT`).
-    pub gemini_cli_project: Option<String>,
-    pub antigravity_project: Option<String>,
     /// `QWEN_CODE_DUMMY_TOOL`: requests without tools get a tool Qwen Code is told never to call.
     pub qwen_placeholder_tool: bool,
     /// How long reasoning signatures of translated answers are kept for Chat clients (§10).
@@ -63,11 +59,6 @@ impl EngineSettings {
             temperature_zero: temperature_zero(r),
             count_tokens_mode: count_tokens_mode(r),
             qwen_placeholder_tool: r.bool(names::QWEN_CODE_DUMMY_TOOL, true),
-            gemini_cli_project: env.get_nonempty(names::GEMINI_CLI_PROJECT_ID).map(|p| p.trim().to_string()),
-            antigravity_project: env
-                .get_nonempty(names::ANTIGRAVITY_PROJECT_ID)
-                .or_else(|| env.get_nonempty(names::GOOGLE_CLOUD_PROJECT))
-                .map(|p| p.trim().to_string()),
             signature_cache_ttl: if env.get_nonempty(names::SIGNATURE_CACHE_TTL).is_none()
                 && env.get_nonempty(names::GEMINI_CLI_SIGNATURE_CACHE_TTL).is_some()
             {

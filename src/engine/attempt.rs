@@ -11,22 +11,21 @@ use serde_json::{Map, Value};
 use tokio::time::{Instant, sleep, timeout, timeout_at};
 
 use super::Engine;
-use super::transport::classify_transport;
-use crate::formats::failure::{ErrorClass, UpstreamFailure, classify_http, classify_stream_error};
 use super::client_stream::{ClientStream, PendingStream};
 use super::error::{AttemptRecord, EngineError, FailureContext};
-use super::exchange::{Completed, Inbound, Outbound, Send};
-use super::relay::{Collector, parse_object, premature_end};
+use super::exchange::{Completed, Exchange, Outbound};
 use super::resolve::{Target, resolve_targets};
+use super::transport::classify_transport;
 use super::upstream_events::UpstreamEvents;
 use crate::auth::oauth::refresh::RefreshError;
 use crate::auth::oauth::runtime::OAuthHandle;
 use crate::auth::{Credential, CredentialId};
-use crate::formats::openai::ChatAggregator;
-use crate::formats::openai::chunk::stream_error;
+use crate::formats::collect::Collector;
+use crate::formats::failure::{ErrorClass, UpstreamFailure};
+use crate::formats::relay::{PassthroughFold, parse_object, premature_end};
 use crate::formats::sse::SseEvent;
 use crate::pool::NoCredential;
-use crate::providers::Protocol;
+use crate::providers::protocol::{FoldPolicy, UpstreamCall};
 
 /// Who served a request.
 #[derive(Debug, Clone)]
@@ -123,7 +122,7 @@ enum TargetEnd {
 impl Engine {
     /// Serves one request: each target of the model in order, each credential the pool leases,
     /// until one answers or nothing is left.
-    pub(super) async fn serve(&self, mut inbound: Inbound, context: RequestContext) -> Result<Answer, EngineError> {
+    pub(super) async fn serve(&self, inbound: &dyn Exchange, context: RequestContext) -> Result<Answer, EngineError> {
         let deadline = context.arrival + self.settings.global_timeout;
         let targets = resolve_targets(&self.registry, &self.filter, &self.fallbacks, &self.aliases, inbound.model())?;
         let mut attempts: Vec<AttemptRecord> = Vec::new();
@@ -132,12 +131,11 @@ impl Engine {
             if i > 0 {
                 tracing::info!(from = %targets[i - 1].served_id, to = %target.served_id, "falling back");
             }
-            let mode = self.mode(&inbound, target);
-            let outbound =
-                inbound.outbound(target, !matches!(mode, Mode::Direct), self.settings.qwen_placeholder_tool)?;
+            let mode = self.mode(inbound, target);
+            let outbound = inbound.outbound(target, !matches!(mode, Mode::Direct), &self.settings)?;
             let before = attempts.len();
             let plan = Plan { deadline, context: &context, more_targets: i + 1 < targets.len() };
-            match self.serve_target(target, &inbound, &outbound, mode, &plan, &mut attempts).await {
+            match self.serve_target(target, inbound, &outbound, mode, &plan, &mut attempts).await {
                 Ok(served) => {
                     let (served, reply) = served;
                     let served = Served { attempts: attempts.len() + 1, ..served };
@@ -158,23 +156,23 @@ impl Engine {
 
     /// Streams stay streams; a non-stream request runs as an upstream stream folded into one
     /// answer where the protocol has a fold (`UPSTREAM_STREAM_FOR_NON_STREAM`).
-    fn mode(&self, inbound: &Inbound, target: &Target) -> Mode {
-        let fold = self.settings.upstream_stream_for_non_stream && inbound.is_conversation();
-        match (inbound.stream(), target.provider.protocol) {
-            (true, _) => Mode::Stream,
-            (false, Protocol::OpenAi) if fold => Mode::Fold,
-            // Code Assist generation is always streamed (credentials spec §9); other families
-            // fold too unless the answer is passed through as the upstream wrote it.
-            (false, Protocol::CodeAssist) => Mode::Fold,
-            (false, _) if fold && !inbound.is_passthrough(target) => Mode::Fold,
-            (false, _) => Mode::Direct,
+    fn mode(&self, inbound: &dyn Exchange, target: &Target) -> Mode {
+        if inbound.stream() {
+            return Mode::Stream;
         }
+        let configured = self.settings.upstream_stream_for_non_stream && inbound.is_conversation();
+        let fold = match target.provider.adapter.fold() {
+            FoldPolicy::Always => inbound.is_conversation(),
+            FoldPolicy::Configured => configured,
+            FoldPolicy::ConfiguredUnlessPassthrough => configured && !inbound.is_passthrough(target),
+        };
+        if fold { Mode::Fold } else { Mode::Direct }
     }
 
     async fn serve_target(
         &self,
         target: &Target,
-        inbound: &Inbound,
+        inbound: &dyn Exchange,
         outbound: &Outbound,
         mode: Mode,
         plan: &Plan<'_>,
@@ -248,9 +246,7 @@ impl Engine {
                     class: failure.class,
                     message: message.clone(),
                 });
-                if provider.protocol == Protocol::CodeAssist && moves_to_next_base(&provider.name, failure.class) {
-                    provider.generation_base_failed();
-                }
+                provider.adapter.attempt_failed(provider, failure.class);
                 // A login that needs renewing is out of rotation by its own flag: no cooldown,
                 // so a new login is used at once.
                 if credential.needs_reauth() {
@@ -367,14 +363,15 @@ impl Engine {
                 Ok(Ok(())) => {}
             }
         }
-        let send = |token_body: Bytes| {
-            inbound.send(Send {
+        let send = |body: Bytes| {
+            inbound.send(UpstreamCall {
                 http: &self.http,
-                target,
+                provider: &target.provider,
                 credential,
+                upstream_model: &target.upstream_model,
                 client_headers: &context.client_headers,
-                body: token_body,
-                upstream_stream: !matches!(mode, Mode::Direct),
+                body,
+                stream: !matches!(mode, Mode::Direct),
             })
         };
         // Only an OAuth token can be refreshed and retried after a 401.
@@ -400,12 +397,12 @@ impl Engine {
         if !status.is_success() {
             let headers = response.headers().clone();
             let body = read_error_body(response, deadline).await;
-            return Attempt::Failed(classify_http(status.as_u16(), &headers, &body));
+            return Attempt::Failed(target.provider.adapter.classify(status.as_u16(), &headers, &body));
         }
         // Upstream answers are read as what they are, not as what was asked: servers that
         // ignore `stream: true` answer one JSON body, others stream to a non-stream request.
         let result = match (mode, answers_with_events(response.headers(), !matches!(mode, Mode::Direct))) {
-            (Mode::Stream, true) => self.commit_stream(target, inbound, UpstreamEvents::new(response)).await,
+            (Mode::Stream, true) => self.commit_stream(target, inbound, events_of(target, response)).await,
             (mode, false) => match self.read_whole(response).await {
                 Ok(Whole::Object(upstream)) if matches!(mode, Mode::Stream) => {
                     inbound.complete_as_stream(target, upstream).map(|(frames, usage)| {
@@ -423,7 +420,7 @@ impl Engine {
                 Ok(Whole::Chunks(events)) => self.fold_or_stream(target, inbound, mode, events).await,
                 Err(failure) => Err(failure),
             },
-            (mode, true) => self.fold_or_stream(target, inbound, mode, UpstreamEvents::new(response)).await,
+            (mode, true) => self.fold_or_stream(target, inbound, mode, events_of(target, response)).await,
         };
         match result {
             Ok(reply) => Attempt::Served(reply),
@@ -435,18 +432,19 @@ impl Engine {
     async fn fold_or_stream(
         &self,
         target: &Target,
-        inbound: &Inbound,
+        inbound: &dyn Exchange,
         mode: Mode,
         events: UpstreamEvents,
     ) -> Result<PendingReply, UpstreamFailure> {
-        match mode {
-            Mode::Stream => self.commit_stream(target, inbound, events).await,
-            // Chat upstreams fold into a `chat.completion` (kept whole for passthrough).
-            _ if target.provider.protocol == Protocol::OpenAi => {
-                let upstream = aggregate(target, events).await?;
+        if matches!(mode, Mode::Stream) {
+            return self.commit_stream(target, inbound, events).await;
+        }
+        match inbound.passthrough_fold(target) {
+            Some(fold) => {
+                let upstream = fold_passthrough(target, fold, events).await?;
                 inbound.complete(target, upstream).map(PendingReply::Complete)
             }
-            _ => {
+            None => {
                 let canonical = collect(target, inbound, events).await?;
                 inbound.complete_canonical(target, canonical).map(PendingReply::Complete)
             }
@@ -457,7 +455,7 @@ impl Engine {
     /// project discovered, before the call that needs them.
     async fn prepare_oauth(&self, handle: &Arc<OAuthHandle>, target: &Target) -> Result<(), UpstreamFailure> {
         handle.ensure_fresh(&self.http).await.map_err(|err| refresh_failure(handle, err))?;
-        if target.provider.protocol == Protocol::CodeAssist && handle.project().is_none() {
+        if target.provider.adapter.needs_project() && handle.project().is_none() {
             self.ensure_project(&target.provider, handle)
                 .await
                 .map_err(|message| UpstreamFailure::new(ErrorClass::ServerError, message))?;
@@ -470,7 +468,7 @@ impl Engine {
     async fn commit_stream(
         &self,
         target: &Target,
-        inbound: &Inbound,
+        inbound: &dyn Exchange,
         mut events: UpstreamEvents,
     ) -> Result<PendingReply, UpstreamFailure> {
         let commit_by = Instant::now() + self.settings.stream_commit_timeout;
@@ -539,18 +537,9 @@ fn answers_with_events(headers: &http::HeaderMap, asked_stream: bool) -> bool {
 struct Call<'a> {
     target: &'a Target,
     credential: &'a Credential,
-    inbound: &'a Inbound,
+    inbound: &'a dyn Exchange,
     body: Bytes,
     context: &'a RequestContext,
-}
-
-/// Whether a Code Assist failure moves generation to the next base (§9: 5xx or connection;
-/// §10 Antigravity: any error but a rate limit).
-fn moves_to_next_base(provider: &str, class: ErrorClass) -> bool {
-    match provider {
-        "antigravity" => !matches!(class, ErrorClass::RateLimit | ErrorClass::Quota | ErrorClass::Auth),
-        _ => matches!(class, ErrorClass::ServerError | ErrorClass::Connection | ErrorClass::Overloaded),
-    }
 }
 
 /// A refresh that failed, as the attempt's failure: a refused refresh token locks the credential
@@ -578,7 +567,7 @@ fn refresh_failure(handle: &OAuthHandle, err: RefreshError) -> UpstreamFailure {
 /// An upstream stream of any protocol folded into one canonical answer.
 async fn collect(
     target: &Target,
-    inbound: &Inbound,
+    inbound: &dyn Exchange,
     mut events: UpstreamEvents,
 ) -> Result<crate::formats::ir::Response, UpstreamFailure> {
     let mut decoder = inbound.decoder(target);
@@ -602,33 +591,27 @@ async fn collect(
     Ok(collector.finish(String::new(), target.served_id.clone()))
 }
 
-/// A Chat upstream stream folded into one `chat.completion` object.
-async fn aggregate(target: &Target, mut events: UpstreamEvents) -> Result<Map<String, Value>, UpstreamFailure> {
-    let mut aggregator = ChatAggregator::default();
-    let mut done = false;
+/// A same-protocol upstream stream folded into the client's complete body, as the upstream
+/// wrote it.
+async fn fold_passthrough(
+    target: &Target,
+    mut fold: Box<dyn PassthroughFold>,
+    mut events: UpstreamEvents,
+) -> Result<Map<String, Value>, UpstreamFailure> {
+    let mut terminal = false;
     while let Some(event) = events.next().await {
         let event = event.map_err(|err| classify_transport(&err))?;
-        if event.data.trim() == "[DONE]" {
-            done = true;
+        if fold.push(&event)? {
+            terminal = true;
             break;
         }
-        let chunk = parse_object(&event.data)?;
-        if let Some(error) = stream_error(&chunk) {
-            return Err(classify_stream_error(error));
-        }
-        aggregator.push(&chunk);
     }
-    if !aggregator.has_output() {
-        return Err(UpstreamFailure::new(ErrorClass::ServerError, "upstream answered with no content"));
-    }
-    if !done && !aggregator.finished() {
-        return Err(premature_end(false));
-    }
-    aggregator.close();
-    let Value::Object(completion) = aggregator.into_completion(&target.served_id) else {
-        unreachable!("a completion is an object")
-    };
-    Ok(completion)
+    fold.finish(&target.served_id, terminal)
+}
+
+/// The upstream's events, through the provider's rewriting when it has one.
+fn events_of(target: &Target, response: reqwest::Response) -> UpstreamEvents {
+    UpstreamEvents::new(response).filtered(target.provider.profile.event_filter())
 }
 
 /// The error body, read until it ends, grows too large, or time is up: whichever of the

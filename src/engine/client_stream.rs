@@ -10,12 +10,12 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures::Stream;
 
-use super::transport::classify_transport;
-use crate::formats::failure::UpstreamFailure;
 use super::redact::Redactor;
-use super::relay::{Relay, Replayed};
+use super::transport::classify_transport;
 use super::upstream_events::UpstreamEvents;
+use crate::formats::failure::UpstreamFailure;
 use crate::formats::openai::usage::TokenUsage;
+use crate::formats::relay::{Relay, Replayed};
 use crate::pool::CredentialLease;
 
 /// The client's stream bytes (SSE frames in its own family).

@@ -9,10 +9,10 @@ use serde_json::{Map, Value};
 use tokio::time::{Instant, timeout};
 
 use super::Engine;
-use super::exchange::to_bytes;
 use super::resolve::resolve_targets;
 use crate::config::CountTokensMode;
-use crate::providers::{Protocol, anthropic, gemini};
+use crate::formats::protocol::Protocol;
+use crate::providers::protocol::UpstreamCall;
 
 /// A count is a quick call; past this the local estimate answers.
 const COUNT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -21,8 +21,9 @@ impl Engine {
     /// The upstream's count of a Messages request's input, when the model's provider has a
     /// count endpoint and the mode allows asking it; `None` means "count locally" (local mode,
     /// no endpoint, no free credential, or any failure).
-    /// `family` is the protocol the client speaks: only an upstream of the same protocol is
-    /// asked, with the client's own body. `model` is the client's `provider/model` or alias.
+    /// `family` is the protocol the client speaks natively: only an upstream of that protocol
+    /// with a count endpoint is asked, with the client's own body. `model` is the client's
+    /// `provider/model` or alias.
     pub async fn count_tokens_upstream(
         &self,
         family: Protocol,
@@ -37,35 +38,21 @@ impl Engine {
         };
         let targets = resolve_targets(&self.registry, &self.filter, &self.fallbacks, &self.aliases, model).ok()?;
         let target = targets.into_iter().next()?;
-        if target.provider.protocol != family || !matches!(family, Protocol::Anthropic | Protocol::Gemini) {
+        if target.provider.protocol != family {
             return None;
         }
         let scope = self.scope_for(&target);
         let lease = self.pool.acquire(&target.provider.name, &scope, None, &[], Instant::now() + wait).await.ok()?;
-        let (provider, credential, upstream_model) = (&target.provider, &lease.credential, &target.upstream_model);
-        let request = if family == Protocol::Anthropic {
-            let mut request: Map<String, Value> = anthropic::COUNT_FIELDS
-                .iter()
-                .filter_map(|k| Some(((*k).to_string(), body.get(*k)?.clone())))
-                .collect();
-            request.insert("model".into(), Value::from(upstream_model.clone()));
-            anthropic::count_tokens(&self.http, provider, credential, client_headers, to_bytes(&request))
-        } else {
-            let mut request = body.clone();
-            for key in ["generateContentRequest", "generate_content_request"] {
-                if let Some(Value::Object(inner)) = request.get_mut(key) {
-                    inner.insert("model".into(), Value::from(format!("models/{upstream_model}")));
-                }
-            }
-            gemini::call(
-                &self.http,
-                provider,
-                credential,
-                upstream_model,
-                gemini::Method::CountTokens,
-                to_bytes(&request),
-            )
+        let call = UpstreamCall {
+            http: &self.http,
+            provider: &target.provider,
+            credential: &lease.credential,
+            upstream_model: &target.upstream_model,
+            client_headers,
+            body: bytes::Bytes::new(),
+            stream: false,
         };
+        let request = target.provider.adapter.count_tokens(call, body)?;
         let call = async {
             let response = request.send().await?;
             let status = response.status();

@@ -1,6 +1,6 @@
 //! OAuth logins kept ready while serving (credentials specification §6): a pass at start-up and
-//! then every minute refreshes the tokens that are due and finds the Code Assist project of
-//! logins that have none, so requests rarely wait for either.
+//! then every minute refreshes the tokens that are due and finds the project of logins whose
+//! protocol needs one (Code Assist), so requests rarely wait for either.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::Engine;
 use crate::auth::oauth::refresh::RefreshError;
 use crate::auth::oauth::runtime::OAuthHandle;
-use crate::providers::{Protocol, Provider, code_assist};
+use crate::providers::Provider;
 
 /// How often the background pass runs.
 pub const REFRESH_EVERY: Duration = Duration::from_secs(60);
@@ -36,7 +36,7 @@ impl Engine {
                 return;
             }
         }
-        if provider.protocol == Protocol::CodeAssist
+        if provider.adapter.needs_project()
             && handle.project().is_none()
             && let Err(message) = self.ensure_project(provider, handle).await
         {
@@ -56,15 +56,12 @@ impl Engine {
         }
     }
 
-    /// Finds (and stores) the Code Assist project of a login that has none.
+    /// Finds (and stores) the project of a login whose protocol needs one and that has none.
     pub(super) async fn ensure_project(&self, provider: &Provider, handle: &OAuthHandle) -> Result<(), String> {
         let token = handle.bearer().unwrap_or_default();
-        let configured = match provider.name.as_str() {
-            "antigravity" => self.settings.antigravity_project.as_deref(),
-            _ => self.settings.gemini_cli_project.as_deref(),
-        };
-        let found = code_assist::discover(&self.http, provider, &token, configured).await?;
-        handle.set_project(&found.project, found.tier.as_deref()).await;
+        if let Some(found) = provider.adapter.discover_project(&self.http, provider, &token).await? {
+            handle.set_project(&found.project, found.tier.as_deref()).await;
+        }
         Ok(())
     }
 

@@ -3,28 +3,27 @@
 //! back or fail), and the shared upstream client.
 
 pub mod attempt;
-pub mod chat;
-pub mod transport;
 pub mod client_stream;
 pub mod count_tokens;
+pub mod embeddings;
 pub mod error;
 pub mod exchange;
-pub mod gemini;
 pub mod logins;
-pub mod messages;
 pub mod models;
 pub mod probe;
 pub mod redact;
-pub mod relay;
+pub mod request;
 pub mod resolve;
 pub mod session;
 pub mod signatures;
+pub mod transport;
 pub mod upstream_events;
 
 use std::sync::Arc;
 
 pub use attempt::{Answer, Reply, RequestContext, Served};
 pub use error::EngineError;
+pub use request::ClientRequest;
 
 use crate::catalog::ModelCatalog;
 use crate::catalog::filter::ModelFilter;
@@ -36,6 +35,15 @@ use crate::pool::{CredentialPool, PoolSettings};
 use crate::providers::Registry;
 use crate::store::{self, StateSnapshot, StateStore, StoreError};
 use redact::Redactor;
+
+/// The client headers of a request that an upstream protocol may forward.
+pub fn forwarded_headers(headers: &http::HeaderMap) -> Vec<(http::HeaderName, http::HeaderValue)> {
+    headers
+        .iter()
+        .filter(|(name, _)| crate::providers::protocol::forwards_client_header(name))
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect()
+}
 
 /// The upstream HTTP client could not be built (bad proxy URL, TLS setup).
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +100,12 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// Serves one chat turn of any client family; the answer is the family's complete body or
+    /// its stream.
+    pub async fn respond(&self, request: ClientRequest, context: RequestContext) -> Result<Answer, EngineError> {
+        self.serve(&exchange::Conversation::new(request, &self.signatures), context).await
+    }
+
     /// `extra_secrets` are values that are not provider credentials but must never leave the
     /// process either (the proxy keys).
     pub fn new(config: EngineConfig, extra_secrets: Vec<String>) -> Result<Self, ClientBuildError> {

@@ -7,7 +7,7 @@ use tokio::time::Instant;
 
 use super::Engine;
 use crate::catalog::ModelCard;
-use crate::providers::{self, Provider};
+use crate::providers::Provider;
 
 /// A listing call should be quick; a slow one must not hold `/v1/models` for the full deadline.
 const LISTING_TIMEOUT: Duration = Duration::from_secs(15);
@@ -51,7 +51,7 @@ impl Engine {
         let timeout = LISTING_TIMEOUT.min(self.settings.global_timeout);
         for credential in &provider.credentials {
             let call = async {
-                let response = providers::list_models(&self.http, provider, url, credential).send().await?;
+                let response = provider.adapter.models_request(&self.http, url, credential).send().await?;
                 let status = response.status();
                 let body = response.bytes().await?;
                 Ok::<_, reqwest::Error>((status, body))
@@ -77,6 +77,6 @@ impl Engine {
 }
 
 fn parse_cards(provider: &Provider, body: &[u8], now: u64) -> Option<Vec<ModelCard>> {
-    let models = providers::parse_model_list(provider.protocol, body).ok()?;
+    let models = provider.adapter.parse_model_list(body).ok()?;
     Some(models.iter().map(|m| ModelCard::new(&provider.name, &m.id, m.created.unwrap_or(now))).collect())
 }

@@ -12,9 +12,9 @@ use tokio::time::Instant;
 
 use super::Engine;
 use super::transport::classify_transport;
-use crate::formats::failure::{ErrorClass, UpstreamFailure, classify_http};
 use crate::auth::Credential;
-use crate::providers::{self, Provider};
+use crate::formats::failure::{ErrorClass, UpstreamFailure, classify_http};
+use crate::providers::Provider;
 
 /// What a probe says about a credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -240,7 +240,7 @@ impl Engine {
             .unwrap_or_else(|| format!("{}{}", provider.base_url, provider.protocol.models_path()));
         let started = Instant::now();
         let call = async {
-            let response = providers::list_models(&self.http, provider, &url, credential).send().await?;
+            let response = provider.adapter.models_request(&self.http, &url, credential).send().await?;
             let (status, headers) = (response.status(), response.headers().clone());
             let body = response.bytes().await?;
             Ok::<_, reqwest::Error>((status, headers, body))
@@ -250,7 +250,7 @@ impl Engine {
         let failure = match answer {
             Ok(Ok((status, _, body))) if status.is_success() => {
                 result.status = Some(status.as_u16());
-                return match providers::parse_model_list(provider.protocol, &body) {
+                return match provider.adapter.parse_model_list(&body) {
                     Ok(models) => {
                         result.result = ProbeOutcome::Ok;
                         let plural = if models.len() == 1 { "" } else { "s" };

@@ -5,12 +5,15 @@
 //! re-attached before the request is encoded for its upstream.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::formats::ir::{Message, Part, Request, Response, Role, Signature};
+use crate::formats::collect::Collector;
+use crate::formats::failure::UpstreamFailure;
+use crate::formats::ir::{Message, Part, Request, Response, Role, Signature, StreamEvent};
+use crate::formats::relay::ClientEncoder;
 
 /// Entries kept at most; the oldest go first beyond this.
 const MAX_ENTRIES: usize = 50_000;
@@ -115,10 +118,49 @@ fn restore_turn(message: &mut Message, entries: &HashMap<String, Entry>, fresh: 
     }
 }
 
+/// A client encoder that also records the answer's reasoning and tool-call signatures in the
+/// signature cache (for Chat clients, which cannot carry them, §10).
+pub struct RecordingEncoder {
+    inner: Box<dyn ClientEncoder>,
+    recorder: Option<Collector>,
+    cache: Arc<SignatureCache>,
+}
+
+impl RecordingEncoder {
+    pub fn new(inner: Box<dyn ClientEncoder>, cache: Arc<SignatureCache>) -> Self {
+        Self { inner, recorder: Some(Collector::default()), cache }
+    }
+}
+
+impl ClientEncoder for RecordingEncoder {
+    fn push(&mut self, event: &StreamEvent) -> Vec<u8> {
+        if let Some(recorder) = &mut self.recorder {
+            recorder.push(event.clone());
+        }
+        self.inner.push(event)
+    }
+
+    fn finish(&mut self) -> Vec<u8> {
+        if let Some(recorder) = self.recorder.take() {
+            self.cache.remember_response(&recorder.finish(String::new(), String::new()));
+        }
+        self.inner.finish()
+    }
+
+    fn error(&mut self, failure: &UpstreamFailure, message: &str) -> Vec<u8> {
+        self.recorder = None;
+        self.inner.error(failure, message)
+    }
+
+    fn is_done(&self) -> bool {
+        self.inner.is_done()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::ir::{StopReason, StreamEvent, ToolCall, Usage};
+    use crate::formats::ir::{StopReason, ToolCall, Usage};
 
     fn sig(value: &str) -> Signature {
         Signature { origin: "gemini".into(), value: value.into() }
@@ -163,7 +205,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_streamed_turn_is_recorded_like_a_whole_one() {
-        use crate::engine::relay::Collector;
+        use crate::formats::collect::Collector;
         let cache = SignatureCache::new(Duration::from_secs(60));
         let mut collector = Collector::default();
         for event in [

@@ -23,4 +23,3 @@ pub fn classify_transport(err: &reqwest::Error) -> UpstreamFailure {
     let message = if cause.is_empty() { format!("upstream {what}") } else { format!("upstream {what}: {cause}") };
     UpstreamFailure::new(ErrorClass::Connection, message)
 }
-

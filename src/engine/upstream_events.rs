@@ -6,6 +6,7 @@ use std::pin::Pin;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 
+use crate::formats::relay::EventFilter;
 use crate::formats::sse::{SseDecoder, SseEvent};
 
 type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
@@ -16,6 +17,8 @@ pub struct UpstreamEvents {
     ready: VecDeque<SseEvent>,
     scratch: Vec<SseEvent>,
     ended: bool,
+    /// The provider's rewriting of its events, when it has one.
+    filter: Option<Box<dyn EventFilter>>,
 }
 
 impl UpstreamEvents {
@@ -26,7 +29,14 @@ impl UpstreamEvents {
             ready: VecDeque::new(),
             scratch: Vec::new(),
             ended: false,
+            filter: None,
         }
+    }
+
+    /// The same events, each passed through `filter` first (dropped when it says so).
+    pub fn filtered(mut self, filter: Option<Box<dyn EventFilter>>) -> Self {
+        self.filter = filter;
+        self
     }
 
     /// Events that are all known already (an upstream that answered a stream request with one
@@ -38,6 +48,7 @@ impl UpstreamEvents {
             ready: events.into(),
             scratch: Vec::new(),
             ended: true,
+            filter: None,
         }
     }
 
@@ -46,7 +57,13 @@ impl UpstreamEvents {
     pub async fn next(&mut self) -> Option<Result<SseEvent, reqwest::Error>> {
         loop {
             if let Some(event) = self.ready.pop_front() {
-                return Some(Ok(event));
+                match &mut self.filter {
+                    None => return Some(Ok(event)),
+                    Some(filter) => match filter.filter(event) {
+                        Some(event) => return Some(Ok(event)),
+                        None => continue,
+                    },
+                }
             }
             if self.ended {
                 return None;

@@ -1,10 +1,15 @@
 //! Wire formats: pure types, parsers and translators, with no IO.
 
 pub mod anthropic;
+pub mod collect;
 pub mod failure;
+pub mod family;
 pub mod gemini;
 pub mod ir;
+pub mod json;
 pub mod openai;
+pub mod protocol;
+pub mod relay;
 pub mod sse;
 
 /// Why a client's request (or its translation) was refused: HTTP 400 in the client's family,

@@ -1,11 +1,105 @@
-//! Adapter for the Anthropic Messages API: endpoints, the `x-api-key` header, the API version,
-//! and which client headers travel upstream.
+//! The Anthropic Messages protocol (`{base}/v1/messages`): the `x-api-key` header, the API
+//! version, which client headers travel upstream, and the exact token count endpoint.
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
+use serde_json::{Map, Value};
 
 use super::Provider;
+use super::openai::{ListedModel, parse_model_list};
+use super::protocol::{EncodeTarget, Encoded, PassthroughEdits, UpstreamCall, UpstreamProtocol};
 use crate::auth::Credential;
+use crate::formats::InvalidRequest;
+use crate::formats::anthropic::upstream::{self as messages_upstream, AnthropicDecoder};
+use crate::formats::failure::{UpstreamFailure, classify_anthropic_error};
+use crate::formats::ir;
+use crate::formats::json::{Edits, to_bytes};
+use crate::formats::protocol::Protocol;
+use crate::formats::relay::UpstreamDecoder;
+
+pub struct AnthropicMessages;
+
+impl UpstreamProtocol for AnthropicMessages {
+    fn id(&self) -> Protocol {
+        Protocol::Anthropic
+    }
+
+    fn encode(&self, request: &ir::Request, target: EncodeTarget<'_>) -> Result<Encoded, InvalidRequest> {
+        let encoded = messages_upstream::encode_upstream(request, target.upstream_model, target.stream)?;
+        Ok(Encoded { body: encoded.body, dropped: encoded.dropped_params, adjustments: encoded.adjustments })
+    }
+
+    /// Only `model`, `max_tokens` (required by the API: the client's, capped at the model's
+    /// limit, else the default) and the temperature policy change; `stream` is the client's, as
+    /// Messages passthrough is never folded.
+    fn patch_passthrough(&self, body: &Map<String, Value>, edits: PassthroughEdits<'_>) -> (Bytes, Vec<String>) {
+        let mut changes = Edits::default();
+        let mut adjustments = Vec::new();
+        changes.set("model", edits.upstream_model);
+        let max = match (body.get("max_tokens").and_then(Value::as_u64), edits.output_limit) {
+            (Some(max), Some(limit)) if max > limit => {
+                adjustments.push(format!("max_tokens_lowered_to_{limit}"));
+                limit
+            }
+            (Some(max), _) => max,
+            (None, _) => {
+                adjustments.push("max_tokens_defaulted".to_string());
+                edits.default_output
+            }
+        };
+        changes.set("max_tokens", max);
+        if let Some(value) = body.get("temperature").and_then(Value::as_f64) {
+            match edits.temperature_zero.apply(Some(value)) {
+                Some(t) if t == value => {}
+                Some(t) => changes.set("temperature", t),
+                None => changes.remove("temperature"),
+            }
+        }
+        (changes.apply(body), adjustments)
+    }
+
+    fn requires_output_limit(&self) -> bool {
+        true
+    }
+
+    fn generate(&self, call: UpstreamCall<'_>) -> reqwest::RequestBuilder {
+        messages(call.http, call.provider, call.credential, call.client_headers, call.body)
+    }
+
+    fn stream_decoder(&self, _provider: &Provider, _renames: Vec<(String, String)>) -> Box<dyn UpstreamDecoder> {
+        Box::new(AnthropicDecoder::default())
+    }
+
+    fn decode_complete(
+        &self,
+        body: &Map<String, Value>,
+        _provider: &Provider,
+        served: &str,
+    ) -> Result<ir::Response, InvalidRequest> {
+        messages_upstream::decode_upstream_response(body, served)
+    }
+
+    fn error_in_body(&self, body: &Map<String, Value>) -> Option<UpstreamFailure> {
+        (body.get("type").and_then(Value::as_str) == Some("error"))
+            .then(|| classify_anthropic_error(body.get("error").unwrap_or(&Value::Null)))
+    }
+
+    fn models_request(&self, http: &reqwest::Client, url: &str, credential: &Credential) -> reqwest::RequestBuilder {
+        list_models(http, url, credential)
+    }
+
+    fn parse_model_list(&self, body: &[u8]) -> Result<Vec<ListedModel>, serde_json::Error> {
+        parse_model_list(body)
+    }
+
+    /// Anthropic's own count of a Messages body (only the fields the endpoint takes).
+    fn count_tokens(&self, call: UpstreamCall<'_>, body: &Map<String, Value>) -> Option<reqwest::RequestBuilder> {
+        let mut request: Map<String, Value> =
+            COUNT_FIELDS.iter().filter_map(|k| Some(((*k).to_string(), body.get(*k)?.clone()))).collect();
+        request.insert("model".into(), Value::from(call.upstream_model));
+        Some(count_tokens(call.http, call.provider, call.credential, call.client_headers, to_bytes(&request)))
+    }
+}
 
 /// The API version sent when the client named none (translation specification §2).
 pub const DEFAULT_VERSION: &str = "2023-06-01";

@@ -8,18 +8,136 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::formats::{random_uuid, uuid_string};
+use crate::auth::Credential;
+use crate::formats::failure::{ErrorClass, UpstreamFailure, classify_stream_error};
+use crate::formats::gemini::relay::GeminiDecoder;
+use crate::formats::gemini::{request as gemini_request, response as gemini_response};
+use crate::formats::ir;
+use crate::formats::json::to_bytes;
+use crate::formats::openai::chunk::stream_error;
+use crate::formats::protocol::Protocol;
+use crate::formats::relay::UpstreamDecoder;
+use crate::formats::{InvalidRequest, random_uuid, uuid_string};
 
 use super::Provider;
+use super::openai::{ListedModel, list_models, parse_model_list};
+use super::protocol::{EncodeTarget, Encoded, FoldPolicy, PassthroughEdits, UpstreamCall, UpstreamProtocol};
 
-/// Which client's dialect of the API.
+/// Google's Code Assist API as one client's logins speak it.
+pub struct CodeAssist(CodeAssistClient);
+
+static GEMINI_CLI: CodeAssist = CodeAssist(CodeAssistClient::GeminiCli);
+static ANTIGRAVITY: CodeAssist = CodeAssist(CodeAssistClient::Antigravity);
+
+/// The Code Assist protocol of the provider `name`.
+pub fn adapter(name: &str) -> &'static dyn UpstreamProtocol {
+    if name == "antigravity" { &ANTIGRAVITY } else { &GEMINI_CLI }
+}
+
+impl UpstreamProtocol for CodeAssist {
+    fn id(&self) -> Protocol {
+        Protocol::CodeAssist
+    }
+
+    /// A Gemini request (cleaned schemas, the login's signature origin); the envelope is added
+    /// per call, as it names the login's project.
+    fn encode(&self, request: &ir::Request, target: EncodeTarget<'_>) -> Result<Encoded, InvalidRequest> {
+        let origin = target.provider.name.as_str();
+        let encoded = gemini_request::encode_upstream(request, target.upstream_model, origin, Protocol::CodeAssist)?;
+        Ok(Encoded { body: encoded.body, dropped: encoded.dropped_params, adjustments: encoded.adjustments })
+    }
+
+    /// No client speaks Code Assist itself; a Gemini body is edited as the Gemini API edits it.
+    fn patch_passthrough(&self, body: &Map<String, Value>, edits: PassthroughEdits<'_>) -> (Bytes, Vec<String>) {
+        super::gemini::generation_config_edits(body, edits)
+    }
+
+    fn generate(&self, call: UpstreamCall<'_>) -> reqwest::RequestBuilder {
+        let project = call.credential.oauth.as_ref().and_then(|h| h.project()).unwrap_or_default();
+        let inner: Map<String, Value> = serde_json::from_slice(&call.body).unwrap_or_default();
+        let wrapped = to_bytes(&wrap(self.0, call.upstream_model, &project, inner));
+        let token = call.credential.secret();
+        generate(call.http, call.provider, &token, call.upstream_model, call.stream, wrapped)
+    }
+
+    fn stream_decoder(&self, provider: &Provider, renames: Vec<(String, String)>) -> Box<dyn UpstreamDecoder> {
+        Box::new(GeminiDecoder::new(&provider.name, renames))
+    }
+
+    /// Signatures of Code Assist are only valid for the login that issued them: their origin is
+    /// the provider.
+    fn decode_complete(
+        &self,
+        body: &Map<String, Value>,
+        provider: &Provider,
+        served: &str,
+    ) -> Result<ir::Response, InvalidRequest> {
+        gemini_response::decode_upstream_response(body, served, &provider.name)
+    }
+
+    fn error_in_body(&self, body: &Map<String, Value>) -> Option<UpstreamFailure> {
+        stream_error(body).map(classify_stream_error)
+    }
+
+    /// Generation is always streamed (credentials specification §9).
+    fn fold(&self) -> FoldPolicy {
+        FoldPolicy::Always
+    }
+
+    fn tool_renames(&self, request: &ir::Request) -> Vec<(String, String)> {
+        super::gemini::tool_renames(request)
+    }
+
+    fn model_in_path(&self) -> bool {
+        true
+    }
+
+    fn needs_project(&self) -> bool {
+        true
+    }
+
+    /// The next generation base after a failure the client itself moves on after (§9: 5xx or
+    /// connection; §10 Antigravity: any error but a rate limit or a refused login).
+    fn attempt_failed(&self, provider: &Provider, class: ErrorClass) {
+        let moves_on = match self.0 {
+            CodeAssistClient::Antigravity => {
+                !matches!(class, ErrorClass::RateLimit | ErrorClass::Quota | ErrorClass::Auth)
+            }
+            CodeAssistClient::GeminiCli => {
+                matches!(class, ErrorClass::ServerError | ErrorClass::Connection | ErrorClass::Overloaded)
+            }
+        };
+        if moves_on {
+            provider.generation_base_failed();
+        }
+    }
+
+    fn discover_project<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
+        provider: &'a Provider,
+        token: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<Option<Discovered>, String>> {
+        Box::pin(async move { discover(http, provider, token, provider.project.as_deref()).await.map(Some) })
+    }
+
+    fn models_request(&self, http: &reqwest::Client, url: &str, credential: &Credential) -> reqwest::RequestBuilder {
+        list_models(http, url, credential)
+    }
+
+    fn parse_model_list(&self, body: &[u8]) -> Result<Vec<ListedModel>, serde_json::Error> {
+        parse_model_list(body)
+    }
+}
+
+/// Which client's logins speak the API (they differ in envelope, headers and model names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flavor {
+pub enum CodeAssistClient {
     GeminiCli,
     Antigravity,
 }
 
-impl Flavor {
+impl CodeAssistClient {
     pub fn of(provider: &Provider) -> Self {
         if provider.name == "antigravity" { Self::Antigravity } else { Self::GeminiCli }
     }
@@ -34,17 +152,22 @@ const CLIENT_METADATA: &str =
     r#"{"ideType":"IDE_UNSPECIFIED","platform":"PLATFORM_UNSPECIFIED","pluginType":"GEMINI"}"#;
 
 /// The generation body: the Gemini request inside the envelope (§9, §10).
-pub fn wrap(flavor: Flavor, model: &str, project: &str, mut request: Map<String, Value>) -> Map<String, Value> {
+pub fn wrap(
+    flavor: CodeAssistClient,
+    model: &str,
+    project: &str,
+    mut request: Map<String, Value>,
+) -> Map<String, Value> {
     let first_user_text = first_user_text(&request);
     let mut body = Map::new();
     match flavor {
-        Flavor::GeminiCli => {
+        CodeAssistClient::GeminiCli => {
             request.insert("session_id".into(), Value::from(session_uuid(first_user_text.as_deref())));
             body.insert("model".into(), Value::from(model));
             body.insert("project".into(), Value::from(project));
             body.insert("user_prompt_id".into(), Value::from(random_hex(14)));
         }
-        Flavor::Antigravity => {
+        CodeAssistClient::Antigravity => {
             let upstream_model = antigravity_model(model, &request);
             request.insert("sessionId".into(), Value::from(antigravity_session(first_user_text.as_deref())));
             body.insert("project".into(), Value::from(project));
@@ -74,8 +197,8 @@ pub fn generate(
         .header(http::header::CONTENT_TYPE, "application/json")
         .header(http::header::ACCEPT, "*/*")
         .body(body);
-    match Flavor::of(provider) {
-        Flavor::GeminiCli => request
+    match CodeAssistClient::of(provider) {
+        CodeAssistClient::GeminiCli => request
             .header(
                 http::header::USER_AGENT,
                 format!(
@@ -83,7 +206,7 @@ pub fn generate(
                 ),
             )
             .header("x-goog-api-client", format!("gl-node/{GEMINI_CLI_GL_NODE}")),
-        Flavor::Antigravity => request
+        CodeAssistClient::Antigravity => request
             .header(http::header::USER_AGENT, format!("antigravity/{ANTIGRAVITY_UA_VERSION} windows/amd64"))
             .header("x-goog-api-client", "google-cloud-sdk vscode_cloudshelleditor/0.1")
             .header("client-metadata", CLIENT_METADATA),
@@ -103,14 +226,14 @@ fn management(
         .header(http::header::CONTENT_TYPE, "application/json")
         .header(http::header::ACCEPT, "*/*")
         .body(body.to_string());
-    match Flavor::of(provider) {
-        Flavor::GeminiCli => request
+    match CodeAssistClient::of(provider) {
+        CodeAssistClient::GeminiCli => request
             .header(
                 http::header::USER_AGENT,
                 format!("GeminiCLI/{GEMINI_CLI_UA_VERSION} ({GEMINI_CLI_PLATFORM}) google-api-nodejs-client/{GEMINI_CLI_NODE_CLIENT}"),
             )
             .header("x-goog-api-client", format!("gl-node/{GEMINI_CLI_GL_NODE}")),
-        Flavor::Antigravity => request
+        CodeAssistClient::Antigravity => request
             .header(http::header::USER_AGENT, "google-api-nodejs-client/10.3.0")
             .header("x-goog-api-client", "gl-node/22.18.0")
             .header("client-metadata", CLIENT_METADATA),
@@ -279,13 +402,14 @@ mod tests {
     #[test]
     fn gemini_cli_requests_are_wrapped_with_project_and_a_stable_session() {
         let request = json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]});
-        let body = wrap(Flavor::GeminiCli, "gemini-2.5-pro", "proj-1", request.as_object().unwrap().clone());
+        let body = wrap(CodeAssistClient::GeminiCli, "gemini-2.5-pro", "proj-1", request.as_object().unwrap().clone());
         assert_eq!((body["model"].as_str(), body["project"].as_str()), (Some("gemini-2.5-pro"), Some("proj-1")));
         assert_eq!(body["user_prompt_id"].as_str().unwrap().len(), 14);
-        let again = wrap(Flavor::GeminiCli, "m", "p", request.as_object().unwrap().clone());
+        let again = wrap(CodeAssistClient::GeminiCli, "m", "p", request.as_object().unwrap().clone());
         assert_eq!(body["request"]["session_id"], again["request"]["session_id"]);
         assert_eq!(body["request"]["session_id"].as_str().unwrap().len(), 36);
-        let antigravity = wrap(Flavor::Antigravity, "claude-sonnet-4-5", "p", request.as_object().unwrap().clone());
+        let antigravity =
+            wrap(CodeAssistClient::Antigravity, "claude-sonnet-4-5", "p", request.as_object().unwrap().clone());
         assert!(antigravity["request"]["sessionId"].as_str().unwrap().starts_with('-'));
         assert!(antigravity["requestId"].as_str().unwrap().starts_with("agent-"));
     }

@@ -1,8 +1,42 @@
-//! iFlow's OpenAI-compatible API (credentials specification §12): requests carry the account's
-//! API key and a signature of the client name, a session id and the time.
+//! iFlow's OpenAI-compatible API (credentials specification §12): the portal's request shape
+//! without `stream_options` (it answers 406), a placeholder function for an explicitly empty tool
+//! list, and requests that carry the account's API key and a signature of the client name, a
+//! session id and the time.
 
 use hmac::{Hmac, Mac};
+use serde_json::{Map, Value, json};
 use sha2::Sha256;
+
+use super::portal::keep_portal_params;
+use super::profile::ProviderProfile;
+
+pub struct IFlow;
+
+impl ProviderProfile for IFlow {
+    fn shapes_body(&self) -> bool {
+        true
+    }
+
+    fn shape_body(&self, body: &mut Map<String, Value>, _placeholder_tool: bool) -> Vec<String> {
+        let dropped = keep_portal_params(body);
+        body.remove("stream_options");
+        if body.get("tools").and_then(Value::as_array).is_some_and(Vec::is_empty) {
+            body.insert(
+                "tools".into(),
+                json!([{"type": "function", "function": {"name": "noop", "parameters": {"type": "object"}}}]),
+            );
+        }
+        dropped
+    }
+
+    fn sign(&self, mut request: reqwest::RequestBuilder, secret: &str) -> reqwest::RequestBuilder {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        for (name, value) in signed_headers(secret, &new_session_id(), now as i64) {
+            request = request.header(name, value);
+        }
+        request
+    }
+}
 
 /// The headers of one iFlow request signed with `api_key` at `timestamp_ms`.
 pub fn signed_headers(api_key: &str, session_id: &str, timestamp_ms: i64) -> [(&'static str, String); 4] {
@@ -41,5 +75,15 @@ mod tests {
         assert_eq!(headers[3], ("x-iflow-signature", hmac_sha256_hex("key", "iFlow-Cli:s:1")));
         assert_eq!(headers[2], ("x-iflow-timestamp", "1".to_string()));
         assert!(new_session_id().starts_with("session-"));
+    }
+
+    #[test]
+    fn the_portal_shape_drops_stream_options_and_fills_an_empty_tool_list() {
+        let mut body = json!({"model": "m", "messages": [], "stream_options": {}}).as_object().unwrap().clone();
+        IFlow.shape_body(&mut body, true);
+        assert!(body.get("stream_options").is_none() && body.get("tools").is_none());
+        let mut empty = json!({"model": "m", "messages": [], "tools": []}).as_object().unwrap().clone();
+        IFlow.shape_body(&mut empty, true);
+        assert_eq!(empty["tools"][0]["function"]["name"], "noop");
     }
 }

@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use super::Protocol;
 use super::builtin::{ModelListing, PROVIDER_ALIASES, builtin};
+use super::profile::{ProviderProfile, profile_for};
+use super::protocol::{UpstreamProtocol, adapter_for};
 use crate::auth::Credential;
 use crate::auth::env_keys::api_key_vars;
 use crate::auth::oauth::runtime::OAuthHandle;
@@ -16,10 +18,16 @@ use crate::config::env_names::{API_BASE_SUFFIX, API_FORMAT_SUFFIX};
 use crate::config::{Env, LoadWarning};
 
 /// One routable provider.
-#[derive(Debug)]
 pub struct Provider {
     pub name: String,
     pub protocol: Protocol,
+    /// How its protocol is spoken ([`adapter_for`]).
+    pub adapter: &'static dyn UpstreamProtocol,
+    /// Its quirks ([`profile_for`]).
+    pub profile: &'static dyn ProviderProfile,
+    /// The project its logins work in when one is configured (`GEMINI_CLI_PROJECT_ID`,
+    /// `ANTIGRAVITY_PROJECT_ID`); logins without a project discover one.
+    pub project: Option<String>,
     /// Normalised base URL (what the vendor's SDK takes as `base_url`).
     pub base_url: String,
     /// Where the live model list is fetched, if anywhere.
@@ -36,7 +44,37 @@ pub struct Provider {
     pub generation_cursor: std::sync::atomic::AtomicUsize,
 }
 
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider")
+            .field("name", &self.name)
+            .field("protocol", &self.protocol)
+            .field("base_url", &self.base_url)
+            .field("credentials", &self.credentials.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Provider {
+    /// A provider of `protocol` at `base_url` with its adapter and profile, no credentials and
+    /// no overrides yet.
+    pub fn new(name: &str, protocol: Protocol, base_url: String) -> Self {
+        Self {
+            name: name.to_string(),
+            protocol,
+            adapter: adapter_for(protocol, name),
+            profile: profile_for(name),
+            project: None,
+            base_url,
+            models_url: None,
+            credentials: Vec::new(),
+            custom: false,
+            base_overridden: false,
+            generation_bases: Vec::new(),
+            generation_cursor: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
     /// Where generation requests go now.
     pub fn generation_base(&self) -> &str {
         match self.generation_bases.len() {
@@ -157,14 +195,12 @@ impl Registry {
             let base_overridden = bases.contains_key(&name);
             let provider = Provider {
                 generation_bases: if base_overridden { Vec::new() } else { default_generation_bases(&name) },
-                name: name.clone(),
-                protocol,
-                base_url,
+                project: configured_project(env, &name),
                 models_url,
                 credentials,
                 custom,
                 base_overridden,
-                generation_cursor: std::sync::atomic::AtomicUsize::new(0),
+                ..Provider::new(&name, protocol, base_url)
             };
             registry.providers.insert(name, Arc::new(provider));
         }
@@ -225,6 +261,20 @@ impl Registry {
             .flat_map(|p| p.credentials.iter().filter(|c| c.oauth.is_none()).map(|c| c.secret().into_owned()))
             .collect()
     }
+}
+
+/// The project configured for a provider's logins (`GEMINI_CLI_PROJECT_ID`;
+/// `ANTIGRAVITY_PROJECT_ID`, else `GOOGLE_CLOUD_PROJECT`).
+fn configured_project(env: &Env, name: &str) -> Option<String> {
+    use crate::config::env_names as names;
+    let project = match name {
+        "gemini_cli" => env.get_nonempty(names::GEMINI_CLI_PROJECT_ID),
+        "antigravity" => {
+            env.get_nonempty(names::ANTIGRAVITY_PROJECT_ID).or_else(|| env.get_nonempty(names::GOOGLE_CLOUD_PROJECT))
+        }
+        _ => None,
+    };
+    project.map(|p| p.trim().to_string())
 }
 
 /// A custom provider's protocol from `<NAME>_API_FORMAT` (default `openai`).
@@ -374,15 +424,9 @@ mod tests {
     #[test]
     fn code_assist_generation_moves_to_the_next_base_after_a_failure() {
         let p = |base_overridden: bool| Provider {
-            name: "gemini_cli".into(),
-            protocol: Protocol::CodeAssist,
-            base_url: "https://cloudcode-pa.googleapis.com/v1internal".into(),
-            models_url: None,
-            credentials: Vec::new(),
-            custom: false,
             base_overridden,
             generation_bases: if base_overridden { Vec::new() } else { default_generation_bases("gemini_cli") },
-            generation_cursor: std::sync::atomic::AtomicUsize::new(0),
+            ..Provider::new("gemini_cli", Protocol::CodeAssist, "https://cloudcode-pa.googleapis.com/v1internal".into())
         };
         let default = p(false);
         assert!(default.generation_base().contains("daily-cloudcode-pa.sandbox"));

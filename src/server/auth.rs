@@ -9,11 +9,12 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::AppState;
-use super::error::{ApiError, Family};
+use super::error::{ApiError, shape_for_path};
 use super::request_log::RequestId;
 use crate::config::Env;
 use crate::config::env_names::{PROXY_API_KEY, PROXY_API_KEYS};
 use crate::config::values::parse_list;
+use crate::formats::family::ErrorShape;
 
 #[derive(Default)]
 pub struct ProxyAuth {
@@ -90,20 +91,20 @@ fn presented_keys(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 
 /// Middleware for the routes that need the proxy key.
 pub async fn require_proxy_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let family = Family::for_path(request.uri().path());
+    let shape = shape_for_path(request.uri().path());
     let query_key = gemini_style(request.uri()).then(|| query_key(request.uri().query())).flatten();
     if state.auth.accepts_with(request.headers(), query_key.as_deref()) {
         return next.run(request).await;
     }
     let id = request.extensions().get::<RequestId>().map(|r| r.0.clone());
-    ApiError::Unauthorized.into_family_response(family, id.as_deref())
+    ApiError::Unauthorized.into_response_shaped(shape, id.as_deref())
 }
 
 /// Routes where a Gemini client may put the key in the query string: `/v1beta/…`, the Gemini
 /// methods under `/v1/models/`, and the model list (whose shape then follows, §5.9).
 pub fn gemini_style(uri: &http::Uri) -> bool {
     let path = uri.path();
-    Family::for_path(path) == Family::Gemini || path == "/v1/models"
+    shape_for_path(path) == ErrorShape::Gemini || path == "/v1/models"
 }
 
 /// The `key` query parameter, percent-decoded.

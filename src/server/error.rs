@@ -1,4 +1,5 @@
-//! Errors as the OpenAI family shows them: `{"error":{"message","type","param","code"}}` with
+//! Errors in the shape of the client's family (OpenAI `{"error":{"message","type","param","code"}}`,
+//! Anthropic, Gemini) with
 //! the status, `Retry-After` and `x-should-retry` headers of the HTTP API specification.
 
 use axum::extract::rejection::BytesRejection;
@@ -8,7 +9,8 @@ use serde_json::{Value, json};
 
 use crate::engine::EngineError;
 use crate::engine::error::{FailureContext, retry_secs};
-use crate::formats::openai::InvalidRequest;
+use crate::formats::InvalidRequest;
+use crate::formats::family::ErrorShape;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -176,25 +178,16 @@ fn engine_parts(err: &EngineError) -> Parts {
     }
 }
 
-/// The API family whose error shape a response takes, chosen by the route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
-    OpenAi,
-    Anthropic,
-    Gemini,
-}
-
-impl Family {
-    /// `/v1/messages…` speaks Anthropic; `/v1beta/…` and the Gemini methods under `/v1/models/`
-    /// (`…:generateContent`) speak Gemini; everything else OpenAI.
-    pub fn for_path(path: &str) -> Self {
-        if path.starts_with("/v1/messages") {
-            Self::Anthropic
-        } else if path.starts_with("/v1beta/") || path == "/v1beta" || is_gemini_method_path(path) {
-            Self::Gemini
-        } else {
-            Self::OpenAi
-        }
+/// The error shape of a path outside the routed endpoints: `/v1/messages…` speaks Anthropic;
+/// `/v1beta/…` and the Gemini methods under `/v1/models/` (`…:generateContent`) speak Gemini;
+/// everything else OpenAI.
+pub fn shape_for_path(path: &str) -> ErrorShape {
+    if path.starts_with("/v1/messages") {
+        ErrorShape::Anthropic
+    } else if path.starts_with("/v1beta/") || path == "/v1beta" || is_gemini_method_path(path) {
+        ErrorShape::Gemini
+    } else {
+        ErrorShape::OpenAi
     }
 }
 
@@ -204,23 +197,23 @@ pub fn is_gemini_method_path(path: &str) -> bool {
 }
 
 impl ApiError {
-    /// The error in `family`'s shape. `request_id` goes into Anthropic bodies (its SDKs show it).
-    pub fn into_family_response(self, family: Family, request_id: Option<&str>) -> Response {
+    /// The error in `shape`. `request_id` goes into Anthropic bodies (its SDKs show it).
+    pub fn into_response_shaped(self, shape: ErrorShape, request_id: Option<&str>) -> Response {
         let p = parts(&self);
-        let body = match family {
-            Family::OpenAi => {
+        let body = match shape {
+            ErrorShape::OpenAi => {
                 let mut error = json!({"message": p.message, "type": p.kind, "param": p.param, "code": p.code});
                 if let Some(details) = p.details {
                     error["details"] = details;
                 }
                 json!({ "error": error })
             }
-            Family::Anthropic => json!({
+            ErrorShape::Anthropic => json!({
                 "type": "error",
                 "error": {"type": anthropic_type(p.status, p.kind), "message": p.message},
                 "request_id": request_id,
             }),
-            Family::Gemini => gemini_error(p.status.as_u16(), &p.message, p.retry_after),
+            ErrorShape::Gemini => gemini_error(p.status.as_u16(), &p.message, p.retry_after),
         };
         let body = serde_json::to_vec(&body).expect("JSON serialises");
         let mut response =
@@ -285,6 +278,6 @@ pub fn gemini_status(status: u16) -> &'static str {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        self.into_family_response(Family::OpenAi, None)
+        self.into_response_shaped(ErrorShape::OpenAi, None)
     }
 }

@@ -2,11 +2,13 @@
 //! every possible byte boundary come out of each relay (Chat → Messages, Messages → Chat,
 //! Messages passthrough) exactly as they do whole.
 
-use llmkp::engine::relay::{
-    AnthropicDecoder, ChatDecoder, ChatEncoder, MessagesEncoder, MessagesPassthrough, Relay, Translate,
-};
 use llmkp::formats::anthropic::MessagesStreamEncoder;
-use llmkp::formats::openai::chat_output::ChatStreamEncoder;
+use llmkp::formats::anthropic::passthrough::MessagesPassthrough;
+use llmkp::formats::anthropic::stream::MessagesEncoder;
+use llmkp::formats::anthropic::upstream::AnthropicDecoder;
+use llmkp::formats::openai::chat_output::{ChatEncoder, ChatStreamEncoder};
+use llmkp::formats::openai::stream_decoder::ChatDecoder;
+use llmkp::formats::relay::{Relay, Translate};
 use llmkp::formats::sse::SseDecoder;
 
 /// A Chat stream with reasoning, text with multi-byte characters, and a tool call in fragments.

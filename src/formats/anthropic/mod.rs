@@ -3,7 +3,9 @@
 //! specification §9.1.
 
 mod blocks;
+pub mod family;
 mod fields;
+pub mod passthrough;
 pub mod request;
 pub mod response;
 pub mod stream;

@@ -40,7 +40,8 @@ pub fn decode_request(body: &[u8]) -> Result<Request, InvalidRequest> {
 /// Reasoning efforts the canonical model knows (§4.11).
 const EFFORTS: [&str; 7] = ["none", "minimal", "low", "medium", "high", "xhigh", "max"];
 
-fn decode_body(body: &Map<String, Value>) -> Result<Request, InvalidRequest> {
+/// A client's Messages body (already parsed as JSON) in canonical form.
+pub fn decode_body(body: &Map<String, Value>) -> Result<Request, InvalidRequest> {
     let model = match get(body, "model") {
         Some(Value::String(m)) if !m.trim().is_empty() => m.trim().to_string(),
         Some(Value::String(_)) | None => {

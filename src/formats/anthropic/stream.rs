@@ -2,6 +2,8 @@
 //! canonical stream events into `message_start`, content blocks with indices 0, 1, 2, …,
 //! `message_delta` and `message_stop`, as SSE bytes (http-api §6.2).
 
+use crate::formats::failure::UpstreamFailure;
+use crate::formats::relay::ClientEncoder;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
@@ -300,6 +302,27 @@ impl MessagesStreamEncoder {
 fn emit(out: &mut Vec<u8>, data: Value) {
     let kind = data.get("type").and_then(Value::as_str).unwrap_or("message");
     out.extend_from_slice(format!("event: {kind}\ndata: {data}\n\n").as_bytes());
+}
+
+/// The Anthropic Messages client stream.
+pub struct MessagesEncoder(pub MessagesStreamEncoder);
+
+impl ClientEncoder for MessagesEncoder {
+    fn push(&mut self, event: &StreamEvent) -> Vec<u8> {
+        self.0.push(event)
+    }
+
+    fn finish(&mut self) -> Vec<u8> {
+        self.0.finish()
+    }
+
+    fn error(&mut self, failure: &UpstreamFailure, message: &str) -> Vec<u8> {
+        self.0.error(super::passthrough::anthropic_error_type(failure), message)
+    }
+
+    fn is_done(&self) -> bool {
+        self.0.is_done()
+    }
 }
 
 #[cfg(test)]

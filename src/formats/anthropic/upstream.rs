@@ -2,6 +2,9 @@
 //! §4 Messages column, §5–§7, §9.5, §10): canonical requests become Messages request bodies,
 //! `message` bodies and Messages event streams become canonical answers.
 
+use crate::formats::failure::{UpstreamFailure, classify_anthropic_error};
+use crate::formats::relay::{Decoded, UpstreamDecoder, parse_object, premature_end};
+use crate::formats::sse::SseEvent;
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
@@ -679,6 +682,34 @@ impl MessagesStreamDecoder {
 
 fn input_json(input: &Map<String, Value>) -> String {
     Value::Object(input.clone()).to_string()
+}
+
+/// An Anthropic Messages upstream stream.
+#[derive(Default)]
+pub struct AnthropicDecoder {
+    inner: MessagesStreamDecoder,
+    received: bool,
+}
+
+impl UpstreamDecoder for AnthropicDecoder {
+    fn event(&mut self, event: &SseEvent) -> Result<Decoded, UpstreamFailure> {
+        let data = parse_object(&event.data)?;
+        let kind = event.event.as_deref().or_else(|| data.get("type").and_then(Value::as_str)).unwrap_or_default();
+        if kind == "error" {
+            return Err(classify_anthropic_error(data.get("error").unwrap_or(&Value::Null)));
+        }
+        self.received = true;
+        let events = self.inner.push(kind, &data);
+        Ok(Decoded { events, terminal: self.inner.completed() })
+    }
+
+    fn end(&mut self) -> Result<Vec<StreamEvent>, UpstreamFailure> {
+        Err(premature_end(!self.received))
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        Some(self.inner.usage())
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@
 //! (`embed.rs`).
 
 pub mod embed;
+pub mod family;
+pub mod relay;
 pub mod request;
 pub mod response;
 pub mod schema;

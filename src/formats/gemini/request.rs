@@ -28,17 +28,7 @@ use crate::formats::ir::{
     ToolChoice, ToolResult,
 };
 use crate::formats::openai::translate::synthetic_call_id;
-
-/// Which Gemini-protocol service the body is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// The public Gemini API: schemas travel as given (`parametersJsonSchema`,
-    /// `responseJsonSchema`).
-    Public,
-    /// The Code Assist envelope's inner request (Gemini CLI, Antigravity): schemas cleaned to the
-    /// OpenAPI subset (`parameters`, `responseSchema`), `systemInstruction` with `role: user`.
-    CodeAssist,
-}
+use crate::formats::protocol::Protocol;
 
 /// A `generateContent` body with what the translation had to change, for
 /// `x-llmkp-dropped-params` and `x-llmkp-adjustments`.
@@ -154,7 +144,7 @@ pub fn encode_upstream(
     req: &Request,
     upstream_model: &str,
     origin: &str,
-    dialect: Dialect,
+    protocol: Protocol,
 ) -> Result<UpstreamRequest, InvalidRequest> {
     let mut dropped_params = Vec::new();
     let mut adjustments = Vec::new();
@@ -172,13 +162,13 @@ pub fn encode_upstream(
     body.insert("contents".into(), Value::Array(contents));
     if let Some(text) = system.filter(|_| !system_as_user) {
         let mut instruction = Map::new();
-        if dialect == Dialect::CodeAssist {
+        if protocol == Protocol::CodeAssist {
             instruction.insert("role".into(), json!("user"));
         }
         instruction.insert("parts".into(), json!([{"text": text}]));
         body.insert("systemInstruction".into(), Value::Object(instruction));
     }
-    let (tools, has_functions) = encode_tools(&req.tools, dialect, &mut dropped_params);
+    let (tools, has_functions) = encode_tools(&req.tools, protocol, &mut dropped_params);
     if !tools.is_empty() {
         body.insert("tools".into(), Value::Array(tools));
     }
@@ -188,7 +178,7 @@ pub fn encode_upstream(
     if req.parallel_tool_calls == Some(false) {
         dropped_params.push("parallel_tool_calls");
     }
-    let config = generation_config(req, upstream_model, dialect, &mut dropped_params);
+    let config = generation_config(req, upstream_model, protocol, &mut dropped_params);
     if !config.is_empty() {
         body.insert("generationConfig".into(), Value::Object(config));
     }
@@ -205,7 +195,7 @@ pub fn encode_count_request(
     upstream_model: &str,
     origin: &str,
 ) -> Result<Map<String, Value>, InvalidRequest> {
-    let mut full = encode_upstream(req, upstream_model, origin, Dialect::Public)?.body;
+    let mut full = encode_upstream(req, upstream_model, origin, Protocol::Gemini)?.body;
     let mut inner = Map::new();
     let model = if upstream_model.starts_with("models/") {
         upstream_model.to_string()
@@ -553,7 +543,7 @@ fn mime_from_extension(uri: &str) -> Option<&'static str> {
 
 /// `tools`: function declarations in one tool, then `googleSearch` for web search server tools,
 /// then Gemini-native tools a Gemini client declared. Whether any function was declared.
-fn encode_tools(tools: &[Tool], dialect: Dialect, dropped: &mut Vec<&'static str>) -> (Vec<Value>, bool) {
+fn encode_tools(tools: &[Tool], protocol: Protocol, dropped: &mut Vec<&'static str>) -> (Vec<Value>, bool) {
     let mut declarations = Vec::new();
     let mut google_search = false;
     let mut native = Vec::new();
@@ -569,11 +559,13 @@ fn encode_tools(tools: &[Tool], dialect: Dialect, dropped: &mut Vec<&'static str
                     Value::Object(_) => parameters.clone(),
                     _ => json!({"type": "object", "properties": {}}),
                 };
-                match dialect {
-                    Dialect::Public => {
+                match protocol {
+                    // The public Gemini API takes JSON schemas as they are.
+                    Protocol::Gemini => {
                         declaration.insert("parametersJsonSchema".into(), parameters);
                     }
-                    Dialect::CodeAssist => {
+                    // The Code Assist envelope's inner request takes the OpenAPI subset.
+                    _ => {
                         let cleaned = clean_schema(&parameters);
                         // An object without properties is refused ("should be non-empty for
                         // OBJECT type"); a function without parameters has none.
@@ -634,7 +626,7 @@ fn encode_tool_choice(choice: &ToolChoice) -> Value {
 fn generation_config(
     req: &Request,
     upstream_model: &str,
-    dialect: Dialect,
+    protocol: Protocol,
     dropped: &mut Vec<&'static str>,
 ) -> Map<String, Value> {
     let mut config = Map::new();
@@ -663,9 +655,9 @@ fn generation_config(
         }
         Some(ResponseFormat::JsonSchema { schema, .. }) => {
             config.insert("responseMimeType".into(), json!("application/json"));
-            match dialect {
-                Dialect::Public => config.insert("responseJsonSchema".into(), schema.clone()),
-                Dialect::CodeAssist => config.insert("responseSchema".into(), clean_schema(schema)),
+            match protocol {
+                Protocol::Gemini => config.insert("responseJsonSchema".into(), schema.clone()),
+                _ => config.insert("responseSchema".into(), clean_schema(schema)),
             };
         }
         None => {}

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use super::chunk::is_content;
+use super::chunk::{is_content, stream_error};
+use crate::formats::failure::{ErrorClass, UpstreamFailure, classify_stream_error};
+use crate::formats::relay::{PassthroughFold, parse_object, premature_end};
+use crate::formats::sse::SseEvent;
 
 #[derive(Debug, Default)]
 pub struct ChatAggregator {
@@ -181,6 +184,35 @@ impl ChoiceState {
             "logprobs": self.logprobs.unwrap_or(Value::Null),
             "finish_reason": self.finish_reason.unwrap_or(Value::Null),
         })
+    }
+}
+
+/// A Chat stream folded into one `chat.completion`, as a passthrough client gets it.
+impl PassthroughFold for ChatAggregator {
+    fn push(&mut self, event: &SseEvent) -> Result<bool, UpstreamFailure> {
+        if event.data.trim() == "[DONE]" {
+            return Ok(true);
+        }
+        let chunk = parse_object(&event.data)?;
+        if let Some(error) = stream_error(&chunk) {
+            return Err(classify_stream_error(error));
+        }
+        ChatAggregator::push(self, &chunk);
+        Ok(false)
+    }
+
+    fn finish(mut self: Box<Self>, served: &str, terminal: bool) -> Result<Map<String, Value>, UpstreamFailure> {
+        if !self.has_output() {
+            return Err(UpstreamFailure::new(ErrorClass::ServerError, "upstream answered with no content"));
+        }
+        if !terminal && !self.finished() {
+            return Err(premature_end(false));
+        }
+        self.close();
+        match self.into_completion(served) {
+            Value::Object(completion) => Ok(completion),
+            _ => unreachable!("a completion is an object"),
+        }
     }
 }
 

@@ -2,6 +2,8 @@
 //! specification §5, §6, §7, §9.2): canonical responses as `chat.completion` bodies, canonical
 //! stream events as `chat.completion.chunk` SSE frames.
 
+use crate::formats::failure::UpstreamFailure;
+use crate::formats::relay::ClientEncoder;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
@@ -244,6 +246,28 @@ impl ChatStreamEncoder {
 /// `data: <json on one line>\n\n`.
 fn frame(out: &mut Vec<u8>, data: &Value) {
     out.extend_from_slice(format!("data: {data}\n\n").as_bytes());
+}
+
+/// The OpenAI Chat client stream.
+pub struct ChatEncoder(pub ChatStreamEncoder);
+
+impl ClientEncoder for ChatEncoder {
+    fn push(&mut self, event: &StreamEvent) -> Vec<u8> {
+        self.0.push(event)
+    }
+
+    fn finish(&mut self) -> Vec<u8> {
+        self.0.finish()
+    }
+
+    fn error(&mut self, failure: &UpstreamFailure, message: &str) -> Vec<u8> {
+        let kind = if failure.class.is_rate_limit() { "rate_limit_error" } else { "upstream_error" };
+        self.0.error(message, kind)
+    }
+
+    fn is_done(&self) -> bool {
+        self.0.is_done()
+    }
 }
 
 #[cfg(test)]

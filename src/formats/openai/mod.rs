@@ -5,6 +5,8 @@ pub mod chat_output;
 pub mod chunk;
 pub mod decode_request;
 pub mod embeddings;
+pub mod family;
+pub mod passthrough;
 pub mod placeholder;
 pub mod request;
 pub mod stream_decoder;

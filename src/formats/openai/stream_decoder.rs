@@ -6,6 +6,10 @@
 //! `… Finish, Usage` whether the upstream put usage on the finish chunk, on every chunk, or in the
 //! usage-only chunk after it. In-stream errors and premature ends are the caller's business.
 
+use super::chunk::stream_error;
+use crate::formats::failure::{UpstreamFailure, classify_stream_error};
+use crate::formats::relay::{Decoded, UpstreamDecoder, parse_object, premature_end};
+use crate::formats::sse::SseEvent;
 use serde_json::{Map, Value};
 
 use super::chunk::is_content;
@@ -207,6 +211,34 @@ impl ChatStreamDecoder {
             self.emitted_usage = Some(usage);
             events.push(StreamEvent::Usage(usage));
         }
+    }
+}
+
+/// A Chat Completions upstream stream.
+#[derive(Default)]
+pub struct ChatDecoder {
+    inner: ChatStreamDecoder,
+}
+
+impl UpstreamDecoder for ChatDecoder {
+    fn event(&mut self, event: &SseEvent) -> Result<Decoded, UpstreamFailure> {
+        if event.data.trim() == "[DONE]" {
+            return Ok(Decoded { events: self.inner.finish(), terminal: true });
+        }
+        let chunk = parse_object(&event.data)?;
+        if let Some(error) = stream_error(&chunk) {
+            return Err(classify_stream_error(error));
+        }
+        Ok(Decoded { events: self.inner.push(&chunk), terminal: false })
+    }
+
+    /// An end after a finish reason but without `[DONE]` is a normal end (§9.5).
+    fn end(&mut self) -> Result<Vec<StreamEvent>, UpstreamFailure> {
+        if self.inner.finished() { Ok(self.inner.finish()) } else { Err(premature_end(false)) }
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.inner.usage()
     }
 }
 

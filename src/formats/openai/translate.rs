@@ -24,13 +24,15 @@ const BILLING_HEADER: &str = "x-anthropic-billing-header:";
 /// The Chat request body for `req`, sent to `upstream_model` of `provider`. With `stream`, usage
 /// reporting is requested (`stream_options.include_usage`). Parameters Chat cannot take are left
 /// out; [`dropped_params`] names them for `x-llmkp-dropped-params`.
+/// `openai_platform`: the upstream is OpenAI's own API (`max_completion_tokens`, every
+/// reasoning effort); other Chat servers get the older forms.
 pub fn encode_request(
     req: &Request,
     upstream_model: &str,
-    provider: &str,
+    openai_platform: bool,
     stream: bool,
 ) -> Result<Map<String, Value>, InvalidRequest> {
-    let openai = provider == "openai";
+    let openai = openai_platform;
     let mut body = Map::new();
     body.insert("model".into(), json!(upstream_model));
     let mut messages = Vec::with_capacity(req.messages.len() + 1);

@@ -1,23 +1,18 @@
-//! `POST /v1/chat/completions`: decode the OpenAI request, run it through the engine, and answer
-//! with a completion, a stream, or an error in OpenAI shape.
+//! `POST /v1/chat/completions`: the OpenAI Chat Completions family through the engine.
 
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
-use crate::engine::session::session_key;
-use crate::engine::{Reply, RequestContext};
-use crate::formats::openai::ChatRequest;
+use crate::engine::{ClientRequest, RequestContext};
+use crate::formats::family::ErrorShape;
+use crate::formats::openai::family::ChatFamily;
 use crate::server::AppState;
 use crate::server::error::ApiError;
-use crate::server::request_log::{RequestArrival, RouteLog};
-use crate::server::sse::{sse_response, with_keepalive};
-
-/// OpenAI clients ignore SSE comments; this keeps proxies and load balancers from idling out.
-const KEEPALIVE: &[u8] = b": keep-alive\n\n";
+use crate::server::request_log::RequestArrival;
 
 pub async fn completions(
     State(state): State<AppState>,
@@ -26,46 +21,14 @@ pub async fn completions(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let arrival = arrival.map_or_else(tokio::time::Instant::now, |Extension(RequestArrival(at))| at);
-    let body = match body {
+    let body = match super::body_or_error(&state, body, ErrorShape::OpenAi, None) {
         Ok(body) => body,
-        Err(rejection) => {
-            return ApiError::from_body_rejection(&rejection, state.settings.max_request_body_bytes).into_response();
-        }
+        Err(response) => return response,
     };
-    let request = match ChatRequest::parse(&body) {
-        Ok(request) => request,
-        Err(invalid) => return ApiError::from(invalid).into_response(),
+    let (family, head, body) = match ChatFamily::parse_bytes(&body) {
+        Ok(decoded) => decoded,
+        Err(invalid) => return ApiError::from(invalid).into_response_shaped(ErrorShape::OpenAi, None),
     };
-    let requested = request.model.clone();
-    let opening = crate::formats::openai::decode_request::opening(request.body());
-    let context = RequestContext::new(arrival, Some(session_key(&headers, request.body(), &opening)));
-    let (mut response, log) = match state.engine.chat(request, context).await {
-        Ok(answer) => {
-            let response = match answer.reply {
-                Reply::Complete(body) => super::json_body(body),
-                Reply::Stream(frames) => {
-                    sse_response(with_keepalive(frames, state.settings.sse_keepalive_interval, KEEPALIVE))
-                }
-            };
-            let mut response = response;
-            if state.settings.expose_routing_headers {
-                super::routing_headers(
-                    response.headers_mut(),
-                    &answer.served,
-                    &requested,
-                    &answer.dropped,
-                    &answer.adjustments,
-                );
-            }
-            let log =
-                RouteLog { requested, served: Some(answer.served.model.clone()), attempts: answer.served.attempts };
-            (response, log)
-        }
-        Err(err) => {
-            let attempts = err.attempts();
-            (ApiError::from(err).into_response(), RouteLog { requested, served: None, attempts })
-        }
-    };
-    response.extensions_mut().insert(log);
-    response
+    let request = ClientRequest::new(Box::new(family), head, body);
+    super::serve_turn(&state, &headers, request, RequestContext::new(arrival, None), None).await
 }

@@ -8,25 +8,25 @@ use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::catalog::ModelCard;
-use crate::engine::relay::GeminiFraming;
-use crate::engine::session::session_key;
-use crate::engine::{EngineError, Reply, RequestContext};
-use crate::formats::gemini::request::{decode_client_count_request, decode_client_request};
+use crate::engine::{ClientRequest, EngineError, RequestContext};
+use crate::formats::family::ErrorShape;
+use crate::formats::gemini::family::GeminiFamily;
+use crate::formats::gemini::relay::GeminiFraming;
+use crate::formats::gemini::request::decode_client_count_request;
 use crate::formats::openai::translate;
-use crate::providers::Protocol;
+use crate::formats::protocol::Protocol;
 use crate::server::AppState;
-use crate::server::error::{ApiError, Family};
-use crate::server::request_log::{RequestArrival, RouteLog};
-use crate::server::sse::sse_response;
+use crate::server::error::ApiError;
+use crate::server::request_log::RequestArrival;
 use crate::tokens;
 
 fn error(err: impl Into<ApiError>) -> Response {
-    err.into().into_family_response(Family::Gemini, None)
+    err.into().into_response_shaped(ErrorShape::Gemini, None)
 }
 
 /// `POST …/models/{model}:{method}`.
@@ -84,39 +84,12 @@ async fn generate(
     raw: Map<String, Value>,
     stream: Option<GeminiFraming>,
 ) -> Response {
-    let request = match decode_client_request(&raw, &model, stream.is_some()) {
-        Ok(request) => request,
+    let (family, head) = match GeminiFamily::parse(&raw, &model, stream) {
+        Ok(decoded) => decoded,
         Err(invalid) => return error(invalid),
     };
-    let context = RequestContext::new(arrival, Some(session_key(headers, &raw, &request)));
-    let framing = stream.unwrap_or(GeminiFraming::Sse);
-    let (mut response, log) = match state.engine.generate_content(request, raw, framing, context).await {
-        Ok(answer) => {
-            let mut response = match answer.reply {
-                Reply::Complete(body) => super::json_body(body),
-                // Gemini streams get no keep-alive: its SDK parses every line as data (§6).
-                Reply::Stream(frames) if framing == GeminiFraming::Sse => sse_response(frames),
-                Reply::Stream(frames) => {
-                    let mut response = sse_response(frames);
-                    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                    response
-                }
-            };
-            if state.settings.expose_routing_headers {
-                let headers = response.headers_mut();
-                super::routing_headers(headers, &answer.served, &model, &answer.dropped, &answer.adjustments);
-            }
-            let log =
-                RouteLog { requested: model, served: Some(answer.served.model), attempts: answer.served.attempts };
-            (response, log)
-        }
-        Err(err) => {
-            let attempts = err.attempts();
-            (error(err), RouteLog { requested: model, served: None, attempts })
-        }
-    };
-    response.extensions_mut().insert(log);
-    response
+    let request = ClientRequest::new(Box::new(family), head, raw);
+    super::serve_turn(state, headers, request, RequestContext::new(arrival, None), None).await
 }
 
 /// `{"totalTokens": N}`: a Gemini upstream's own count when `COUNT_TOKENS_MODE` allows, else the
@@ -129,7 +102,7 @@ async fn count_tokens(state: &AppState, model: String, body: Map<String, Value>)
     if let Some(counted) = state.engine.count_tokens_upstream(Protocol::Gemini, &model, &body, &[]).await {
         return counted_response(counted, "upstream");
     }
-    let chat = match translate::encode_request(&request, &model, "", false) {
+    let chat = match translate::encode_request(&request, &model, false, false) {
         Ok(chat) => Value::Object(chat),
         Err(invalid) => return error(invalid),
     };

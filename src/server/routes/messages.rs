@@ -9,18 +9,17 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{Value, json};
 
-use crate::engine::session::session_key;
-use crate::engine::{Reply, RequestContext};
-use crate::formats::anthropic::{MessagesRequest, PING};
-use crate::providers::{Protocol, anthropic};
+use crate::engine::{ClientRequest, RequestContext, forwarded_headers};
+use crate::formats::anthropic::family::MessagesFamily;
+use crate::formats::family::ErrorShape;
+use crate::formats::protocol::Protocol;
 use crate::server::AppState;
-use crate::server::error::{ApiError, Family};
-use crate::server::request_log::{RequestArrival, RequestId, RouteLog};
-use crate::server::sse::{sse_response, with_keepalive};
+use crate::server::error::ApiError;
+use crate::server::request_log::{RequestArrival, RequestId};
 use crate::tokens::{self, CountOptions, Format};
 
 fn error(err: impl Into<ApiError>, id: &str) -> Response {
-    err.into().into_family_response(Family::Anthropic, Some(id))
+    err.into().into_response_shaped(ErrorShape::Anthropic, Some(id))
 }
 
 fn request_id(id: Option<Extension<RequestId>>) -> String {
@@ -36,22 +35,16 @@ pub async fn messages(
 ) -> Response {
     let id = request_id(id);
     let arrival = arrival.map_or_else(tokio::time::Instant::now, |Extension(RequestArrival(at))| at);
-    let body = match body {
+    let body = match super::body_or_error(&state, body, ErrorShape::Anthropic, Some(&id)) {
         Ok(body) => body,
-        Err(rejection) => {
-            return error(ApiError::from_body_rejection(&rejection, state.settings.max_request_body_bytes), &id);
-        }
+        Err(response) => return response,
     };
-    let decoded = match MessagesRequest::parse(&body) {
+    let (mut family, head, raw) = match MessagesFamily::parse_bytes(&body) {
         Ok(decoded) => decoded,
         Err(invalid) => return error(invalid, &id),
     };
-    let request = decoded.request;
-    let raw = decoded.body;
-    let requested = request.model.clone();
-    let session = session_key(&headers, &raw, &request);
-    let estimate = {
-        let model = requested.clone();
+    family.input_estimate = {
+        let model = head.model.clone();
         let raw = Value::Object(raw.clone());
         tokio::task::spawn_blocking(move || {
             let options = CountOptions { format: Some(Format::Anthropic), ..CountOptions::default() };
@@ -61,31 +54,10 @@ pub async fn messages(
         .unwrap_or(1)
         .max(1)
     };
-    let mut context = RequestContext::new(arrival, Some(session));
+    let mut context = RequestContext::new(arrival, None);
     context.client_headers = forwarded(&headers);
-    let (mut response, log) = match state.engine.messages(request, raw, context, estimate).await {
-        Ok(answer) => {
-            let response = match answer.reply {
-                Reply::Complete(body) => super::json_body(body),
-                Reply::Stream(events) => {
-                    sse_response(with_keepalive(events, state.settings.sse_keepalive_interval, PING))
-                }
-            };
-            let mut response = response;
-            let headers = response.headers_mut();
-            if state.settings.expose_routing_headers {
-                super::routing_headers(headers, &answer.served, &requested, &answer.dropped, &answer.adjustments);
-            }
-            let log = RouteLog { requested, served: Some(answer.served.model), attempts: answer.served.attempts };
-            (response, log)
-        }
-        Err(err) => {
-            let attempts = err.attempts();
-            (error(err, &id), RouteLog { requested, served: None, attempts })
-        }
-    };
-    response.extensions_mut().insert(log);
-    response
+    let request = ClientRequest::new(Box::new(family), head, raw);
+    super::serve_turn(&state, &headers, request, context, Some(&id)).await
 }
 
 /// The upstream's exact count for `anthropic/…` models (`COUNT_TOKENS_MODE`), else the offline
@@ -132,9 +104,9 @@ pub async fn count_tokens(
     }
 }
 
-/// The client headers Anthropic upstreams receive (`anthropic-version`, `anthropic-beta`).
+/// The client headers an upstream may need (`anthropic-version`, `anthropic-beta`).
 fn forwarded(headers: &HeaderMap) -> Vec<(HeaderName, HeaderValue)> {
-    headers.iter().filter(|(name, _)| anthropic::forwards(name)).map(|(n, v)| (n.clone(), v.clone())).collect()
+    forwarded_headers(headers)
 }
 
 fn counted_response(tokens: u64, source: &'static str) -> Response {

@@ -10,10 +10,17 @@ pub mod status;
 pub mod tokens;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::engine::Served;
+use super::AppState;
+use super::error::ApiError;
+use super::request_log::RouteLog;
+use super::sse::{sse_response, with_keepalive};
+use crate::engine::session::session_key;
+use crate::engine::{ClientRequest, Reply, RequestContext, Served};
+use crate::formats::family::ErrorShape;
 
 /// The `x-llmkp-*` headers of a routed answer: who served it, after how many attempts, with
 /// which (masked) credential, and what the proxy changed on the way.
@@ -47,4 +54,74 @@ pub(crate) fn routing_headers(
 /// A JSON body the engine already serialised.
 pub(crate) fn json_body(body: Bytes) -> Response {
     ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
+}
+
+/// The bytes of a request body, or the error response for one the server could not read (too
+/// large: 413; broken: 400) in `shape`.
+pub(crate) fn body_or_error(
+    state: &AppState,
+    body: Result<Bytes, BytesRejection>,
+    shape: ErrorShape,
+    request_id: Option<&str>,
+) -> Result<Bytes, Response> {
+    body.map_err(|rejection| {
+        ApiError::from_body_rejection(&rejection, state.settings.max_request_body_bytes)
+            .into_response_shaped(shape, request_id)
+    })
+}
+
+/// Serves a decoded chat turn of any family: the session key from its opening, the engine's
+/// answer written as the family writes it (a complete body or its stream, with the routing
+/// headers), or the error in the family's shape. `context` carries the arrival time and any
+/// client headers the upstream may need.
+pub(crate) async fn serve_turn(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: ClientRequest,
+    mut context: RequestContext,
+    request_id: Option<&str>,
+) -> Response {
+    let requested = request.model().to_string();
+    let shape = request.family().error_shape();
+    let presentation = request.family().stream_presentation();
+    context.session = Some(session_key(headers, request.body(), &request.opening()));
+    let (mut response, log) = match state.engine.respond(request, context).await {
+        Ok(answer) => {
+            let mut response = match answer.reply {
+                Reply::Complete(body) => json_body(body),
+                Reply::Stream(frames) => {
+                    let mut response = match presentation.keepalive {
+                        Some(keepalive) => {
+                            sse_response(with_keepalive(frames, state.settings.sse_keepalive_interval, keepalive))
+                        }
+                        None => sse_response(frames),
+                    };
+                    response
+                        .headers_mut()
+                        .insert(header::CONTENT_TYPE, HeaderValue::from_static(presentation.content_type));
+                    response
+                }
+            };
+            if state.settings.expose_routing_headers {
+                routing_headers(
+                    response.headers_mut(),
+                    &answer.served,
+                    &requested,
+                    &answer.dropped,
+                    &answer.adjustments,
+                );
+            }
+            let log = RouteLog { requested, served: Some(answer.served.model), attempts: answer.served.attempts };
+            (response, log)
+        }
+        Err(err) => {
+            let attempts = err.attempts();
+            (
+                ApiError::from(err).into_response_shaped(shape, request_id),
+                RouteLog { requested, served: None, attempts },
+            )
+        }
+    };
+    response.extensions_mut().insert(log);
+    response
 }

@@ -10,7 +10,7 @@ use axum::Extension;
 use axum::http::Uri;
 use axum::response::Response;
 
-use crate::server::error::{ApiError, Family};
+use crate::server::error::{ApiError, shape_for_path};
 use crate::server::request_log::RequestId;
 
 /// Kept word for word from the Python proxy: scripts grep for it.
@@ -29,10 +29,10 @@ pub async fn providers(State(state): State<AppState>) -> Json<Vec<String>> {
 
 pub async fn not_found(uri: Uri, id: Option<Extension<RequestId>>) -> Response {
     let id = id.map(|Extension(RequestId(id))| id);
-    ApiError::RouteNotFound.into_family_response(Family::for_path(uri.path()), id.as_deref())
+    ApiError::RouteNotFound.into_response_shaped(shape_for_path(uri.path()), id.as_deref())
 }
 
 pub async fn method_not_allowed(uri: Uri, id: Option<Extension<RequestId>>) -> Response {
     let id = id.map(|Extension(RequestId(id))| id);
-    ApiError::MethodNotAllowed.into_family_response(Family::for_path(uri.path()), id.as_deref())
+    ApiError::MethodNotAllowed.into_response_shaped(shape_for_path(uri.path()), id.as_deref())
 }

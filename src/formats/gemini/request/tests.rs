@@ -46,7 +46,7 @@ fn function(name: &str, parameters: Value) -> Tool {
 }
 
 fn encode(req: &Request, model: &str) -> UpstreamRequest {
-    encode_upstream(req, model, ORIGIN, Dialect::Public).unwrap()
+    encode_upstream(req, model, ORIGIN, Protocol::Gemini).unwrap()
 }
 
 fn obj(value: Value) -> Map<String, Value> {
@@ -139,7 +139,7 @@ fn code_assist_gets_cleaned_schemas_and_a_user_role_system_instruction() {
     req.system = vec![text("Be brief.")];
     req.tools = vec![function("when", schema.clone()), function("ping", json!({"type": "object", "properties": {}}))];
     req.response_format = Some(ResponseFormat::JsonSchema { name: Some("out".into()), schema, strict: Some(true) });
-    let out = encode_upstream(&req, "gemini-2.5-pro", "gemini_cli", Dialect::CodeAssist).unwrap();
+    let out = encode_upstream(&req, "gemini-2.5-pro", "gemini_cli", Protocol::CodeAssist).unwrap();
     let cleaned = json!({"type": "object", "properties": {"when": {"type": "string", "nullable": true}}});
     assert_eq!(out.body["systemInstruction"], json!({"role": "user", "parts": [{"text": "Be brief."}]}));
     assert_eq!(
@@ -358,7 +358,7 @@ fn own_signatures_go_on_their_parts_and_foreign_ones_are_dropped() {
     );
     assert_eq!(out.body["contents"][3]["parts"], json!([{"text": "", "thoughtSignature": "END"}]));
     // Another Gemini-protocol provider does not take "gemini" signatures.
-    let other = encode_upstream(&req, "gemini-2.5-flash", "gemini_cli", Dialect::CodeAssist).unwrap();
+    let other = encode_upstream(&req, "gemini-2.5-flash", "gemini_cli", Protocol::CodeAssist).unwrap();
     assert_eq!(
         other.body["contents"][1]["parts"],
         json!([
@@ -525,13 +525,13 @@ fn parameters_gemini_cannot_take_are_named() {
 #[test]
 fn canonical_content_gemini_cannot_take_is_refused() {
     let req = request(vec![message(Role::User, vec![call("c", "f", "{}")])]);
-    let err = encode_upstream(&req, "gemini-2.5-flash", ORIGIN, Dialect::Public).unwrap_err();
+    let err = encode_upstream(&req, "gemini-2.5-flash", ORIGIN, Protocol::Gemini).unwrap_err();
     assert_eq!(err.param.as_deref(), Some("messages[0].parts[0]"));
     let req = request(vec![message(Role::Assistant, vec![result("c", "x")])]);
-    let err = encode_upstream(&req, "gemini-2.5-flash", ORIGIN, Dialect::Public).unwrap_err();
+    let err = encode_upstream(&req, "gemini-2.5-flash", ORIGIN, Protocol::Gemini).unwrap_err();
     assert_eq!(err.param.as_deref(), Some("messages[0].parts[0]"));
     let req = Request { system: vec![Part::Image(ImageSource::Url("https://x/a.png".into()))], ..request(Vec::new()) };
-    let err = encode_upstream(&req, "gemini-2.5-flash", ORIGIN, Dialect::Public).unwrap_err();
+    let err = encode_upstream(&req, "gemini-2.5-flash", ORIGIN, Protocol::Gemini).unwrap_err();
     assert_eq!(err.param.as_deref(), Some("system"));
 }
 
@@ -1037,33 +1037,33 @@ fn rich_request(thinking: Reasoning) -> Request {
     }
 }
 
-fn round_trip(req: &Request, upstream_model: &str, dialect: Dialect) -> Request {
-    let out = encode_upstream(req, upstream_model, ORIGIN, dialect).unwrap();
+fn round_trip(req: &Request, upstream_model: &str, protocol: Protocol) -> Request {
+    let out = encode_upstream(req, upstream_model, ORIGIN, protocol).unwrap();
     decode_client_request(&out.body, &req.model, req.stream).unwrap()
 }
 
 #[test]
 fn canonical_to_gemini_and_back_is_the_identity() {
     let req = rich_request(Reasoning::BudgetTokens(2048));
-    assert_eq!(round_trip(&req, "gemini-2.5-flash", Dialect::Public), req);
+    assert_eq!(round_trip(&req, "gemini-2.5-flash", Protocol::Gemini), req);
     let gemini3 = rich_request(Reasoning::Effort("low".into()));
-    assert_eq!(round_trip(&gemini3, "gemini-3-flash-preview", Dialect::Public), gemini3);
+    assert_eq!(round_trip(&gemini3, "gemini-3-flash-preview", Protocol::Gemini), gemini3);
     // The schemas here are already in Gemini's subset, so Code Assist's cleaning keeps them.
-    assert_eq!(round_trip(&req, "gemini-2.5-flash", Dialect::CodeAssist), req);
+    assert_eq!(round_trip(&req, "gemini-2.5-flash", Protocol::CodeAssist), req);
     for choice in [ToolChoice::Auto, ToolChoice::None, ToolChoice::Required] {
         let req = Request { tool_choice: Some(choice), ..req.clone() };
-        assert_eq!(round_trip(&req, "gemini-2.5-flash", Dialect::Public), req);
+        assert_eq!(round_trip(&req, "gemini-2.5-flash", Protocol::Gemini), req);
     }
     for reasoning in [Reasoning::Disabled, Reasoning::BudgetTokens(24576)] {
         let req = Request { reasoning: Some(reasoning), ..req.clone() };
-        assert_eq!(round_trip(&req, "gemini-2.5-flash", Dialect::Public), req);
+        assert_eq!(round_trip(&req, "gemini-2.5-flash", Protocol::Gemini), req);
     }
     for effort in ["minimal", "low", "medium", "high"] {
         let req = Request { reasoning: Some(Reasoning::Effort(effort.into())), ..req.clone() };
-        assert_eq!(round_trip(&req, "gemini-3-flash-preview", Dialect::Public), req);
+        assert_eq!(round_trip(&req, "gemini-3-flash-preview", Protocol::Gemini), req);
     }
     let plain = Request { response_format: Some(ResponseFormat::JsonObject), reasoning: None, ..req.clone() };
-    assert_eq!(round_trip(&plain, "gemini-2.5-flash", Dialect::Public), plain);
+    assert_eq!(round_trip(&plain, "gemini-2.5-flash", Protocol::Gemini), plain);
 }
 
 #[test]
@@ -1185,8 +1185,8 @@ fn garbage_never_panics() {
         let _ = decode_client_count_request(&body, "m");
         if let Ok(req) = decode_client_request(&body, "m", false) {
             let model = models[round % models.len()];
-            for dialect in [Dialect::Public, Dialect::CodeAssist] {
-                let out = encode_upstream(&req, model, ORIGIN, dialect).expect("decoded requests encode");
+            for protocol in [Protocol::Gemini, Protocol::CodeAssist] {
+                let out = encode_upstream(&req, model, ORIGIN, protocol).expect("decoded requests encode");
                 // What we send, we can read back.
                 decode_client_request(&out.body, "m", false).expect("encoded bodies decode");
             }

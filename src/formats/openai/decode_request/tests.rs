@@ -536,7 +536,7 @@ fn canonical_requests_round_trip_through_chat() {
     // `deepseek` gets `max_tokens` and `reasoning_content`; OpenAI `max_completion_tokens` and no
     // reasoning input (so none is in its canonical request).
     for (provider, req) in [("deepseek", full(true)), ("custom", full(true)), ("openai", full(false))] {
-        let encoded = encode_request(&req, "m", provider, req.stream).unwrap();
+        let encoded = encode_request(&req, "m", provider == "openai", req.stream).unwrap();
         let mut decoded = decode_request(&encoded).unwrap();
         assert_eq!(decoded.model, "m");
         decoded.model = req.model.clone();
@@ -550,7 +550,7 @@ fn canonical_requests_round_trip_through_chat() {
         reasoning: Some(Reasoning::Effort("none".into())),
         ..Request::default()
     };
-    let encoded = encode_request(&other, "m", "openai", false).unwrap();
+    let encoded = encode_request(&other, "m", true, false).unwrap();
     other.tool_choice = None; // not sent without tools
     assert_eq!(decode_request(&encoded).unwrap(), other);
 }
@@ -567,7 +567,7 @@ fn reencoding_a_decoded_request_is_stable() {
         {"role": "tool", "tool_call_id": "c1", "content": "done"},
         {"role": "system", "content": "B"}]});
     let first = decode(body).unwrap();
-    let again = decode_request(&encode_request(&first, "m", "custom", false).unwrap()).unwrap();
+    let again = decode_request(&encode_request(&first, "m", false, false).unwrap()).unwrap();
     assert_eq!(again, first);
     assert_eq!(first.system, [text("A"), text("B")]);
 }
@@ -710,7 +710,7 @@ fn garbage_input_never_panics() {
             Ok(req) => {
                 ok += 1;
                 // What decodes must also encode (or be refused) without panicking.
-                let _ = encode_request(&req, "m", "custom", req.stream);
+                let _ = encode_request(&req, "m", false, req.stream);
             }
             Err(e) => {
                 refused += 1;

@@ -16,7 +16,7 @@ fn request(messages: Vec<Message>) -> Request {
 }
 
 fn encode(req: &Request, provider: &str) -> Value {
-    Value::Object(encode_request(req, "m", provider, false).unwrap())
+    Value::Object(encode_request(req, "m", provider == "openai", false).unwrap())
 }
 
 fn call(id: &str, name: &str, arguments: &str) -> Part {
@@ -55,7 +55,7 @@ fn spec_example_request_encodes_to_the_chat_body() {
         stream: true,
         ..Request::default()
     };
-    let body = encode_request(&req, "claude-sonnet-4-5", "anthropic", true).unwrap();
+    let body = encode_request(&req, "claude-sonnet-4-5", false, true).unwrap();
     let expected = json!({
         "model": "claude-sonnet-4-5",
         "messages": [
@@ -204,7 +204,7 @@ fn tool_without_schema_gets_an_empty_object_schema_and_strict_is_kept() {
 fn server_tool_is_refused_naming_it() {
     let mut req = request(vec![user(vec![text("hi")])]);
     req.tools = vec![weather_tool(), Tool::Server { kind: "web_search_20250305".into(), raw: Map::new() }];
-    let err = encode_request(&req, "m", "openai", false).unwrap_err();
+    let err = encode_request(&req, "m", true, false).unwrap_err();
     assert_eq!(err.message, "web_search_20250305 can only run on Anthropic upstreams");
     assert_eq!(err.param.as_deref(), Some("tools[1]"));
 }
@@ -233,7 +233,7 @@ fn max_output_tokens_uses_the_field_the_upstream_accepts_and_streams_ask_for_usa
     let openai = encode(&req, "openai");
     assert_eq!(openai["max_completion_tokens"], 300);
     assert!(openai.get("max_tokens").is_none() && openai.get("stream").is_none());
-    let streamed = Value::Object(encode_request(&req, "m", "mistral", true).unwrap());
+    let streamed = Value::Object(encode_request(&req, "m", false, true).unwrap());
     assert_eq!(streamed["max_tokens"], 300);
     assert_eq!((&streamed["stream"], &streamed["stream_options"]), (&json!(true), &json!({"include_usage": true})));
 }
@@ -276,7 +276,7 @@ fn documents_become_text_or_file_parts_and_unsendable_media_is_refused() {
     );
 
     let url = request(vec![user(vec![text("a"), doc(DocumentSource::Url("https://x.test/a.pdf".into()), None)])]);
-    let err = encode_request(&url, "m", "x", false).unwrap_err();
+    let err = encode_request(&url, "m", false, false).unwrap_err();
     assert!(
         err.message.contains("https://x.test/a.pdf") && err.message.contains("does not fetch remote documents"),
         "{}",
@@ -285,9 +285,9 @@ fn documents_become_text_or_file_parts_and_unsendable_media_is_refused() {
     assert_eq!(err.param.as_deref(), Some("messages[0]"));
 
     let file = request(vec![user(vec![Part::Image(ImageSource::FileRef("file-1".into()))])]);
-    assert!(encode_request(&file, "m", "x", false).unwrap_err().message.contains("file-1"));
+    assert!(encode_request(&file, "m", false, false).unwrap_err().message.contains("file-1"));
     let call_in_user = request(vec![user(vec![call("c", "f", "{}")])]);
-    assert!(encode_request(&call_in_user, "m", "x", false).is_err());
+    assert!(encode_request(&call_in_user, "m", false, false).is_err());
 }
 
 fn decode(body: Value) -> Response {

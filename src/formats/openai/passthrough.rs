@@ -2,17 +2,13 @@
 //! rewritten, the usage-only chunk kept back unless the client asked for it, exactly one finish
 //! reason per choice, and a terminal `[DONE]` (or an in-band error) guaranteed.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Map, Value, json};
 
-use super::{Relay, Step, parse_object, premature_end};
+use super::ChunkFacts;
+use super::chunk::stream_error;
+use super::usage::TokenUsage;
 use crate::formats::failure::{UpstreamFailure, classify_stream_error};
-use crate::formats::openai::ChunkFacts;
-use crate::formats::openai::chunk::stream_error;
-use crate::formats::openai::placeholder::PlaceholderFilter;
-use crate::formats::openai::think::{ThinkSplitter, rewrite_chunk};
-use crate::formats::openai::usage::TokenUsage;
+use crate::formats::relay::{Relay, Step, parse_object, premature_end};
 use crate::formats::sse::SseEvent;
 
 const DONE: &[u8] = b"data: [DONE]\n\n";
@@ -27,11 +23,6 @@ pub struct ChatPassthrough {
     last_id: Value,
     last_created: Value,
     usage: Option<Value>,
-    /// Upstreams that write reasoning inline as `<think>…</think>` (Qwen Code): one splitter per
-    /// choice turns it into `reasoning_content`.
-    think: Option<BTreeMap<u64, ThinkSplitter>>,
-    /// Qwen Code: calls to the placeholder tool the proxy added are removed.
-    placeholder: Option<PlaceholderFilter>,
 }
 
 impl ChatPassthrough {
@@ -46,29 +37,12 @@ impl ChatPassthrough {
             last_id: Value::Null,
             last_created: Value::Null,
             usage: None,
-            think: None,
-            placeholder: None,
         }
-    }
-
-    /// Reasoning written inline as `<think>…</think>` comes out as `reasoning_content`.
-    pub fn with_think_tags(mut self) -> Self {
-        self.think = Some(BTreeMap::new());
-        self.placeholder = Some(PlaceholderFilter::default());
-        self
     }
 
     /// One upstream chunk as the client's frame (empty when held back), and whether what reaches
     /// the client carries content (the commit point counts only that).
-    fn forward(&mut self, mut chunk: Map<String, Value>) -> (Vec<u8>, bool) {
-        if let Some(splitters) = &mut self.think {
-            rewrite_chunk(&mut chunk, splitters);
-        }
-        if let Some(filter) = &mut self.placeholder
-            && !filter.rewrite_chunk(&mut chunk)
-        {
-            return (Vec::new(), false);
-        }
+    fn forward(&mut self, chunk: Map<String, Value>) -> (Vec<u8>, bool) {
         let content = ChunkFacts::of(&chunk).has_content;
         (self.frame_of(chunk), content)
     }

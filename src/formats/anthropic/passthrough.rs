@@ -4,11 +4,11 @@
 
 use serde_json::{Value, json};
 
-use super::{Relay, Step, parse_object, premature_end};
+use super::upstream::MessagesStreamDecoder;
 use crate::formats::failure::{UpstreamFailure, classify_anthropic_error};
-use crate::formats::anthropic::upstream::MessagesStreamDecoder;
 use crate::formats::ir::StreamEvent;
 use crate::formats::openai::usage::TokenUsage;
+use crate::formats::relay::{Relay, Step, parse_object, premature_end};
 use crate::formats::sse::SseEvent;
 
 pub struct MessagesPassthrough {

@@ -4,12 +4,11 @@
 
 use serde_json::{Map, Value};
 
-use super::translate::{ClientEncoder, Decoded, UpstreamDecoder};
-use super::{Relay, Step, parse_object, premature_end};
+use super::stream::{GeminiStreamDecoder, GeminiStreamEncoder, error_chunk, sse_frame};
 use crate::formats::failure::{ErrorClass, UpstreamFailure, classify_stream_error};
-use crate::formats::gemini::stream::{GeminiStreamDecoder, GeminiStreamEncoder, error_chunk, sse_frame};
 use crate::formats::ir::{StreamEvent, Usage};
 use crate::formats::openai::usage::TokenUsage;
+use crate::formats::relay::{ClientEncoder, Decoded, Relay, Step, UpstreamDecoder, parse_object, premature_end};
 use crate::formats::sse::SseEvent;
 
 /// How a Gemini client receives a stream (HTTP API §5.7, §6.4).
