@@ -14,7 +14,7 @@ use super::redact::Redactor;
 use super::transport::classify_transport;
 use super::upstream_events::UpstreamEvents;
 use crate::formats::failure::UpstreamFailure;
-use crate::formats::openai::usage::TokenUsage;
+use crate::formats::ir::Usage;
 use crate::formats::relay::{Relay, Replayed};
 use crate::pool::CredentialLease;
 
@@ -66,7 +66,7 @@ impl PendingStream {
     }
 
     /// A stream whose frames are all known (made from one complete upstream answer).
-    pub fn replayed(frames: Vec<u8>, usage: Option<TokenUsage>, served_id: String, redactor: Arc<Redactor>) -> Self {
+    pub fn replayed(frames: Vec<u8>, usage: Option<Usage>, served_id: String, redactor: Arc<Redactor>) -> Self {
         let events = UpstreamEvents::from_events(Vec::new());
         Self::new(frames, true, events, Box::new(Replayed { usage }), served_id, redactor)
     }

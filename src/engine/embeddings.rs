@@ -12,7 +12,6 @@ use crate::formats::failure::{ErrorClass, UpstreamFailure};
 use crate::formats::ir;
 use crate::formats::json::to_bytes;
 use crate::formats::openai::embeddings::{EmbeddingInput, EmbeddingsRequest, encode_base64_in_place};
-use crate::formats::openai::usage::TokenUsage;
 use crate::formats::relay::{Decoded, PassthroughFold, Relay, Step, UpstreamDecoder};
 use crate::formats::sse::SseEvent;
 use crate::providers::protocol::{EncodeTarget, UpstreamCall};
@@ -86,7 +85,7 @@ impl Exchange for Embeddings {
         if request.base64 {
             encode_base64_in_place(&mut answer);
         }
-        let usage = TokenUsage { prompt: prompt_tokens, ..TokenUsage::default() };
+        let usage = ir::Usage { input_total: prompt_tokens, ..ir::Usage::default() };
         Ok(Completed { body: to_bytes(&answer), usage: Some(usage) })
     }
 
@@ -98,7 +97,7 @@ impl Exchange for Embeddings {
         &self,
         _target: &Target,
         _upstream: Map<String, Value>,
-    ) -> Result<(Vec<u8>, Option<TokenUsage>), UpstreamFailure> {
+    ) -> Result<(Vec<u8>, Option<ir::Usage>), UpstreamFailure> {
         Err(not_a_stream())
     }
 }
@@ -132,7 +131,7 @@ impl Relay for NotAStream {
         Vec::new()
     }
 
-    fn usage(&self) -> Option<TokenUsage> {
+    fn usage(&self) -> Option<ir::Usage> {
         None
     }
 }

@@ -19,7 +19,6 @@ use crate::formats::anthropic::upstream::DEFAULT_MAX_TOKENS;
 use crate::formats::failure::{ErrorClass, UpstreamFailure};
 use crate::formats::ir;
 use crate::formats::json::to_bytes;
-use crate::formats::openai::usage::TokenUsage;
 use crate::formats::relay::{ClientEncoder, PassthroughFold, Relay, Translate, UpstreamDecoder};
 use crate::providers::protocol::{EncodeTarget, PassthroughEdits, UpstreamCall};
 
@@ -35,7 +34,7 @@ pub struct Outbound {
 /// A complete answer in the client's family.
 pub struct Completed {
     pub body: Bytes,
-    pub usage: Option<TokenUsage>,
+    pub usage: Option<ir::Usage>,
 }
 
 /// One client request as the attempt loop serves it.
@@ -85,7 +84,7 @@ pub trait Exchange: Send + Sync {
         &self,
         target: &Target,
         upstream: Map<String, Value>,
-    ) -> Result<(Vec<u8>, Option<TokenUsage>), UpstreamFailure>;
+    ) -> Result<(Vec<u8>, Option<ir::Usage>), UpstreamFailure>;
 }
 
 /// A chat turn of any client family.
@@ -266,7 +265,7 @@ impl Exchange for Conversation {
             return Err(empty_answer());
         }
         self.request.family().passthrough_complete(&mut upstream, &target.served_id);
-        let usage = decoded.map(|r| TokenUsage::from_canonical(&r.usage));
+        let usage = decoded.map(|r| r.usage);
         Ok(Completed { body: to_bytes(&upstream), usage })
     }
 
@@ -279,7 +278,7 @@ impl Exchange for Conversation {
             signatures.remember_response(&response);
         }
         let body = self.request.family().encode_complete(&response, &target.served_id);
-        let usage = Some(TokenUsage::from_canonical(&response.usage));
+        let usage = Some(response.usage);
         Ok(Completed { body: Bytes::from(serde_json::to_vec(&body).expect("JSON serialises")), usage })
     }
 
@@ -287,7 +286,7 @@ impl Exchange for Conversation {
         &self,
         target: &Target,
         upstream: Map<String, Value>,
-    ) -> Result<(Vec<u8>, Option<TokenUsage>), UpstreamFailure> {
+    ) -> Result<(Vec<u8>, Option<ir::Usage>), UpstreamFailure> {
         let mut response = self.canonical_answer(target, upstream)?;
         self.restore_tool_names(target, &mut response);
         let mut encoder = self.client_encoder(target);
@@ -296,7 +295,7 @@ impl Exchange for Conversation {
             frames.extend(encoder.push(&event));
         }
         frames.extend(encoder.finish());
-        Ok((frames, Some(TokenUsage::from_canonical(&response.usage))))
+        Ok((frames, Some(response.usage)))
     }
 }
 

@@ -7,7 +7,7 @@ use crate::catalog::filter::{FilterDecision, ModelFilter};
 use crate::config::aliases::ModelAliases;
 use crate::config::fallbacks::FallbackGroups;
 use crate::providers::builtin::builtin;
-use crate::providers::{Protocol, Provider, Registry};
+use crate::providers::{Provider, Registry};
 
 /// Where one request goes.
 #[derive(Debug, Clone)]
@@ -80,7 +80,7 @@ pub fn resolve(registry: &Registry, model: &str) -> Result<Target, EngineError> 
     };
     if let Some(provider) = registry.get(provider_name) {
         // Gemini-family upstreams take the model in the URL path: it must stay one segment.
-        if matches!(provider.protocol, Protocol::Gemini | Protocol::CodeAssist) && !is_path_segment(upstream_model) {
+        if provider.adapter.model_in_path() && !is_path_segment(upstream_model) {
             return Err(not_found(format!(
                 "model '{model}' not found: a {} model id is one path segment (no '/', '..', '?', '#', spaces)",
                 provider.name

@@ -5,7 +5,6 @@
 
 use crate::formats::failure::{ErrorClass, UpstreamFailure};
 use crate::formats::ir::{StreamEvent, Usage};
-use crate::formats::openai::usage::TokenUsage;
 use crate::formats::sse::SseEvent;
 
 /// What one upstream event turned into.
@@ -38,14 +37,14 @@ pub trait Relay: Send {
     /// The client's in-band error after commit (`message` already redacted); nothing follows it.
     fn error(&mut self, failure: &UpstreamFailure, message: &str) -> Vec<u8>;
 
-    /// The latest token usage the upstream reported, for accounting.
-    fn usage(&self) -> Option<TokenUsage>;
+    /// The latest token usage the upstream reported (canonical counts), for accounting.
+    fn usage(&self) -> Option<Usage>;
 }
 
 /// A stream whose every frame is already known (made from one complete upstream answer): it
 /// reads no upstream events and reports that answer's usage.
 pub struct Replayed {
-    pub usage: Option<TokenUsage>,
+    pub usage: Option<Usage>,
 }
 
 impl Relay for Replayed {
@@ -61,7 +60,7 @@ impl Relay for Replayed {
         Vec::new()
     }
 
-    fn usage(&self) -> Option<TokenUsage> {
+    fn usage(&self) -> Option<Usage> {
         self.usage
     }
 }
@@ -151,8 +150,8 @@ impl Relay for Translate {
         self.encoder.error(failure, message)
     }
 
-    fn usage(&self) -> Option<TokenUsage> {
-        self.decoder.usage().map(|u| TokenUsage::from_canonical(&u))
+    fn usage(&self) -> Option<Usage> {
+        self.decoder.usage()
     }
 }
 

@@ -10,6 +10,7 @@ pub mod report;
 pub mod select;
 pub mod settings;
 pub mod state;
+pub mod usage;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -22,7 +23,7 @@ use tokio::time::{Instant, timeout_at};
 use crate::auth::{Credential, CredentialId};
 use crate::catalog::pricing;
 use crate::formats::failure::ErrorClass;
-use crate::formats::openai::usage::TokenUsage;
+use crate::formats::ir::Usage;
 use crate::providers::Registry;
 use crate::store::{
     self, CooldownKindRecord, CooldownRecord, CredentialKey, FairCycleRecord, LadderRecord, LadderRecordKind,
@@ -32,6 +33,7 @@ use persist::{WallClock, kind_record, restore, restore_fair_cycle};
 use select::{Ask, Candidate, Selection, select};
 pub use settings::{PoolSettings, ProviderPoolSettings, RotationMode};
 use state::{Cooldown, CooldownKind, CredentialState, GLOBAL_SCOPE};
+use usage::TokenUsage;
 
 /// The reason recorded for cooldowns set by a custom cap.
 const CUSTOM_CAP_REASON: &str = "custom_cap";
@@ -551,7 +553,7 @@ impl CredentialLease {
     }
 
     /// The attempt succeeded: the scope's ladders and cooldown reset, its usage is counted.
-    pub fn record_success(&self, tokens: Option<TokenUsage>) {
+    pub fn record_success(&self, usage: Option<Usage>) {
         let now = Instant::now();
         let (mut changes, capped) = {
             let mut state = self.pool.lock();
@@ -560,7 +562,7 @@ impl CredentialLease {
             let capped = self.apply_cap(credential, now);
             (cleared, capped)
         };
-        let tokens = tokens.unwrap_or_default();
+        let tokens = usage.as_ref().map(TokenUsage::from_canonical).unwrap_or_default();
         // List price from the bundled table; 0 when the model is not in it.
         let cost_usd = self.priced_as.as_deref().and_then(pricing::lookup).map_or(0.0, |info| {
             let output = tokens.completion + tokens.reasoning;

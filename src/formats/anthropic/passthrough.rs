@@ -6,8 +6,7 @@ use serde_json::{Value, json};
 
 use super::upstream::MessagesStreamDecoder;
 use crate::formats::failure::{UpstreamFailure, classify_anthropic_error};
-use crate::formats::ir::StreamEvent;
-use crate::formats::openai::usage::TokenUsage;
+use crate::formats::ir::{StreamEvent, Usage};
 use crate::formats::relay::{Relay, Step, parse_object, premature_end};
 use crate::formats::sse::SseEvent;
 
@@ -60,8 +59,8 @@ impl Relay for MessagesPassthrough {
         format!("event: error\ndata: {data}\n\n").into_bytes()
     }
 
-    fn usage(&self) -> Option<TokenUsage> {
-        Some(TokenUsage::from_canonical(&self.tee.usage()))
+    fn usage(&self) -> Option<Usage> {
+        Some(self.tee.usage())
     }
 }
 

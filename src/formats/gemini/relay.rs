@@ -7,7 +7,6 @@ use serde_json::{Map, Value};
 use super::stream::{GeminiStreamDecoder, GeminiStreamEncoder, error_chunk, sse_frame};
 use crate::formats::failure::{ErrorClass, UpstreamFailure, classify_stream_error};
 use crate::formats::ir::{StreamEvent, Usage};
-use crate::formats::openai::usage::TokenUsage;
 use crate::formats::relay::{ClientEncoder, Decoded, Relay, Step, UpstreamDecoder, parse_object, premature_end};
 use crate::formats::sse::SseEvent;
 
@@ -212,7 +211,7 @@ impl Relay for GeminiPassthrough {
         self.framer.error(failure, message)
     }
 
-    fn usage(&self) -> Option<TokenUsage> {
-        self.tee.usage().map(|u| TokenUsage::from_canonical(&u))
+    fn usage(&self) -> Option<Usage> {
+        self.tee.usage()
     }
 }

@@ -6,8 +6,9 @@ use serde_json::{Map, Value, json};
 
 use super::ChunkFacts;
 use super::chunk::stream_error;
-use super::usage::TokenUsage;
+use super::usage::decode_usage;
 use crate::formats::failure::{UpstreamFailure, classify_stream_error};
+use crate::formats::ir::Usage;
 use crate::formats::relay::{Relay, Step, parse_object, premature_end};
 use crate::formats::sse::SseEvent;
 
@@ -140,8 +141,8 @@ impl Relay for ChatPassthrough {
         out
     }
 
-    fn usage(&self) -> Option<TokenUsage> {
-        self.usage.as_ref().map(TokenUsage::from_openai)
+    fn usage(&self) -> Option<Usage> {
+        self.usage.as_ref().map(decode_usage)
     }
 }
 

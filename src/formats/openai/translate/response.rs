@@ -4,9 +4,9 @@
 use serde_json::{Map, Value};
 
 use super::{InvalidRequest, synthetic_call_id};
-use crate::formats::ir::{Part, Response, StopReason, ToolCall, Usage};
+use crate::formats::ir::{Part, Response, StopReason, ToolCall};
 use crate::formats::openai::chunk::is_content;
-use crate::formats::openai::usage::TokenUsage;
+pub use crate::formats::openai::usage::decode_usage;
 
 /// The canonical answer in a `chat.completion` body (its first choice), served by
 /// `served_model` (`provider/model`). Parts come out as reasoning, text, refusal, tool calls.
@@ -90,23 +90,6 @@ pub fn stop_reason(finish_reason: Option<&str>, has_tool_calls: bool) -> StopRea
         Some("tool_calls" | "function_call") => StopReason::ToolUse,
         _ if has_tool_calls => StopReason::ToolUse,
         _ => StopReason::EndTurn,
-    }
-}
-
-/// §7: an OpenAI-style `usage` object (with the vendor variants [`TokenUsage`] reads) in
-/// canonical form. `prompt_tokens` includes cached input, `completion_tokens` reasoning — unless
-/// the upstream reports more reasoning than completion tokens: then it counted them apart.
-pub fn decode_usage(usage: &Value) -> Usage {
-    let split = TokenUsage::from_openai(usage);
-    let n = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
-    let (prompt, completion) = (n("prompt_tokens"), n("completion_tokens"));
-    let output_total = if split.reasoning > completion { completion + split.reasoning } else { completion };
-    Usage {
-        input_total: prompt.max(split.cache_read + split.cache_write),
-        cache_read: split.cache_read,
-        cache_write: split.cache_write,
-        output_total,
-        reasoning: split.reasoning,
     }
 }
 
