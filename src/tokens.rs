@@ -7,6 +7,8 @@
 
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::formats::ir;
 use tiktoken_rs::CoreBPE;
 use tiktoken_rs::tokenizer::{Tokenizer, get_tokenizer};
 
@@ -150,6 +152,34 @@ pub fn count_messages_with(model: &str, body: &Value, options: &CountOptions) ->
     Ok(TokenCount { tokens: counter.tokens, encoding: encoding.name, exact: encoding.exact && !counter.estimated })
 }
 
+/// The prompt tokens of a request in canonical form, whatever family it came in: the system
+/// prompt and every message (with the same per-message overhead and reply priming as
+/// [`count_messages`]), tool calls as name and arguments, tool results as their content, tool
+/// definitions as their compact JSON.
+pub fn count_request(model: &str, request: &ir::Request) -> TokenCount {
+    let encoding = Encoding::for_model(model);
+    let mut counter = Counter { bpe: encoding.bpe, image_tokens: IMAGE_TOKEN_ESTIMATE, tokens: 0, estimated: false };
+    if !request.system.is_empty() {
+        counter.tokens += TOKENS_PER_MESSAGE;
+        request.system.iter().for_each(|part| counter.part(part));
+    }
+    for message in &request.messages {
+        counter.tokens += TOKENS_PER_MESSAGE;
+        message.parts.iter().for_each(|part| counter.part(part));
+    }
+    for tool in &request.tools {
+        let definition = match tool {
+            ir::Tool::Function { name, description, parameters, .. } => {
+                serde_json::json!({"name": name, "description": description, "parameters": parameters})
+            }
+            ir::Tool::Server { raw, .. } => Value::Object(raw.clone()),
+        };
+        counter.json(&definition);
+    }
+    counter.tokens += REPLY_PRIMING_TOKENS;
+    TokenCount { tokens: counter.tokens, encoding: encoding.name, exact: encoding.exact && !counter.estimated }
+}
+
 fn messages_of(body: &Value) -> Option<&Vec<Value>> {
     body.get("messages").and_then(Value::as_array)
 }
@@ -206,6 +236,30 @@ struct Counter {
 }
 
 impl Counter {
+    /// One canonical part, as the model would read it.
+    fn part(&mut self, part: &ir::Part) {
+        match part {
+            ir::Part::Text { text, .. } | ir::Part::Refusal(text) => self.text(text),
+            ir::Part::Reasoning { text, .. } => self.text(text),
+            ir::Part::Image(_) => self.image(),
+            ir::Part::Document { source, title } => {
+                if let Some(title) = title {
+                    self.text(title);
+                }
+                match source {
+                    ir::DocumentSource::PlainText(text) => self.text(text),
+                    ir::DocumentSource::Base64 { data, .. } => self.document(data),
+                    ir::DocumentSource::Url(url) => self.text(url),
+                }
+            }
+            ir::Part::ToolCall(call) => {
+                self.text(&call.name);
+                self.text(&call.arguments);
+            }
+            ir::Part::ToolResult(result) => result.content.iter().for_each(|part| self.part(part)),
+        }
+    }
+
     fn text(&mut self, text: &str) {
         self.tokens += self.bpe.count_ordinary(text);
     }
@@ -508,5 +562,30 @@ mod tests {
     fn counts_are_deterministic() {
         let body = json!({"messages": [{"role": "user", "content": "same input, same number"}], "tools": [{"a": 1}]});
         assert_eq!(count_messages("gemini-2.5-pro", &body), count_messages("gemini-2.5-pro", &body));
+    }
+
+    #[test]
+    fn a_canonical_request_counts_like_its_chat_form() {
+        use crate::formats::openai::decode_request::decode_request;
+        let body = serde_json::json!({"model": "openai/gpt-4o", "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "What is the weather in Paris?"}
+        ]});
+        let canonical = decode_request(body.as_object().unwrap()).unwrap();
+        let chat = count_messages("openai/gpt-4o", &body).unwrap();
+        let counted = count_request("openai/gpt-4o", &canonical);
+        // The Chat form also counts the role names; the canonical form has none.
+        assert!(counted.tokens > 10 && counted.tokens <= chat.tokens, "{} vs {}", counted.tokens, chat.tokens);
+        assert!(counted.exact);
+        let mut with_tool = canonical.clone();
+        with_tool.tools.push(crate::formats::ir::Tool::Function {
+            name: "get_weather".into(),
+            description: None,
+            parameters: serde_json::json!({"type": "object"}),
+            strict: None,
+            cache_control: None,
+        });
+        let with_tool = count_request("openai/gpt-4o", &with_tool);
+        assert!(with_tool.tokens > counted.tokens && !with_tool.exact, "tool definitions are estimated");
     }
 }

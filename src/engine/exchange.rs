@@ -147,7 +147,7 @@ impl Conversation {
     }
 
     fn client_encoder(&self, target: &Target) -> Box<dyn ClientEncoder> {
-        let encoder = self.request.family().stream_encoder(&target.served_id);
+        let encoder = self.request.family().stream_encoder(&target.served_id, self.request.canonical().ok());
         match &self.signatures {
             Some(cache) => Box::new(RecordingEncoder::new(encoder, cache.clone())),
             None => encoder,

@@ -76,8 +76,9 @@ pub trait ClientFamily: Send + Sync {
     /// equivalent) set to `served`.
     fn passthrough_complete(&self, body: &mut Map<String, Value>, served: &str);
 
-    /// The client's stream from canonical events.
-    fn stream_encoder(&self, served: &str) -> Box<dyn ClientEncoder>;
+    /// The client's stream from canonical events; `request` is the canonical request when it is
+    /// decoded (a family may count its prompt for a stream header).
+    fn stream_encoder(&self, served: &str, request: Option<&ir::Request>) -> Box<dyn ClientEncoder>;
 
     /// The client's complete answer from a canonical one.
     fn encode_complete(&self, response: &ir::Response, served: &str) -> Value;

@@ -12,26 +12,23 @@ use crate::formats::ir;
 use crate::formats::protocol::Protocol;
 use crate::formats::relay::{ClientEncoder, Relay};
 
-/// A Messages client; `input_estimate` is the local count of its prompt, for `message_start`
-/// when the upstream reports usage only at the end.
+/// A Messages client.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct MessagesFamily {
-    pub input_estimate: u64,
-}
+pub struct MessagesFamily;
 
 impl MessagesFamily {
     /// A Messages body decoded in full (it is validated before routing).
     pub fn parse(body: &Map<String, Value>) -> Result<(Self, Head), InvalidRequest> {
         let request = decode_body(body)?;
         let head = Head { model: request.model.clone(), stream: request.stream, canonical: Some(request) };
-        Ok((Self::default(), head))
+        Ok((Self, head))
     }
 
     /// [`Self::parse`] of the bytes a client sent.
     pub fn parse_bytes(bytes: &[u8]) -> Result<(Self, Head, Map<String, Value>), InvalidRequest> {
         let MessagesRequest { body, request } = MessagesRequest::parse(bytes)?;
         let head = Head { model: request.model.clone(), stream: request.stream, canonical: Some(request) };
-        Ok((Self::default(), head, body))
+        Ok((Self, head, body))
     }
 }
 
@@ -69,8 +66,11 @@ impl ClientFamily for MessagesFamily {
         body.insert("model".into(), Value::from(served));
     }
 
-    fn stream_encoder(&self, served: &str) -> Box<dyn ClientEncoder> {
-        Box::new(MessagesEncoder(MessagesStreamEncoder::new(new_message_id(), served, self.input_estimate)))
+    /// `message_start` carries the prompt's local count when the upstream reports usage only at
+    /// the end.
+    fn stream_encoder(&self, served: &str, request: Option<&ir::Request>) -> Box<dyn ClientEncoder> {
+        let estimate = request.map_or(1, |r| crate::tokens::count_request(&r.model, r).tokens.max(1) as u64);
+        Box::new(MessagesEncoder(MessagesStreamEncoder::new(new_message_id(), served, estimate)))
     }
 
     fn encode_complete(&self, response: &ir::Response, served: &str) -> Value {

@@ -59,7 +59,7 @@ impl ClientFamily for GeminiFamily {
         body.insert("modelVersion".into(), Value::from(served));
     }
 
-    fn stream_encoder(&self, served: &str) -> Box<dyn ClientEncoder> {
+    fn stream_encoder(&self, served: &str, _request: Option<&ir::Request>) -> Box<dyn ClientEncoder> {
         let encoder = GeminiStreamEncoder::new(random_base62(22), served.to_string(), ORIGIN.into());
         Box::new(GeminiEncoder::new(encoder, self.framing()))
     }

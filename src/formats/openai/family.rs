@@ -66,7 +66,7 @@ impl ClientFamily for ChatFamily {
         body.insert("model".into(), Value::from(served));
     }
 
-    fn stream_encoder(&self, served: &str) -> Box<dyn ClientEncoder> {
+    fn stream_encoder(&self, served: &str, _request: Option<&ir::Request>) -> Box<dyn ClientEncoder> {
         let created = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         Box::new(ChatEncoder(ChatStreamEncoder::new(new_completion_id(), served, created, self.include_usage)))
     }

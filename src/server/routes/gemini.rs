@@ -18,7 +18,6 @@ use crate::formats::family::ErrorShape;
 use crate::formats::gemini::family::GeminiFamily;
 use crate::formats::gemini::relay::GeminiFraming;
 use crate::formats::gemini::request::decode_client_count_request;
-use crate::formats::openai::translate;
 use crate::formats::protocol::Protocol;
 use crate::server::AppState;
 use crate::server::error::ApiError;
@@ -102,14 +101,9 @@ async fn count_tokens(state: &AppState, model: String, body: Map<String, Value>)
     if let Some(counted) = state.engine.count_tokens_upstream(Protocol::Gemini, &model, &body, &[]).await {
         return counted_response(counted, "upstream");
     }
-    let chat = match translate::encode_request(&request, &model, false, false) {
-        Ok(chat) => Value::Object(chat),
-        Err(invalid) => return error(invalid),
-    };
-    let counted = tokio::task::spawn_blocking(move || tokens::count_messages(&model, &chat)).await;
+    let counted = tokio::task::spawn_blocking(move || tokens::count_request(&model, &request)).await;
     match counted {
-        Ok(Ok(count)) => counted_response(count.tokens as u64, "local"),
-        Ok(Err(invalid)) => error(ApiError::BadRequest(invalid.message)),
+        Ok(count) => counted_response(count.tokens as u64, "local"),
         Err(_) => error(ApiError::Internal("token count task failed".into())),
     }
 }

@@ -39,20 +39,9 @@ pub async fn messages(
         Ok(body) => body,
         Err(response) => return response,
     };
-    let (mut family, head, raw) = match MessagesFamily::parse_bytes(&body) {
+    let (family, head, raw) = match MessagesFamily::parse_bytes(&body) {
         Ok(decoded) => decoded,
         Err(invalid) => return error(invalid, &id),
-    };
-    family.input_estimate = {
-        let model = head.model.clone();
-        let raw = Value::Object(raw.clone());
-        tokio::task::spawn_blocking(move || {
-            let options = CountOptions { format: Some(Format::Anthropic), ..CountOptions::default() };
-            tokens::count_messages_with(&model, &raw, &options).map(|c| c.tokens as u64).unwrap_or(1)
-        })
-        .await
-        .unwrap_or(1)
-        .max(1)
     };
     let mut context = RequestContext::new(arrival, None);
     context.client_headers = forwarded(&headers);
