@@ -7,6 +7,7 @@ use crate::support::gateway::Gateway;
 use crate::support::gemini_mock::GeminiMock;
 use crate::support::openai_mock::OpenAiMock;
 use crate::support::real_clients::{ClaudeCode, ClaudeOutput, ClientRun, Codex, codex_commands, codex_messages};
+use crate::support::responses_mock::{ENCRYPTED_REASONING, ResponsesMock};
 use crate::support::shell_turn::{SHELL_ANSWER, SHELL_COMMAND, SHELL_OUTPUT};
 
 const PROMPT: &str = "Reply with the words llmkp real client check";
@@ -236,4 +237,52 @@ async fn codex_runs_its_shell_tool_through_a_gemini_upstream_and_the_signature_c
     let issued = mock.issued_signatures();
     assert_eq!(issued.len(), 1);
     assert!(sent[1].body.to_string().contains(&issued[0]), "the signature did not come back");
+}
+
+/// A gateway in front of the Responses mock as provider `RESP`, speaking Responses upstream.
+async fn responses_gateway(mock: &ResponsesMock) -> Gateway {
+    Gateway::provider("RESP", &mock.base_url(), &["sk-resp-codex"], &[("RESP_API_FORMAT", "responses")]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_runs_its_shell_tool_against_the_responses_mock_itself() {
+    // No gateway: proves the mock speaks Responses well enough for the real client, so the
+    // passthrough tests below fail only for the gateway's reasons.
+    let Some(codex) = Codex::find() else { return };
+    let mock = ResponsesMock::start().await;
+    let text = codex.exec(&mock.base_url(), "gpt-5.5", PROMPT).await;
+    assert_codex_text(&text, "Hello from responses:");
+    let run = codex.exec(&mock.base_url(), "shell-gpt", SHELL_PROMPT).await;
+    assert_codex_shell_turn(&run);
+    let sent = mock.responses_requests();
+    assert_eq!(sent.len(), 3, "one text request, then one for the call and one with its result");
+    let replayed = sent[2].body["input"].to_string();
+    assert!(replayed.contains(ENCRYPTED_REASONING) && replayed.contains("call_shell_1"), "{replayed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs issue 14: POST /v1/responses and the `responses` upstream protocol (<NAME>_API_FORMAT=responses)"]
+async fn codex_gets_a_text_answer_through_a_responses_upstream() {
+    let Some(codex) = Codex::find() else { return };
+    let mock = ResponsesMock::start().await;
+    let gw = responses_gateway(&mock).await;
+    let run = codex.exec(&gw.url("/v1"), "resp/gpt-5.5", PROMPT).await;
+    assert_codex_text(&run, "Hello from responses:");
+    assert_eq!(mock.responses_requests()[0].body["model"], "gpt-5.5");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs issue 14: POST /v1/responses and the `responses` upstream protocol (<NAME>_API_FORMAT=responses)"]
+async fn codex_runs_its_shell_tool_through_a_responses_upstream_in_passthrough() {
+    let Some(codex) = Codex::find() else { return };
+    let mock = ResponsesMock::start().await;
+    let gw = responses_gateway(&mock).await;
+    let run = codex.exec(&gw.url("/v1"), "resp/shell-gpt", SHELL_PROMPT).await;
+    assert_codex_shell_turn(&run);
+    let sent = mock.responses_requests();
+    assert_eq!(sent.len(), 2, "one request for the call, one with its result");
+    // Passthrough: Codex's own fields and the reasoning item reach the upstream as sent.
+    assert_eq!(sent[0].body["prompt_cache_key"], sent[1].body["prompt_cache_key"]);
+    assert_eq!(sent[0].body["include"], serde_json::json!(["reasoning.encrypted_content"]));
+    assert!(sent[1].body["input"].to_string().contains(ENCRYPTED_REASONING));
 }

@@ -6,5 +6,6 @@ pub mod gemini_mock;
 pub mod oauth_mock;
 pub mod openai_mock;
 pub mod real_clients;
+pub mod responses_mock;
 pub mod scripted_upstream;
 pub mod shell_turn;
