@@ -1,7 +1,7 @@
 //! In-process mock upstream speaking the Anthropic Messages API wire format.
 //!
 //! Behaviour is selected by the `x-api-key` (error keys such as `rl…`, `err…`,
-//! `streamerr…`) and by the requested model (`tools…`, `thinking…`, `echo…`, …);
+//! `streamerr…`) and by the requested model (`tools…`, `shell…`, `thinking…`, `echo…`, …);
 //! see [`key_error`] and [`build_reply`] for the full table.
 
 // Not every test uses every helper of this support module.

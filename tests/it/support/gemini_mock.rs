@@ -1,7 +1,7 @@
 //! In-process mock upstream speaking the Gemini API (`generativelanguage.googleapis.com/v1beta`) wire format.
 //!
 //! The key (`x-goog-api-key` header or `?key=`) selects faults (`rl…`, `bad…`, `err…`, `streamerr…`, `cut…`;
-//! see [`key_error`]); the model in the URL path selects the answer (`tools…`, `thinking…`, `echo…`, …; see
+//! see [`key_error`]); the model in the URL path selects the answer (`tools…`, `shell…`, `thinking…`, `echo…`, …; see
 //! [`reply::build`]). Function calls carry a `thoughtSignature` that must come back unchanged in later turns,
 //! as Gemini 3 requires.
 

@@ -5,4 +5,7 @@ pub mod gateway;
 pub mod gemini_mock;
 pub mod oauth_mock;
 pub mod openai_mock;
+pub mod real_clients;
+pub mod responses_mock;
 pub mod scripted_upstream;
+pub mod shell_turn;

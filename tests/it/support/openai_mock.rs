@@ -2,7 +2,7 @@
 //!
 //! Behaviour is selected by the bearer token (error keys such as `rl…`, `err…`; `jsononly…` /
 //! `sseonly…` ignore the `stream` flag; `emptyans…` answer nothing)
-//! and by the requested model (`tools…`, `slow…`, `reset…`, `hang…`, …); see the
+//! and by the requested model (`tools…`, `shell…`, `slow…`, `reset…`, `hang…`, …); see the
 //! functions [`key_behaviour`] and [`chat`] for the full table.
 
 // Not every test uses every helper or field of this support module.
@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 
 mod sse;
 
+use super::shell_turn::{shell_answer, shell_call};
 use sse::{delayed, sse, sse_response, stream_reset, stream_text, stream_tools};
 
 const DEFAULT_MODELS: &[&str] = &["gpt-4o", "gpt-4o-mini"];
@@ -359,14 +360,24 @@ async fn embeddings(body: Value, key: &str) -> Response {
 // ---------------------------------------------------------------------------
 
 struct ToolCall {
-    id: &'static str,
-    name: &'static str,
-    args: &'static str,
+    id: String,
+    name: String,
+    args: String,
 }
 
-const WEATHER_CALL: ToolCall =
-    ToolCall { id: "call_abc123", name: "get_weather", args: r#"{"location":"Paris","unit":"celsius"}"# };
-const TIME_CALL: ToolCall = ToolCall { id: "call_def456", name: "get_time", args: r#"{"tz":"Europe/Paris"}"# };
+impl ToolCall {
+    fn new(id: &str, name: &str, args: &str) -> Self {
+        Self { id: id.to_owned(), name: name.to_owned(), args: args.to_owned() }
+    }
+}
+
+fn weather_call() -> ToolCall {
+    ToolCall::new("call_abc123", "get_weather", r#"{"location":"Paris","unit":"celsius"}"#)
+}
+
+fn time_call() -> ToolCall {
+    ToolCall::new("call_def456", "get_time", r#"{"tz":"Europe/Paris"}"#)
+}
 
 /// Per-completion values shared by every chunk of one response.
 struct Completion {
@@ -422,13 +433,24 @@ async fn chat(body: Value, key: &str) -> Response {
     }
     if m.starts_with("tools") {
         let parallel = m.starts_with("tools-parallel") && body["tools"].as_array().is_some_and(|t| t.len() >= 2);
-        let calls: &[ToolCall] = if parallel { &[WEATHER_CALL, TIME_CALL] } else { &[WEATHER_CALL] };
-        return if stream { stream_tools(&c, calls) } else { tool_reply(&c, calls) };
+        let calls = if parallel { vec![weather_call(), time_call()] } else { vec![weather_call()] };
+        return if stream { stream_tools(&c, &calls) } else { tool_reply(&c, &calls) };
+    }
+    // `shell…`: call the client's shell tool, then quote the tool result (see `shell_turn`).
+    let tool_result = messages.last().filter(|m| m["role"] == "tool").map(|m| content_text(&m["content"]));
+    if m.starts_with("shell") && tool_result.is_none() {
+        let names = body["tools"].as_array().into_iter().flatten().filter_map(|t| t["function"]["name"].as_str());
+        if let Some((name, args)) = shell_call(names) {
+            let calls = [ToolCall::new("call_shell_1", &name, &args.to_string())];
+            return if stream { stream_tools(&c, &calls) } else { tool_reply(&c, &calls) };
+        }
     }
 
     let last_user =
         messages.iter().rev().find(|m| m["role"] == "user").map(|m| content_text(&m["content"])).unwrap_or_default();
-    let text = if m.starts_with("slow") {
+    let text = if let Some(result) = tool_result.filter(|_| m.starts_with("shell")) {
+        shell_answer(&result)
+    } else if m.starts_with("slow") {
         "one two three four five".to_owned()
     } else {
         format!("Hello! You said: {last_user}")

@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use super::super::shell_turn::{shell_answer, shell_call};
 use super::{THINKING_SIGNATURE, random_alnum};
 
 /// One content block of an answer.
@@ -72,7 +73,10 @@ pub(super) fn usage(input: u64, output: u64) -> Value {
 pub(super) fn build_reply(body: &Value, model: &str) -> Reply {
     let last = last_user_text(&body["messages"]);
     let greeting = format!("Hello from mock: {last}");
-    let (blocks, stop_reason) = if model.starts_with("tools-parallel") {
+    let shell = model.starts_with("shell").then(|| shell_step(body));
+    let (blocks, stop_reason) = if let Some(Some(step)) = shell {
+        step
+    } else if model.starts_with("tools-parallel") {
         (tool_blocks(&body["tools"], 2), "tool_use")
     } else if model.starts_with("tools-text") {
         let mut blocks = vec![Block::Text("Let me check that for you.".into())];
@@ -97,6 +101,25 @@ pub(super) fn build_reply(body: &Value, model: &str) -> Reply {
         stop_reason,
         input_tokens: input_tokens(body),
     }
+}
+
+/// The `shell…` turn: a call of the client's shell tool, or the answer quoting its result
+/// (`None` when the request offers no shell tool and carries no tool result).
+fn shell_step(body: &Value) -> Option<(Vec<Block>, &'static str)> {
+    let last = body["messages"].as_array().and_then(|ms| ms.last()).filter(|m| m["role"] == "user");
+    let results: Vec<String> = last
+        .and_then(|m| m["content"].as_array())
+        .into_iter()
+        .flatten()
+        .filter(|b| b["type"] == "tool_result")
+        .map(|b| content_text(&b["content"]))
+        .collect();
+    if !results.is_empty() {
+        return Some((vec![Block::Text(shell_answer(&results.join(" ")))], "end_turn"));
+    }
+    let names = body["tools"].as_array().into_iter().flatten().filter_map(|t| t["name"].as_str());
+    let (name, input) = shell_call(names)?;
+    Some((vec![Block::ToolUse { id: "toolu_shell_1".into(), name, input }], "tool_use"))
 }
 
 /// `n` tool calls: the first `n` tools of the request (repeating the first if

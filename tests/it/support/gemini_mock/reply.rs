@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::super::shell_turn::{shell_answer, shell_call};
 use super::{IssuedCall, SKIP_SIGNATURES, Shared, random_alnum};
 
 /// A whole answer, rendered as one `GenerateContentResponse` or as a stream of them.
@@ -152,9 +153,13 @@ pub(super) fn build(shared: &Shared, body: &Value, model: &str) -> Reply {
     let last = last_user_text(&body["contents"]);
     let greeting = format!("Hello from gemini: {last}");
     let answered_tool = last_user_has_function_response(&body["contents"]);
-    let (parts, finish) = if model.starts_with("tools")
+    let tool_call =
+        if model.starts_with("shell") { shell_function(&body["tools"]) } else { first_function(&body["tools"]) };
+    let (parts, finish) = if model.starts_with("shell") && answered_tool {
+        (vec![json!({"text": shell_answer(&function_responses(&body["contents"]))})], "STOP")
+    } else if (model.starts_with("tools") || model.starts_with("shell"))
         && !answered_tool
-        && let Some((name, args)) = first_function(&body["tools"])
+        && let Some((name, args)) = tool_call
     {
         let signature = shared.next_signature();
         let call = json!({"functionCall": {"name": name, "args": args}, "thoughtSignature": signature});
@@ -174,6 +179,23 @@ pub(super) fn build(shared: &Shared, body: &Value, model: &str) -> Reply {
         (vec![json!({"text": greeting})], "STOP")
     };
     Reply { model: model.to_owned(), response_id: random_alnum(22), parts, finish, prompt_tokens: prompt_tokens(body) }
+}
+
+/// Name and args of a call of the client's shell tool, when `tools` declares one.
+fn shell_function(tools: &Value) -> Option<(String, Value)> {
+    let decls = tools.as_array()?.iter().filter_map(|t| t["functionDeclarations"].as_array()).flatten();
+    shell_call(decls.filter_map(|d| d["name"].as_str()))
+}
+
+/// The `functionResponse.response` values of the last user content, as compact JSON joined by spaces.
+fn function_responses(contents: &Value) -> String {
+    let parts = last_user(contents).and_then(|c| c["parts"].as_array()).map(Vec::as_slice).unwrap_or_default();
+    parts
+        .iter()
+        .filter_map(|p| p.get("functionResponse"))
+        .map(|r| r["response"].to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Name and args of the first function declaration of `tools` (`None` without one).

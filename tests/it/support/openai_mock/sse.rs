@@ -81,7 +81,7 @@ pub(super) fn stream_tools(c: &Completion, calls: &[ToolCall]) -> Response {
             json!({"tool_calls": header_call})
         };
         events.push((Duration::ZERO, Ok(sse(&chunk(c, delta, None)))));
-        for fragment in split_in_three(call.args) {
+        for fragment in split_in_three(&call.args) {
             let delta = json!({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]});
             events.push((Duration::ZERO, Ok(sse(&chunk(c, delta, None)))));
         }
