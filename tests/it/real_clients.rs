@@ -69,13 +69,11 @@ async fn claude_against_gemini(output: ClaudeOutput) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs issue 11: Claude Code sends a role \"system\" message in `messages` for models it does not know"]
 async fn claude_code_gets_an_answer_from_an_openai_model_as_json() {
     claude_against_openai(ClaudeOutput::Json).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs issue 11: Claude Code sends a role \"system\" message in `messages` for models it does not know"]
 async fn claude_code_gets_an_answer_from_an_openai_model_as_stream_json() {
     claude_against_openai(ClaudeOutput::StreamJson).await;
 }
@@ -91,13 +89,11 @@ async fn claude_code_gets_an_answer_from_an_anthropic_model_as_stream_json() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs issue 11: Claude Code sends a role \"system\" message in `messages` for models it does not know"]
 async fn claude_code_gets_an_answer_from_a_gemini_model_as_json() {
     claude_against_gemini(ClaudeOutput::Json).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs issue 11: Claude Code sends a role \"system\" message in `messages` for models it does not know"]
 async fn claude_code_gets_an_answer_from_a_gemini_model_as_stream_json() {
     claude_against_gemini(ClaudeOutput::StreamJson).await;
 }
@@ -125,7 +121,6 @@ async fn claude_code_runs_its_bash_tool_through_an_anthropic_model() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs issue 11: Claude Code sends a role \"system\" message in `messages` for models it does not know"]
 async fn claude_code_runs_its_bash_tool_through_an_openai_model() {
     let mock = OpenAiMock::start().await;
     let gw = Gateway::openai(&mock.base_url(), &["sk-claude-code"], &[]).await;
