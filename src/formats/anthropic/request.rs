@@ -297,6 +297,9 @@ const CARRIED: [&str; 13] = [
     "thinking",
 ];
 
+/// The fields of a function tool the canonical model carries.
+const TOOL_FIELDS: [&str; 6] = ["name", "description", "input_schema", "type", "strict", "cache_control"];
+
 /// What a translated route leaves out of the client's Messages request, for
 /// `x-llmkp-dropped-params`: fields the canonical model has no place for (`context_management`,
 /// `container`, `mcp_servers`, `service_tier`, anything newer), a thinking mode it does not know,
@@ -310,6 +313,19 @@ pub fn dropped_client_params(body: &Map<String, Value>) -> Vec<String> {
             dropped.push("thinking".into());
         } else if thinking.contains_key("display") {
             dropped.push("thinking.display".into());
+        }
+    }
+    // Tool fields other than the function's own (`defer_loading` of Claude Code's deferred
+    // tools, …), once each; server tools travel whole.
+    for tool in get(body, "tools").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_object) {
+        if tool.get("input_schema").is_none() && tool.get("type").is_some_and(|t| t != "custom") {
+            continue;
+        }
+        for key in tool.keys().filter(|k| !TOOL_FIELDS.contains(&k.as_str())) {
+            let name = format!("tools.{key}");
+            if !dropped.contains(&name) {
+                dropped.push(name);
+            }
         }
     }
     if let Some(Value::Object(config)) = get(body, "output_config") {

@@ -346,6 +346,11 @@ fn fields_translation_cannot_carry_are_named() {
         "metadata": {"user_id": "u"}, "stream": true});
     let dropped = super::dropped_client_params(body.as_object().unwrap());
     assert_eq!(dropped, ["context_management", "thinking.display", "output_config.task_budget"]);
+    let tools = json!({"model": "a/b", "messages": [], "tools": [
+        {"name": "A", "input_schema": {}, "defer_loading": true},
+        {"name": "B", "input_schema": {}, "defer_loading": false},
+        {"type": "web_search_20250305", "name": "web_search", "max_uses": 3}]});
+    assert_eq!(super::dropped_client_params(tools.as_object().unwrap()), ["tools.defer_loading"]);
     let future = json!({"model": "a/b", "messages": [], "thinking": {"type": "sometimes"}});
     assert_eq!(super::dropped_client_params(future.as_object().unwrap()), ["thinking"]);
 }
