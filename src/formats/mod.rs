@@ -4,6 +4,7 @@ pub mod anthropic;
 pub mod collect;
 pub mod failure;
 pub mod family;
+pub mod fields;
 pub mod gemini;
 pub mod ir;
 pub mod json;

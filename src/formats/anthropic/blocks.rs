@@ -3,9 +3,9 @@
 
 use serde_json::{Map, Value};
 
-use super::fields::{as_object, get, opt_bool, opt_str, req_object, req_str};
 use super::request::InvalidRequest;
 use super::signature_from_wire;
+use crate::formats::fields::{as_object, get, opt_bool, opt_str, req_object, req_str};
 use crate::formats::ir::{DocumentSource, ImageSource, Part, Role, ToolCall, ToolResult};
 
 pub(super) fn decode_block(block: &Value, role: Role, path: &str) -> Result<Part, InvalidRequest> {
@@ -14,9 +14,10 @@ pub(super) fn decode_block(block: &Value, role: Role, path: &str) -> Result<Part
     match (kind, role) {
         ("text", _) => text_part(block, path),
         ("image", _) => Ok(Part::Image(decode_image_source(block, path)?)),
-        ("document", _) => {
-            Ok(Part::Document { source: decode_document_source(block, path)?, title: opt_str(block, "title", path)? })
-        }
+        ("document", _) => Ok(Part::Document {
+            source: decode_document_source(block, path)?,
+            title: opt_str(block, "title", path)?.map(str::to_string),
+        }),
         ("tool_use", Role::Assistant) => {
             let arguments = match get(block, "input") {
                 None => "{}".to_string(),

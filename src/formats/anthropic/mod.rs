@@ -4,7 +4,6 @@
 
 mod blocks;
 pub mod family;
-mod fields;
 pub mod passthrough;
 pub mod request;
 pub mod response;

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use super::blocks::{decode_block, text_part};
-use super::fields::{as_object, get, opt_bool, opt_f64, opt_str, opt_u64, req_str};
+use crate::formats::fields::{as_object, get, opt_bool, opt_f64, opt_str, opt_u64, req_str};
 use crate::formats::ir::{Message, Part, Reasoning, Request, ResponseFormat, Role, Tool, ToolChoice};
 
 pub use crate::formats::InvalidRequest;
@@ -81,7 +81,7 @@ pub fn decode_body(body: &Map<String, Value>) -> Result<Request, InvalidRequest>
     };
     let user = match get(body, "metadata") {
         None => None,
-        Some(Value::Object(metadata)) => opt_str(metadata, "user_id", "metadata")?,
+        Some(Value::Object(metadata)) => opt_str(metadata, "user_id", "metadata")?.map(str::to_string),
         Some(_) => return Err(InvalidRequest::wrong_type("metadata".into(), "an object")),
     };
     Ok(Request {
@@ -92,8 +92,8 @@ pub fn decode_body(body: &Map<String, Value>) -> Result<Request, InvalidRequest>
         tool_choice,
         parallel_tool_calls: parallel_tool_calls.flatten(),
         max_output_tokens: opt_u64(body, "max_tokens", "")?,
-        temperature: opt_f64(body, "temperature")?,
-        top_p: opt_f64(body, "top_p")?,
+        temperature: opt_f64(body, "temperature", "")?,
+        top_p: opt_f64(body, "top_p", "")?,
         top_k: opt_u64(body, "top_k", "")?,
         stop,
         reasoning: decode_reasoning(body)?,
@@ -210,9 +210,9 @@ fn decode_tool(tool: &Value, i: usize) -> Result<Tool, InvalidRequest> {
     let kind = opt_str(tool, "type", &path)?;
     let schema = get(tool, "input_schema");
     if schema.is_none()
-        && let Some(kind) = kind.filter(|k| k != "custom")
+        && let Some(kind) = kind.filter(|k| *k != "custom")
     {
-        return Ok(Tool::Server { kind, raw: tool.clone() });
+        return Ok(Tool::Server { kind: kind.to_string(), raw: tool.clone() });
     }
     let parameters = match schema {
         None => json!({"type": "object", "properties": {}}),
@@ -221,7 +221,7 @@ fn decode_tool(tool: &Value, i: usize) -> Result<Tool, InvalidRequest> {
     };
     Ok(Tool::Function {
         name: req_str(tool, "name", &path)?.to_string(),
-        description: opt_str(tool, "description", &path)?,
+        description: opt_str(tool, "description", &path)?.map(str::to_string),
         parameters,
         strict: opt_bool(tool, "strict", &path)?,
         cache_control: get(tool, "cache_control").cloned(),
@@ -252,7 +252,7 @@ fn decode_reasoning(body: &Map<String, Value>) -> Result<Option<Reasoning>, Inva
     let effort = match get(body, "output_config") {
         None => None,
         Some(Value::Object(config)) => match opt_str(config, "effort", "output_config")? {
-            Some(effort) if EFFORTS.contains(&effort.as_str()) => Some(effort),
+            Some(effort) if EFFORTS.contains(&effort) => Some(effort.to_string()),
             Some(effort) => {
                 return Err(InvalidRequest::at(
                     format!("unknown output_config.effort '{effort}' (expected one of {})", EFFORTS.join(", ")),

@@ -9,10 +9,10 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
-use super::fields::get;
 use super::request::InvalidRequest;
 use super::response::tool_input;
 use super::{ORIGIN, new_tool_use_id};
+use crate::formats::fields::get;
 use crate::formats::ir::{
     DocumentSource, ImageSource, Message, Part, Reasoning, Request, Response, ResponseFormat, Role, Signature,
     StopReason, StreamEvent, Tool, ToolChoice, ToolResult, Usage,

@@ -23,6 +23,7 @@ use super::schema::{clean_schema, openapi_to_json_schema};
 use super::{ORIGIN, signature_from_client};
 use crate::formats::InvalidRequest;
 use crate::formats::anthropic::response::tool_input;
+use crate::formats::fields::{as_bool, as_count, as_f64, as_object, as_str, camel_case, find, join, snake_case};
 use crate::formats::ir::{
     DocumentSource, ImageSource, Message, Part, Reasoning, Request, ResponseFormat, Role, Signature, Tool, ToolCall,
     ToolChoice, ToolResult,
@@ -1299,57 +1300,16 @@ pub fn set_max_output_tokens(body: &mut Map<String, Value>, limit: u64) {
     }
 }
 
-// Field readers: each name is looked up as written (camelCase) and in snake_case; `null` counts as
-// absent; failures name the field by its path with the spelling the client used.
+// Field readers: each name is looked up as written (camelCase) and in snake_case
+// ([`find`]); failures name the field by its path with the spelling the client used.
 
-/// `obj[camel]`, else `obj[snake_case(camel)]`: the key as sent and its value.
 fn field<'a>(obj: &'a Map<String, Value>, camel: &str) -> Option<(&'a str, &'a Value)> {
-    let found = obj.get_key_value(camel).filter(|(_, v)| !v.is_null());
-    let found = found.or_else(|| obj.get_key_value(&snake_case(camel)).filter(|(_, v)| !v.is_null()));
-    found.map(|(key, value)| (key.as_str(), value))
-}
-
-fn snake_case(camel: &str) -> String {
-    let mut out = String::with_capacity(camel.len() + 4);
-    for c in camel.chars() {
-        if c.is_ascii_uppercase() {
-            out.push('_');
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn camel_case(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    let mut upper = false;
-    for c in key.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.push(c.to_ascii_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn join(prefix: &str, key: &str) -> String {
-    if prefix.is_empty() { key.to_string() } else { format!("{prefix}.{key}") }
-}
-
-fn as_object<'a>(value: &'a Value, path: &str) -> Result<&'a Map<String, Value>, InvalidRequest> {
-    value.as_object().ok_or_else(|| InvalidRequest::wrong_type(path.to_string(), "an object"))
+    find(obj, camel)
 }
 
 fn req_str<'a>(obj: &'a Map<String, Value>, camel: &str, prefix: &str) -> Result<&'a str, InvalidRequest> {
     match field(obj, camel) {
-        Some((_, Value::String(s))) => Ok(s),
-        Some((key, _)) => Err(InvalidRequest::wrong_type(join(prefix, key), "a string")),
+        Some((key, value)) => as_str(value, &join(prefix, key)),
         None => Err(InvalidRequest::missing(join(prefix, &spelling(obj, prefix, camel)))),
     }
 }
@@ -1362,39 +1322,19 @@ fn spelling(obj: &Map<String, Value>, prefix: &str, camel: &str) -> String {
 }
 
 fn opt_str<'a>(obj: &'a Map<String, Value>, camel: &str, prefix: &str) -> Result<Option<&'a str>, InvalidRequest> {
-    match field(obj, camel) {
-        None => Ok(None),
-        Some((_, Value::String(s))) => Ok(Some(s)),
-        Some((key, _)) => Err(InvalidRequest::wrong_type(join(prefix, key), "a string")),
-    }
+    field(obj, camel).map(|(key, value)| as_str(value, &join(prefix, key))).transpose()
 }
 
 fn opt_bool(obj: &Map<String, Value>, camel: &str, prefix: &str) -> Result<Option<bool>, InvalidRequest> {
-    match field(obj, camel) {
-        None => Ok(None),
-        Some((_, Value::Bool(b))) => Ok(Some(*b)),
-        Some((key, _)) => Err(InvalidRequest::wrong_type(join(prefix, key), "a boolean")),
-    }
+    field(obj, camel).map(|(key, value)| as_bool(value, &join(prefix, key))).transpose()
 }
 
 fn opt_f64(obj: &Map<String, Value>, camel: &str, prefix: &str) -> Result<Option<f64>, InvalidRequest> {
-    match field(obj, camel) {
-        None => Ok(None),
-        Some((key, value)) => {
-            value.as_f64().map(Some).ok_or_else(|| InvalidRequest::wrong_type(join(prefix, key), "a number"))
-        }
-    }
+    field(obj, camel).map(|(key, value)| as_f64(value, &join(prefix, key))).transpose()
 }
 
-/// A non-negative integer; `40.0` is taken as 40 (protobuf JSON clients send floats).
 fn opt_count(obj: &Map<String, Value>, camel: &str, prefix: &str) -> Result<Option<u64>, InvalidRequest> {
-    let Some((key, value)) = field(obj, camel) else { return Ok(None) };
-    let integral = value.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < 9e15).map(|f| f as u64);
-    value
-        .as_u64()
-        .or(integral)
-        .map(Some)
-        .ok_or_else(|| InvalidRequest::wrong_type(join(prefix, key), "a non-negative integer"))
+    field(obj, camel).map(|(key, value)| as_count(value, &join(prefix, key))).transpose()
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::formats::fields::{as_object, get, join, opt_bool, opt_f64, opt_str, opt_u64, req_object, req_str};
+
 use super::translate::synthetic_call_id;
 use crate::formats::InvalidRequest;
 use crate::formats::ir::{
@@ -70,8 +72,8 @@ pub fn decode_request(body: &Map<String, Value>) -> Result<Request, InvalidReque
     for (i, item) in items.iter().enumerate() {
         history.decode(item, i)?;
     }
-    let max_completion_tokens = opt_u64(body, "max_completion_tokens")?;
-    let max_tokens = opt_u64(body, "max_tokens")?;
+    let max_completion_tokens = opt_u64(body, "max_completion_tokens", "")?;
+    let max_tokens = opt_u64(body, "max_tokens", "")?;
     Ok(Request {
         model,
         system: history.system,
@@ -80,9 +82,9 @@ pub fn decode_request(body: &Map<String, Value>) -> Result<Request, InvalidReque
         tool_choice: decode_tool_choice(body)?,
         parallel_tool_calls: opt_bool(body, "parallel_tool_calls", "")?,
         max_output_tokens: max_completion_tokens.or(max_tokens),
-        temperature: opt_f64(body, "temperature")?,
-        top_p: opt_f64(body, "top_p")?,
-        top_k: opt_u64(body, "top_k")?,
+        temperature: opt_f64(body, "temperature", "")?,
+        top_p: opt_f64(body, "top_p", "")?,
+        top_k: opt_u64(body, "top_k", "")?,
         stop: decode_stop(body)?,
         reasoning: decode_reasoning(body)?,
         response_format: decode_response_format(body)?,
@@ -583,70 +585,12 @@ fn decode_user(body: &Map<String, Value>) -> Result<Option<String>, InvalidReque
     Ok(metadata.and_then(|m| m.get("user_id")).and_then(Value::as_str).map(str::to_string))
 }
 
-// Typed field readers: `null` counts as absent, failures name the field by its path.
-
-fn get<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    obj.get(key).filter(|v| !v.is_null())
-}
-
-fn join(prefix: &str, key: &str) -> String {
-    if prefix.is_empty() { key.to_string() } else { format!("{prefix}.{key}") }
-}
-
-fn as_object<'a>(value: &'a Value, path: &str) -> Result<&'a Map<String, Value>, InvalidRequest> {
-    value.as_object().ok_or_else(|| InvalidRequest::wrong_type(path.to_string(), "an object"))
-}
-
-/// `obj[key]` as an object; `path` names that object itself.
-fn req_object<'a>(
-    obj: &'a Map<String, Value>,
-    key: &str,
-    path: &str,
-) -> Result<&'a Map<String, Value>, InvalidRequest> {
-    match get(obj, key) {
-        Some(value) => as_object(value, path),
-        None => Err(InvalidRequest::missing(path.to_string())),
-    }
-}
-
-fn req_str<'a>(obj: &'a Map<String, Value>, key: &str, prefix: &str) -> Result<&'a str, InvalidRequest> {
-    match get(obj, key) {
-        Some(Value::String(s)) => Ok(s),
-        None => Err(InvalidRequest::missing(join(prefix, key))),
-        Some(_) => Err(InvalidRequest::wrong_type(join(prefix, key), "a string")),
-    }
-}
-
 /// A tool call id: a non-empty string (results are paired with calls by it).
 fn req_id(obj: &Map<String, Value>, key: &str, prefix: &str) -> Result<String, InvalidRequest> {
     match req_str(obj, key, prefix)? {
         "" => Err(InvalidRequest::at(format!("'{}' must not be empty", join(prefix, key)), join(prefix, key))),
         id => Ok(id.to_string()),
     }
-}
-
-fn opt_str<'a>(obj: &'a Map<String, Value>, key: &str, prefix: &str) -> Result<Option<&'a str>, InvalidRequest> {
-    match get(obj, key) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(InvalidRequest::wrong_type(join(prefix, key), "a string")),
-    }
-}
-
-fn opt_bool(obj: &Map<String, Value>, key: &str, prefix: &str) -> Result<Option<bool>, InvalidRequest> {
-    get(obj, key)
-        .map(|v| v.as_bool().ok_or_else(|| InvalidRequest::wrong_type(join(prefix, key), "a boolean")))
-        .transpose()
-}
-
-fn opt_u64(obj: &Map<String, Value>, key: &str) -> Result<Option<u64>, InvalidRequest> {
-    get(obj, key)
-        .map(|v| v.as_u64().ok_or_else(|| InvalidRequest::wrong_type(key.to_string(), "a non-negative integer")))
-        .transpose()
-}
-
-fn opt_f64(obj: &Map<String, Value>, key: &str) -> Result<Option<f64>, InvalidRequest> {
-    get(obj, key).map(|v| v.as_f64().ok_or_else(|| InvalidRequest::wrong_type(key.to_string(), "a number"))).transpose()
 }
 
 #[cfg(test)]
