@@ -41,7 +41,7 @@ pub(super) fn decode_block(block: &Value, role: Role, path: &str) -> Result<Part
         }
         ("thinking", _) => Ok(Part::Reasoning {
             text: req_str(block, "thinking", path)?.to_string(),
-            signature: opt_str(block, "signature", path)?.filter(|s| !s.is_empty()).map(|s| signature_from_wire(s)),
+            signature: opt_str(block, "signature", path)?.filter(|s| !s.is_empty()).map(signature_from_wire),
             redacted: None,
         }),
         ("redacted_thinking", _) => Ok(Part::Reasoning {
