@@ -1,9 +1,13 @@
 //! Tests of the Anthropic upstream encoder and decoders.
 
+use super::decode::native_signature;
+use super::encode::{MISSING_RESULT_TEXT, encode_tool_choice};
 use super::*;
 use crate::formats::anthropic::decode_request;
 use crate::formats::ir::ToolCall;
+use crate::formats::ir::*;
 use crate::formats::sse::SseDecoder;
+use serde_json::{Value, json};
 
 fn text(text: &str) -> Part {
     Part::Text { text: text.into(), cache_control: None }

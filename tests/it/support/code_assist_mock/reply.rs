@@ -8,6 +8,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use futures::StreamExt;
+use super::super::shell_turn::{shell_answer, shell_call};
 use serde_json::{Map, Value, json};
 
 use super::{error, error_body, json_response};
@@ -200,8 +201,18 @@ fn build(request: &Value, model: &str) -> Reply {
     let last_text = user_parts.iter().filter_map(|p| p["text"].as_str()).collect::<Vec<_>>().join(" ");
     let answered_tool = user_parts.iter().any(|p| p.get("functionResponse").is_some());
     let greeting = json!({"text": format!("Hello from code assist: {last_text}")});
-    let parts = match first_function(&request["tools"]) {
-        Some((name, args)) if model.starts_with("tools") && !answered_tool => {
+    let shell = model.starts_with("shell");
+    let call = if shell { shell_function(&request["tools"]) } else { first_function(&request["tools"]) };
+    let parts = match call {
+        _ if shell && answered_tool => {
+            let results: Vec<String> = user_parts
+                .iter()
+                .filter_map(|p| p.get("functionResponse"))
+                .map(|r| r["response"].to_string())
+                .collect();
+            vec![json!({"text": shell_answer(&results.join(" "))})]
+        }
+        Some((name, args)) if (model.starts_with("tools") || shell) && !answered_tool => {
             let signature = format!("sig-{:016x}", rand::random::<u64>());
             vec![json!({"functionCall": {"name": name, "args": args}, "thoughtSignature": signature})]
         }
@@ -215,6 +226,12 @@ fn build(request: &Value, model: &str) -> Reply {
         parts,
         prompt_tokens: prompt_tokens(request),
     }
+}
+
+/// Name and args of a call of the client's shell tool, when `tools` declares one.
+fn shell_function(tools: &Value) -> Option<(String, Value)> {
+    let decls = tools.as_array()?.iter().filter_map(|t| t["functionDeclarations"].as_array()).flatten();
+    shell_call(decls.filter_map(|d| d["name"].as_str()))
 }
 
 /// Name and args of the first function declaration: the first property set to `"Paris"` / `1` / `true` by type.
