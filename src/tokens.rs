@@ -46,7 +46,7 @@ impl TokenError {
 
 /// The API family a messages body is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub enum Family {
     /// Chat Completions: `messages` with roles system/developer/user/assistant/tool, `tools`
     /// of `{"type":"function","function":{…}}`.
     OpenAi,
@@ -55,7 +55,7 @@ pub enum Format {
     Anthropic,
 }
 
-impl Format {
+impl Family {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::OpenAi => "openai",
@@ -103,7 +103,7 @@ impl Format {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CountOptions {
     /// `None`: detect from the body's shape.
-    pub format: Option<Format>,
+    pub format: Option<Family>,
     /// Tokens per image.
     pub image_tokens: usize,
 }
@@ -144,9 +144,9 @@ pub fn count_messages_with(model: &str, body: &Value, options: &CountOptions) ->
     };
     let encoding = Encoding::for_model(model);
     let mut counter = Counter { bpe: encoding.bpe, image_tokens: options.image_tokens, tokens: 0, estimated: false };
-    match options.format.unwrap_or_else(|| Format::detect(body)) {
-        Format::OpenAi => counter.openai(body)?,
-        Format::Anthropic => counter.anthropic(body)?,
+    match options.format.unwrap_or_else(|| Family::detect(body)) {
+        Family::OpenAi => counter.openai(body)?,
+        Family::Anthropic => counter.anthropic(body)?,
     }
     counter.tokens += REPLY_PRIMING_TOKENS;
     Ok(TokenCount { tokens: counter.tokens, encoding: encoding.name, exact: encoding.exact && !counter.estimated })

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::output::{print, print_json};
 use super::{CliError, Context};
-use crate::tokens::{self, CountOptions, Format};
+use crate::tokens::{self, CountOptions, Family};
 
 #[derive(Debug, Args)]
 pub struct CountTokensArgs {
@@ -46,7 +46,7 @@ pub enum FormatArg {
     Anthropic,
 }
 
-impl From<FormatArg> for Format {
+impl From<FormatArg> for Family {
     fn from(arg: FormatArg) -> Self {
         match arg {
             FormatArg::Openai => Self::OpenAi,
@@ -68,7 +68,7 @@ pub fn run(_context: &Context, args: &CountTokensArgs) -> Result<(), CliError> {
         let raw = read_input(path)?;
         let body: Value = serde_json::from_slice(&raw)
             .map_err(|e| CliError::usage(format!("{}: not valid JSON: {e}", shown(path))))?;
-        let options = CountOptions { format: args.format.map(Format::from), ..CountOptions::default() };
+        let options = CountOptions { format: args.format.map(Family::from), ..CountOptions::default() };
         tokens::count_messages_with(&args.model, &body, &options)
             .map_err(|e| CliError::usage(format!("{}: {e}", shown(path))))?
     } else {

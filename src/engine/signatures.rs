@@ -39,7 +39,7 @@ impl SignatureCache {
     }
 
     /// Remembers what an answer carried for its tool calls (streamed answers are folded into one
-    /// first, by [`crate::engine::relay::Collector`]).
+    /// first, by [`crate::formats::collect::Collector`]).
     pub fn remember_response(&self, response: &Response) {
         let calls: Vec<(&str, Option<Signature>)> = response
             .parts

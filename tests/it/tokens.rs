@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use llmkp::tokens::{self, CountOptions, Format};
+use llmkp::tokens::{self, CountOptions, Family};
 use serde_json::{Value, json};
 
 use crate::support::cli::output;
@@ -103,13 +103,13 @@ fn each_openai_family_gets_its_encoding() {
 
 #[test]
 fn the_format_is_detected_or_forced() {
-    assert_eq!(Format::detect(&json!({"system": "x", "messages": []})), Format::Anthropic);
-    assert_eq!(Format::detect(&json!({"messages": [{"role": "tool", "content": "x"}]})), Format::OpenAi);
+    assert_eq!(Family::detect(&json!({"system": "x", "messages": []})), Family::Anthropic);
+    assert_eq!(Family::detect(&json!({"messages": [{"role": "tool", "content": "x"}]})), Family::OpenAi);
     let blocks = json!({"messages": [{"role": "user", "content": [{"type": "tool_result", "content": "x"}]}]});
-    assert_eq!(Format::detect(&blocks), Format::Anthropic);
-    assert_eq!(Format::detect(&json!({"messages": [{"role": "user", "content": "x"}]})), Format::OpenAi);
+    assert_eq!(Family::detect(&blocks), Family::Anthropic);
+    assert_eq!(Family::detect(&json!({"messages": [{"role": "user", "content": "x"}]})), Family::OpenAi);
     // Forced OpenAI: a top-level `system` is not part of that format and is ignored.
-    let forced = CountOptions { format: Some(Format::OpenAi), ..Default::default() };
+    let forced = CountOptions { format: Some(Family::OpenAi), ..Default::default() };
     let body = json!({"system": "a long system prompt here", "messages": []});
     assert_eq!(tokens::count_messages_with("gpt-4o", &body, &forced).unwrap().tokens, tokens::REPLY_PRIMING_TOKENS);
 }

@@ -16,7 +16,7 @@ use crate::formats::protocol::Protocol;
 use crate::server::AppState;
 use crate::server::error::ApiError;
 use crate::server::request_log::{RequestArrival, RequestId};
-use crate::tokens::{self, CountOptions, Format};
+use crate::tokens::{self, CountOptions, Family};
 
 fn error(err: impl Into<ApiError>, id: &str) -> Response {
     err.into().into_response_shaped(ErrorShape::Anthropic, Some(id))
@@ -82,7 +82,7 @@ pub async fn count_tokens(
         return counted_response(counted, "upstream");
     }
     let counted = tokio::task::spawn_blocking(move || {
-        let options = CountOptions { format: Some(Format::Anthropic), ..CountOptions::default() };
+        let options = CountOptions { format: Some(Family::Anthropic), ..CountOptions::default() };
         tokens::count_messages_with(&model, &value, &options)
     })
     .await;

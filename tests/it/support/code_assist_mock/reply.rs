@@ -4,11 +4,11 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use super::super::shell_turn::{shell_answer, shell_call};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use futures::StreamExt;
-use super::super::shell_turn::{shell_answer, shell_call};
 use serde_json::{Map, Value, json};
 
 use super::{error, error_body, json_response};
