@@ -3,12 +3,19 @@
 //! per-credential concurrency leases, cooldowns and lockouts (resilience specification §3–§5,
 //! §10). Decisions are pure functions in `select` and `state`; this module adds the shared,
 //! locked state and the event-driven waiting.
+//!
+//! With a shared store (several `serve` instances on one Redis) the pool stays the decision
+//! maker and a cache: it ranks the candidates it would take and asks the store's coordinator for
+//! the first with a free slot, in one round trip (`shared`); other instances' cooldowns, ladder
+//! steps, fair-cycle marks, usage windows and released slots arrive as events and are merged into
+//! the local state. Without one (or while it is unreachable) nothing of this runs.
 
 pub mod caps;
 mod persist;
 pub mod report;
 pub mod select;
 pub mod settings;
+mod shared;
 pub mod state;
 
 use std::collections::HashMap;
@@ -27,6 +34,7 @@ use crate::providers::Registry;
 use crate::store::{
     self, CooldownKindRecord, CooldownRecord, CredentialKey, FairCycleRecord, LadderRecord, LadderRecordKind,
     StateChange, StateSnapshot, StateStore, UsageCounters,
+    shared::{Coordinator, SharedLeaseId},
 };
 use persist::{WallClock, kind_record, restore, restore_fair_cycle};
 use select::{Ask, Candidate, Selection, select};
@@ -55,12 +63,25 @@ pub enum NoCredential {
 pub struct CredentialPool {
     settings: Arc<PoolSettings>,
     providers: HashMap<String, Arc<ProviderPool>>,
+    /// Applies other instances' events to the local state (shared store only).
+    listener: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for CredentialPool {
+    fn drop(&mut self) {
+        if let Some(listener) = &self.listener {
+            listener.abort();
+        }
+    }
 }
 
 struct ProviderPool {
     settings: Arc<PoolSettings>,
     /// Where cooldowns, ladders and usage are persisted (none in some tests).
     store: Option<Arc<dyn StateStore>>,
+    /// Leases and sticky sessions decided with other instances; `None` when the provider has
+    /// neither a concurrency limit nor stickiness to share, or no shared store is configured.
+    shared: Option<Arc<dyn Coordinator>>,
     provider: String,
     credentials: Vec<Arc<Credential>>,
     state: Mutex<ProviderState>,
@@ -90,6 +111,16 @@ impl ProviderPool {
 
     fn settings(&self) -> &ProviderPoolSettings {
         self.settings.provider(&self.provider)
+    }
+
+    /// The index of the credential with this stable id.
+    fn index_of(&self, id: &str) -> Option<usize> {
+        self.credentials.iter().position(|c| c.id.as_str() == id)
+    }
+
+    /// The coordinator to ask now: configured and reachable.
+    fn shared_now(&self) -> Option<&Arc<dyn Coordinator>> {
+        self.shared.as_ref().filter(|c| c.available())
     }
 
     fn key_of(&self, index: usize) -> CredentialKey {
@@ -203,10 +234,21 @@ impl CredentialPool {
             }
             None => StateSnapshot::default(),
         };
-        let providers = registry
+        let coordinator = store.as_ref().and_then(|s| s.coordinator());
+        if let Some(logins) = store.as_ref().and_then(|s| s.logins()) {
+            for c in registry.providers().flat_map(|p| p.credentials.iter()) {
+                if let Some(handle) = &c.oauth {
+                    handle.share_through(logins.clone(), c.id.as_str());
+                }
+            }
+        }
+        let providers: HashMap<String, Arc<ProviderPool>> = registry
             .providers()
             .map(|p| {
                 let provider_settings = settings.provider(&p.name);
+                let shares = provider_settings.max_concurrent > 0
+                    || provider_settings.mode == RotationMode::Sequential
+                    || provider_settings.session_affinity;
                 let credentials = p
                     .credentials
                     .iter()
@@ -219,6 +261,7 @@ impl CredentialPool {
                 let pool = ProviderPool {
                     settings: settings.clone(),
                     store: store.clone(),
+                    shared: coordinator.clone().filter(|_| shares),
                     provider: p.name.clone(),
                     credentials: p.credentials.clone(),
                     state: Mutex::new(ProviderState {
@@ -231,7 +274,8 @@ impl CredentialPool {
                 (p.name.clone(), Arc::new(pool))
             })
             .collect();
-        Self { settings, providers }
+        let listener = coordinator.as_ref().and_then(|c| shared::spawn_listener(&providers, c));
+        Self { settings, providers, listener }
     }
 
     pub fn settings(&self) -> &PoolSettings {
@@ -308,24 +352,40 @@ impl CredentialPool {
             tokio::pin!(released);
             released.as_mut().enable();
             let now = Instant::now();
-            let (decision, leased, changes) = {
+            let sticky_wait_over = now >= sticky_until;
+            let (decision, leased, ranked, changes) = {
                 let mut state = pool.lock();
                 let changes = reset_fair_cycle(pool, &mut state, scope, now);
-                let selection = decide(pool, &mut state, scope, session, excluded, now >= sticky_until, now);
-                let leased = match selection {
-                    Selection::Pick { index, last_resort } => {
-                        Some(lease(pool, &mut state, index, scope, session, last_resort, now))
+                let selection = decide(pool, &mut state, scope, session, excluded, sticky_wait_over, now);
+                let (leased, ranked) = match selection {
+                    // Shared: the slot is taken in the store, from a ranked list (one round trip).
+                    Selection::Pick { index, last_resort } if pool.shared_now().is_some() => {
+                        let first = (index, last_resort);
+                        (None, Some(shared::rank(pool, &mut state, scope, session, excluded, first, now)))
                     }
-                    _ => None,
+                    Selection::Pick { index, last_resort } => {
+                        (Some(lease(pool, &mut state, index, scope, session, last_resort, None, now)), None)
+                    }
+                    _ => (None, None),
                 };
-                (selection, leased, changes)
+                (selection, leased, ranked, changes)
             };
             pool.persist(changes);
             if let Some(lease) = leased {
                 return Ok(lease);
             }
+            let decision = match ranked {
+                Some(ranked) => {
+                    match shared::acquire(pool, &ranked, scope, session, excluded, sticky_wait_over).await {
+                        Ok(lease) => return Ok(lease),
+                        Err(next) => next,
+                    }
+                }
+                None => decision,
+            };
             let wait_until = match decision {
-                Selection::Pick { .. } => unreachable!("returned above"),
+                // A slot was freed while the store was asked.
+                Selection::Pick { .. } => continue,
                 Selection::WaitForSticky { .. } => sticky_until,
                 Selection::Busy => deadline,
                 Selection::Unavailable { waitable_until: Some(t), .. } if t < deadline => {
@@ -336,8 +396,16 @@ impl CredentialPool {
                     return Err(NoCredential::Unavailable { quota_until, locked_until });
                 }
             };
-            if timeout_at(wait_until, released).await.is_err() && Instant::now() >= deadline {
-                return Err(NoCredential::Busy);
+            // Other instances' releases arrive as events; one lost (a crashed instance's lease
+            // expiring says nothing) is caught by asking the store again after a while.
+            let recheck = pool.shared_now().map(|_| Instant::now() + shared::RECHECK_BUSY);
+            if timeout_at(recheck.map_or(wait_until, |r| r.min(wait_until)), released).await.is_err() {
+                if Instant::now() >= deadline {
+                    return Err(NoCredential::Busy);
+                }
+                if recheck.is_some() {
+                    shared::forget_remote_counts(pool);
+                }
             }
         }
     }
@@ -485,6 +553,7 @@ fn reset_fair_cycle(pool: &ProviderPool, state: &mut ProviderState, scope: &str,
     vec![StateChange::ClearFairCycle { provider: pool.provider.clone(), tracking: tracking.to_string(), credentials }]
 }
 
+#[allow(clippy::too_many_arguments)]
 fn lease(
     pool: &Arc<ProviderPool>,
     state: &mut ProviderState,
@@ -492,6 +561,7 @@ fn lease(
     scope: &str,
     session: &str,
     last_resort: bool,
+    shared: Option<SharedLeaseId>,
     now: Instant,
 ) -> CredentialLease {
     let credential = &mut state.credentials[index];
@@ -516,6 +586,7 @@ fn lease(
         started: now,
         last_resort,
         priced_as: None,
+        shared,
     }
 }
 
@@ -532,6 +603,8 @@ pub struct CredentialLease {
     pub last_resort: bool,
     /// The `provider/model` the attempt runs, for pricing its usage (set by the engine).
     pub priced_as: Option<String>,
+    /// The slot held in the shared store, released with this lease.
+    shared: Option<SharedLeaseId>,
 }
 
 impl CredentialLease {
@@ -648,6 +721,9 @@ impl Drop for CredentialLease {
             let mut state = self.pool.lock();
             let active = &mut state.credentials[self.index].active;
             *active = active.saturating_sub(1);
+        }
+        if let (Some(id), Some(coordinator)) = (self.shared, &self.pool.shared) {
+            coordinator.release(id);
         }
         self.pool.released.notify_waiters();
     }

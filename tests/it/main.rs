@@ -19,6 +19,7 @@ mod models_cli;
 mod oauth;
 mod oauth_mock_selftest;
 mod persistence;
+mod redis;
 mod resilience;
 mod rotation;
 mod sdk;

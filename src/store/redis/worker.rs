@@ -1,0 +1,161 @@
+//! The store's background work: the writer (state changes at once, usage in batches, everything
+//! kept while Redis is down and sent when it is back) and the keeper (extends live leases, probes
+//! a lost Redis, and on reconnect re-registers leases and resynchronises every pool).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::Inner;
+use super::changes::{UsageQueue, prune_cooldowns, queue_usage, send_changes, send_usage};
+use super::leases::heartbeat;
+use super::snapshot::load_async;
+use crate::store::StateChange;
+use crate::store::shared::SharedEvent;
+
+/// Changes kept while Redis is down; beyond this the oldest are dropped (usage rows are summed,
+/// so they stay few).
+const MAX_PENDING_CHANGES: usize = 100_000;
+/// How often a lost Redis is probed.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+/// Every pool re-reads the whole store this often, making good any event it missed.
+const RESYNC_EVERY: Duration = Duration::from_secs(30);
+/// Background calls taking longer than this count as Redis being down.
+const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub enum WriterCommand {
+    Record(Vec<StateChange>),
+    /// Send everything queued, then answer.
+    Flush(std::sync::mpsc::Sender<()>),
+}
+
+pub async fn writer(inner: Arc<Inner>, mut commands: UnboundedReceiver<WriterCommand>) {
+    let mut changes: VecDeque<StateChange> = VecDeque::new();
+    let mut usage = UsageQueue::new();
+    let mut tick = tokio::time::interval(inner.settings.flush_interval);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            command = commands.recv() => match command {
+                Some(WriterCommand::Record(batch)) => {
+                    for change in batch {
+                        match change {
+                            StateChange::Usage { key, scope, at_ms, window_ms, delta } => {
+                                queue_usage(&mut usage, key, scope, at_ms, window_ms, &delta);
+                            }
+                            other => changes.push_back(other),
+                        }
+                    }
+                    if changes.len() > MAX_PENDING_CHANGES {
+                        let excess = changes.len() - MAX_PENDING_CHANGES;
+                        changes.drain(..excess);
+                    }
+                    // Cooldowns and lockouts reach the other instances now, not at the next tick.
+                    if !changes.is_empty() && inner.health.is_up() {
+                        send_pending_changes(&inner, &mut changes).await;
+                    }
+                }
+                Some(WriterCommand::Flush(reply)) => {
+                    send_everything(&inner, &mut changes, &mut usage).await;
+                    let _ = reply.send(());
+                }
+                None => {
+                    send_everything(&inner, &mut changes, &mut usage).await;
+                    break;
+                }
+            },
+            _ = tick.tick() => {
+                if inner.health.is_up() {
+                    send_everything(&inner, &mut changes, &mut usage).await;
+                }
+            }
+        }
+    }
+}
+
+async fn send_pending_changes(inner: &Inner, changes: &mut VecDeque<StateChange>) {
+    let batch: Vec<StateChange> = changes.iter().cloned().collect();
+    match send_changes(inner, &batch).await {
+        Ok(()) => changes.clear(),
+        Err(e) => {
+            inner.failed(&e);
+        }
+    }
+}
+
+async fn send_everything(inner: &Inner, changes: &mut VecDeque<StateChange>, usage: &mut UsageQueue) {
+    if !changes.is_empty() {
+        send_pending_changes(inner, changes).await;
+    }
+    if !usage.is_empty() && changes.is_empty() {
+        match send_usage(inner, usage).await {
+            Ok(()) => usage.clear(),
+            Err(e) => {
+                inner.failed(&e);
+            }
+        }
+    }
+}
+
+/// Keeps leases alive and the connection watched; resynchronises after an outage.
+pub async fn keeper(inner: Arc<Inner>) {
+    let mut last_sync = Instant::now();
+    loop {
+        let pause = if inner.health.is_up() {
+            (inner.settings.lease_ttl / 3).max(Duration::from_millis(100))
+        } else {
+            PROBE_EVERY
+        };
+        let forced = tokio::select! {
+            () = tokio::time::sleep(pause) => false,
+            () = inner.resync.notified() => true,
+        };
+        if inner.health.is_up() {
+            match tokio::time::timeout(CALL_TIMEOUT, heartbeat(&inner, "XX")).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    inner.failed(&e);
+                    continue;
+                }
+                Err(_) => {
+                    inner.failed(&"no answer in time");
+                    continue;
+                }
+            }
+            if (forced || last_sync.elapsed() >= RESYNC_EVERY) && resync(&inner).await.is_ok() {
+                last_sync = Instant::now();
+            }
+        } else if matches!(tokio::time::timeout(CALL_TIMEOUT, heartbeat(&inner, "ADD")).await, Ok(Ok(())))
+            && resync(&inner).await.is_ok()
+        {
+            // Leases taken while Redis was away count again; changes queued meanwhile go out
+            // with the writer's next tick.
+            inner.health.recover();
+            last_sync = Instant::now();
+        }
+    }
+}
+
+/// Reads everything and hands it to the pools.
+async fn resync(inner: &Inner) -> Result<(), ()> {
+    let mut conn = inner.conn.clone();
+    let loaded = tokio::time::timeout(CALL_TIMEOUT, load_async(&mut conn, &inner.keys, crate::store::now_ms()))
+        .await
+        .unwrap_or_else(|_| Err(redis::RedisError::from((redis::ErrorKind::Io, "no answer in time"))));
+    match loaded {
+        Ok((snapshot, ended)) => {
+            let _ = inner.events.send(SharedEvent::Resynced(snapshot));
+            if let Err(e) = prune_cooldowns(inner, ended).await {
+                inner.failed(&e);
+            }
+            Ok(())
+        }
+        Err(e) => {
+            inner.failed(&e);
+            Err(())
+        }
+    }
+}

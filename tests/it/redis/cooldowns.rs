@@ -1,0 +1,45 @@
+//! A cooldown one instance sets is honoured by the others before and until it ends.
+
+use std::time::Duration;
+
+use super::{post, prefix, redis_url, serve, vars};
+use crate::support::gateway::chat_body;
+use crate::support::openai_mock::OpenAiMock;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_seen_by_one_instance_cools_the_key_for_the_other_until_the_cooldown_ends() {
+    let Some(url) = redis_url() else { return };
+    let mock = OpenAiMock::start().await;
+    let base = mock.base_url();
+    let prefix = prefix("cooldowns");
+    // `rl1…` answers 429 with `retry-after: 1`; the least used key is taken first.
+    let env = vars(&[
+        ("OPENAI_API_BASE", &base),
+        ("OPENAI_API_KEY_1", "rl1-limited-key-0001"),
+        ("OPENAI_API_KEY_2", "sk-spare-key-0002"),
+        ("ROTATION_MODE_OPENAI", "balanced"),
+        ("ROTATION_TOLERANCE", "0"),
+        ("LLMKP_STATE_URL", &url),
+        ("LLMKP_STATE_PREFIX", &prefix),
+    ]);
+    let (a, _home_a) = serve(&env).await;
+    let (b, _home_b) = serve(&env).await;
+    let client = reqwest::Client::new();
+    let limited = || mock.keys_used().iter().filter(|k| k.starts_with("rl1")).count();
+
+    let response = post(&client, &a, &chat_body("openai/gpt-4o", "first")).await;
+    assert_eq!(response.status(), 200, "A rotated to the spare key");
+    assert_eq!(limited(), 1, "A met the 429");
+
+    // B has never used either key itself: only the shared cooldown keeps it off the limited one.
+    for i in 0..3 {
+        let response = post(&client, &b, &chat_body("openai/gpt-4o", &format!("b{i}"))).await;
+        assert_eq!(response.status(), 200);
+    }
+    assert_eq!(limited(), 1, "B made no call with the cooling key");
+
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let response = post(&client, &b, &chat_body("openai/gpt-4o", "after")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(limited(), 2, "once the cooldown ended B used the key again (least used)");
+}
