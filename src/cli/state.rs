@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::{CliError, Context};
 use crate::store::redis::{RedisSettings, RedisStore};
+use crate::store::shared::SharedLogins;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{StateSnapshot, StateStore};
 
@@ -42,6 +43,14 @@ pub async fn open(context: &Context, writer: Writer) -> Result<Arc<dyn StateStor
         Writer::OneShot => SqliteStore::open_shared(&path).map_err(|e| CliError::failed(e.to_string()))?,
     };
     Ok(Arc::new(store))
+}
+
+/// The OAuth refresh single-flight of the shared store, when one is configured (`auth` reads the
+/// newest published tokens through it). A Redis that cannot be reached gives `None`.
+pub async fn shared_logins(context: &Context) -> Option<Arc<dyn SharedLogins>> {
+    let settings = redis_settings(context)?;
+    let store = RedisStore::open(settings).await.inspect_err(|e| tracing::warn!("{e}")).ok()?;
+    store.logins().filter(|l| l.available())
 }
 
 /// Everything the store holds, read-only (works while `serve` runs, and with no state yet).

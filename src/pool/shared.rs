@@ -250,3 +250,6 @@ fn apply_change(pool: &ProviderPool, change: StateChange) {
         StateChange::Usage { .. } => {}
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{chat_urls, post_url, prefix, redis_url, serve};
+use super::{chat_urls, command, post_url, prefix, redis_url, serve};
 use crate::support::code_assist_mock::CodeAssistMock;
 use crate::support::gateway::chat_body;
 use crate::support::oauth_mock::OAuthMock;
@@ -49,4 +49,18 @@ async fn fifty_concurrent_requests_on_two_instances_with_an_expired_login_cause_
     }
     assert_eq!(oauth.refresh_calls(), 1, "one refresh for both instances");
     assert_eq!(code_assist.generate_requests().len(), 50);
+
+    // `auth export` of the same (now rotated-out) login exports the live tokens from Redis.
+    let home = tempfile::tempdir().unwrap();
+    let mut export = command(home.path(), &env);
+    export.args(["auth", "export", "gemini_cli"]);
+    let output = tokio::task::spawn_blocking(move || export.output().unwrap()).await.unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8(output.stdout).unwrap();
+    let exported = text
+        .lines()
+        .find_map(|l| l.strip_prefix("GEMINI_CLI_1_REFRESH_TOKEN="))
+        .unwrap_or_else(|| panic!("no refresh token exported: {text}"));
+    assert_ne!(exported, issued.refresh_token, "not the rotated-out token");
+    assert!(oauth.tokens().refresh_valid(exported), "the live refresh token");
 }
