@@ -9,6 +9,7 @@ use redis::AsyncCommands as _;
 
 use super::connection::HOT_PATH_TIMEOUT;
 use super::scripts::{ACQUIRE, HEARTBEAT, RELEASE};
+use super::worker::WriterCommand;
 use super::{Inner, LiveLease};
 use crate::store::StoreError;
 use crate::store::shared::{BoxFuture, Coordinator, LeaseAnswer, LeaseAsk, SharedEvent, SharedLeaseId};
@@ -80,31 +81,28 @@ impl Coordinator for Inner {
 
     fn release(&self, lease: SharedLeaseId) {
         let live = self.leases.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&lease.0);
-        let (Some(live), Ok(runtime)) = (live, tokio::runtime::Handle::try_current()) else { return };
-        if !self.health.is_up() {
-            // Expires by itself; a reconnect re-registers only the leases still live.
-            return;
+        // While Redis is down the lease expires by itself; a reconnect re-registers only the
+        // leases still live. Releases go through the writer, so a flush (shutdown, the end of a
+        // one-shot command) waits for them.
+        if let Some(live) = live.filter(|_| self.health.is_up()) {
+            let _ = self.writer.send(WriterCommand::Release(live));
         }
-        let Some(inner) = self.me.upgrade() else { return };
-        runtime.spawn(async move {
-            let message = format!("{}\nrelease\n{}\n{}", inner.instance, live.provider, live.credential);
-            let mut invocation = RELEASE.prepare_invoke();
-            invocation.key(&live.key).arg(&live.member).arg(inner.keys.events()).arg(message);
-            let mut conn = inner.conn.clone();
-            match tokio::time::timeout(HOT_PATH_TIMEOUT, invocation.invoke_async::<i64>(&mut conn)).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
-                    inner.failed(&e);
-                }
-                Err(_) => {
-                    inner.failed(&"no answer in time");
-                }
-            }
-        });
     }
 
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<SharedEvent> {
         self.events.subscribe()
+    }
+}
+
+/// Frees a slot in Redis and tells the other instances (one round trip, off the request path).
+pub async fn release(inner: &Inner, live: &LiveLease) -> Result<(), redis::RedisError> {
+    let message = format!("{}\nrelease\n{}\n{}", inner.instance, live.provider, live.credential);
+    let mut invocation = RELEASE.prepare_invoke();
+    invocation.key(&live.key).arg(&live.member).arg(inner.keys.events()).arg(message);
+    let mut conn = inner.conn.clone();
+    match tokio::time::timeout(HOT_PATH_TIMEOUT, invocation.invoke_async::<i64>(&mut conn)).await {
+        Ok(result) => result.map(|_| ()),
+        Err(_) => Err(redis::RedisError::from((redis::ErrorKind::Io, "no answer in time"))),
     }
 }
 

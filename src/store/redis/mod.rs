@@ -41,7 +41,7 @@ mod worker;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::Rng as _;
@@ -68,7 +68,6 @@ struct LiveLease {
 
 /// What the store's handles and tasks share.
 struct Inner {
-    me: Weak<Inner>,
     settings: RedisSettings,
     shown_url: String,
     client: redis::Client,
@@ -117,8 +116,7 @@ impl RedisStore {
         let shown_url = settings.shown_url();
         let (writer, commands) = mpsc::unbounded_channel();
         let instance = format!("{:016x}", rand::rng().random::<u64>());
-        let inner = Arc::new_cyclic(|me| Inner {
-            me: me.clone(),
+        let inner = Arc::new(Inner {
             keys: Keys::new(&settings.prefix),
             health: Health::new(shown_url.clone()),
             settings,

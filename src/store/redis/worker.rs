@@ -9,10 +9,10 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::Inner;
 use super::changes::{UsageQueue, prune_cooldowns, queue_usage, send_changes, send_usage};
-use super::leases::heartbeat;
+use super::leases::{heartbeat, release};
 use super::snapshot::load_async;
+use super::{Inner, LiveLease};
 use crate::store::StateChange;
 use crate::store::shared::SharedEvent;
 
@@ -28,8 +28,12 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub enum WriterCommand {
     Record(Vec<StateChange>),
+    /// Free a lease slot now.
+    Release(LiveLease),
     /// Send everything queued, then answer.
     Flush(std::sync::mpsc::Sender<()>),
+    /// The same, for the keeper (before it resynchronises after an outage).
+    Sync(tokio::sync::oneshot::Sender<()>),
 }
 
 pub async fn writer(inner: Arc<Inner>, mut commands: UnboundedReceiver<WriterCommand>) {
@@ -58,7 +62,16 @@ pub async fn writer(inner: Arc<Inner>, mut commands: UnboundedReceiver<WriterCom
                         send_pending_changes(&inner, &mut changes).await;
                     }
                 }
+                Some(WriterCommand::Release(live)) => {
+                    if let Err(e) = release(&inner, &live).await {
+                        inner.failed(&e);
+                    }
+                }
                 Some(WriterCommand::Flush(reply)) => {
+                    send_everything(&inner, &mut changes, &mut usage).await;
+                    let _ = reply.send(());
+                }
+                Some(WriterCommand::Sync(reply)) => {
                     send_everything(&inner, &mut changes, &mut usage).await;
                     let _ = reply.send(());
                 }
@@ -125,16 +138,23 @@ pub async fn keeper(inner: Arc<Inner>) {
                     continue;
                 }
             }
+            // A lost subscription may mean a restarted Redis that forgot our leases.
+            if forced {
+                let _ = tokio::time::timeout(CALL_TIMEOUT, heartbeat(&inner, "ADD")).await;
+            }
             if (forced || last_sync.elapsed() >= RESYNC_EVERY) && resync(&inner).await.is_ok() {
                 last_sync = Instant::now();
             }
-        } else if matches!(tokio::time::timeout(CALL_TIMEOUT, heartbeat(&inner, "ADD")).await, Ok(Ok(())))
-            && resync(&inner).await.is_ok()
-        {
-            // Leases taken while Redis was away count again; changes queued meanwhile go out
-            // with the writer's next tick.
-            inner.health.recover();
-            last_sync = Instant::now();
+        } else if matches!(tokio::time::timeout(CALL_TIMEOUT, heartbeat(&inner, "ADD")).await, Ok(Ok(()))) {
+            // Leases taken while Redis was away count again; what was recorded meanwhile goes
+            // out before the pools re-read the store (or a cooldown cleared here would come back).
+            let (reply, sent) = tokio::sync::oneshot::channel();
+            let _ = inner.writer.send(WriterCommand::Sync(reply));
+            let _ = tokio::time::timeout(CALL_TIMEOUT * 5, sent).await;
+            if resync(&inner).await.is_ok() {
+                inner.health.recover();
+                last_sync = Instant::now();
+            }
         }
     }
 }

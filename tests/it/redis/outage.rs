@@ -42,6 +42,9 @@ async fn redis_stopped_under_load_and_started_again_fails_no_request_and_usage_c
         ("OPENAI_API_KEY_1", "sk-outage-key-0001"),
         ("OPENAI_API_KEY_2", "sk-outage-key-0002"),
         ("MAX_CONCURRENT_REQUESTS_PER_KEY_OPENAI", "2"),
+        // A second provider whose only key the upstream refuses (`insufficient_quota`: a lockout).
+        ("LIMITED_API_BASE", &base),
+        ("LIMITED_API_KEY_1", "quota-exhausted-0001"),
         ("STATE_FLUSH_INTERVAL_MS", "100"),
         ("LLMKP_STATE_URL", &url),
         ("LLMKP_STATE_PREFIX", &prefix),
@@ -77,6 +80,11 @@ async fn redis_stopped_under_load_and_started_again_fails_no_request_and_usage_c
         burst(round).await;
         sent += 8;
     }
+    // A lockout seen by A while Redis is away…
+    let locked = post_url(&client, &servers[0], &chat_body("limited/gpt-4o", "during the outage")).await;
+    assert_eq!(locked.status(), 502, "A tried the key and it was refused");
+    let refused = || mock.keys_used().iter().filter(|k| k.starts_with("quota")).count();
+    assert_eq!(refused(), 1);
     tokio::task::block_in_place(|| redis.restart());
     for round in 8..10 {
         burst(round).await;
@@ -94,5 +102,11 @@ async fn redis_stopped_under_load_and_started_again_fails_no_request_and_usage_c
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(requests, sent, "every request counted once in the shared store");
-    assert_eq!(mock.chat_requests().len() as u64, sent);
+    assert_eq!(mock.chat_requests().len() as u64 - 1, sent);
+    // …reaches B once Redis is back: B answers 503 (every key locked out) without calling it.
+    let report = quota_show(&env).await;
+    assert_eq!(report["providers"]["limited"]["credentials"][0]["status"], "locked", "{report}");
+    let from_b = post_url(&client, &servers[1], &chat_body("limited/gpt-4o", "after the outage")).await;
+    assert_eq!(from_b.status(), 503);
+    assert_eq!(refused(), 1, "B made no call with the locked key");
 }
