@@ -43,3 +43,30 @@ async fn a_429_seen_by_one_instance_cools_the_key_for_the_other_until_the_cooldo
     assert_eq!(response.status(), 200);
     assert_eq!(limited(), 2, "once the cooldown ended B used the key again (least used)");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_test_against_the_shared_store_locks_a_dead_key_out_of_a_running_instance() {
+    let Some(url) = redis_url() else { return };
+    let mock = OpenAiMock::start().await;
+    let base = mock.base_url();
+    let prefix = prefix("keys-test");
+    let env = vars(&[
+        ("OPENAI_API_BASE", &base),
+        ("OPENAI_API_KEY_1", "bad-revoked-key-0001"),
+        ("OPENAI_API_KEY_2", "sk-working-key-0002"),
+        ("LLMKP_STATE_URL", &url),
+        ("LLMKP_STATE_PREFIX", &prefix),
+    ]);
+    let (a, _home_a) = serve(&env).await;
+    let home = tempfile::tempdir().unwrap();
+    let mut keys_test = super::command(home.path(), &env);
+    keys_test.args(["keys", "test", "--json"]);
+    let output = tokio::task::spawn_blocking(move || keys_test.output().unwrap()).await.unwrap();
+    assert_eq!(output.status.code(), Some(1), "one of two keys failed");
+    // The lockout reached the running instance: its first pick would otherwise be key one.
+    let client = reqwest::Client::new();
+    for i in 0..3 {
+        assert_eq!(post(&client, &a, &chat_body("openai/gpt-4o", &format!("q{i}"))).await.status(), 200);
+    }
+    assert!(mock.keys_used().iter().all(|k| !k.starts_with("bad")), "{:?}", mock.keys_used());
+}
