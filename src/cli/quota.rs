@@ -25,7 +25,11 @@ pub fn local_report(context: &Context, provider: Option<&str>) -> Result<QuotaRe
     }
     let now = now_ms();
     let snapshot = super::state::snapshot(context, now)?;
-    Ok(QuotaReport::build(&config.registry, &config.pool, &snapshot, provider, &|_| None, now))
+    let mut report = QuotaReport::build(&config.registry, &config.pool, &snapshot, provider, &|_| None, now);
+    if context.settings.state.url.is_some() {
+        report.data_source = "shared_store";
+    }
+    Ok(report)
 }
 
 fn render(report: &QuotaReport) -> String {

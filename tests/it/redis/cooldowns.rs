@@ -32,8 +32,10 @@ async fn a_429_seen_by_one_instance_cools_the_key_for_the_other_until_the_cooldo
     assert_eq!(limited(), 1, "A met the 429");
 
     // B has never used either key itself: only the shared cooldown keeps it off the limited one.
-    for i in 0..3 {
-        let response = post(&client, &b, &chat_body("openai/gpt-4o", &format!("b{i}"))).await;
+    // (Sent together, so they all fall well inside the 1 s cooldown.)
+    let bodies: Vec<_> = (0..3).map(|i| chat_body("openai/gpt-4o", &format!("b{i}"))).collect();
+    let from_b = bodies.iter().map(|body| post(&client, &b, body));
+    for response in futures::future::join_all(from_b).await {
         assert_eq!(response.status(), 200);
     }
     assert_eq!(limited(), 1, "B made no call with the cooling key");

@@ -17,7 +17,7 @@ async fn kill_9_of_an_instance_mid_request_frees_its_lease_within_the_ttl() {
         ("OPENAI_API_KEY_1", "sk-only-key-0001"),
         ("MAX_CONCURRENT_REQUESTS_PER_KEY_OPENAI", "1"),
         ("GLOBAL_TIMEOUT", "20"),
-        ("LLMKP_STATE_LEASE_TTL", "2"),
+        ("LLMKP_STATE_LEASE_TTL", "3"),
         ("LLMKP_STATE_URL", &url),
         ("LLMKP_STATE_PREFIX", &prefix),
     ]);
@@ -37,7 +37,6 @@ async fn kill_9_of_an_instance_mid_request_frees_its_lease_within_the_ttl() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // While A lives (and extends its lease) B finds the key busy.
-    let started = Instant::now();
     let waiting = {
         let client = client.clone();
         let url = b.url("/v1/chat/completions");
@@ -48,7 +47,7 @@ async fn kill_9_of_an_instance_mid_request_frees_its_lease_within_the_ttl() {
             (response.status().as_u16(), Instant::now())
         })
     };
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
     assert!(!waiting.is_finished(), "the slot is A's while A lives, beyond one TTL");
     assert_eq!(mock.chat_requests().len(), 1);
 
@@ -58,9 +57,8 @@ async fn kill_9_of_an_instance_mid_request_frees_its_lease_within_the_ttl() {
     let (status, served_at) = waiting.await.unwrap();
     assert_eq!(status, 200);
     let after_kill = served_at - killed;
-    assert!(after_kill < Duration::from_millis(3500), "freed within the 2 s TTL (+ recheck): {after_kill:?}");
+    assert!(after_kill < Duration::from_millis(4800), "freed within the 3 s TTL (+ recheck): {after_kill:?}");
     assert!(held.await.unwrap().is_err(), "A's client lost its connection");
     // B keeps serving.
     assert_eq!(post(&client, &b, &chat_body("openai/gpt-4o", "more")).await.status(), 200);
-    let _ = started;
 }

@@ -35,6 +35,7 @@ async fn usage_from_both_instances_adds_up_exactly_in_quota_show() {
         assert!(status.success(), "{log}");
     }
     let report = quota_show(&env).await;
+    assert_eq!(report["data_source"], "shared_store");
     let credential = &report["providers"]["openai"]["credentials"][0];
     let window = &credential["scopes"]["gpt-4o"]["window"];
     assert_eq!(window["requests"], 7, "{report}");
