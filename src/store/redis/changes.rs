@@ -3,7 +3,8 @@
 //! summed per row and sent in batches off the request path, and the windows they produce are
 //! handed to every instance's pool.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
 
 use redis::AsyncCommands as _;
 
@@ -113,43 +114,62 @@ pub async fn send_changes(inner: &Inner, changes: &[StateChange]) -> Result<(), 
     Ok(())
 }
 
-/// Sends the queued usage; the windows it produced go to this instance's pool and, published,
-/// to the others'.
-pub async fn send_usage(inner: &Inner, queue: &UsageQueue) -> Result<(), redis::RedisError> {
-    let rows: Vec<(&(CredentialKey, String), &PendingUsage)> = queue.iter().collect();
-    let mut conn = inner.conn.clone();
-    let mut windows = Vec::new();
+/// Usage rows frozen into one script call, retried as they are until Redis confirms them: its
+/// id makes a retry after a lost answer a no-op, so usage is counted exactly once.
+pub struct UsageBatch {
+    id: String,
+    rows: Vec<((CredentialKey, String), PendingUsage)>,
+}
+
+/// Moves the queued rows into batches (up to [`ROWS_PER_CALL`] rows each).
+pub fn freeze_usage(inner: &Inner, queue: &mut UsageQueue, batches: &mut VecDeque<UsageBatch>) {
+    let rows: Vec<_> = queue.drain().collect();
     for chunk in rows.chunks(ROWS_PER_CALL) {
-        let mut invocation = USAGE.prepare_invoke();
-        for ((key, scope), pending) in chunk {
-            let row = keys::scoped(key, scope);
-            invocation.key(inner.keys.usage_row(&row));
-            let d = &pending.delta;
-            invocation.arg(row).arg(pending.at_ms).arg(pending.window_ms);
-            for value in [
-                d.requests,
-                d.successes,
-                d.failures,
-                d.prompt_tokens,
-                d.cache_read_tokens,
-                d.cache_write_tokens,
-                d.completion_tokens,
-                d.reasoning_tokens,
-            ] {
-                invocation.arg(value);
-            }
-            invocation.arg(d.cost_usd);
-        }
-        invocation.key(inner.keys.usage_index());
-        let answer: Vec<(i64, i64, i64)> = invocation.invoke_async(&mut conn).await?;
-        for (((key, scope), _), (window_start_ms, requests, last_used_ms)) in chunk.iter().zip(answer) {
-            windows.push(window_row(key, scope, window_start_ms, requests, last_used_ms));
-        }
+        let id = format!("{}:{}", inner.instance, inner.next_lease.fetch_add(1, Ordering::Relaxed));
+        batches.push_back(UsageBatch { id, rows: chunk.to_vec() });
     }
+}
+
+/// Sends one batch; the windows it produced go to this instance's pool and, published, to the
+/// others' (best effort: the next resynchronisation brings them too).
+pub async fn send_usage(inner: &Inner, batch: &UsageBatch) -> Result<(), redis::RedisError> {
+    let mut conn = inner.conn.clone();
+    let mut invocation = USAGE.prepare_invoke();
+    for ((key, scope), pending) in &batch.rows {
+        let row = keys::scoped(key, scope);
+        invocation.key(inner.keys.usage_row(&row));
+        let d = &pending.delta;
+        invocation.arg(row).arg(pending.at_ms).arg(pending.window_ms);
+        for value in [
+            d.requests,
+            d.successes,
+            d.failures,
+            d.prompt_tokens,
+            d.cache_read_tokens,
+            d.cache_write_tokens,
+            d.completion_tokens,
+            d.reasoning_tokens,
+        ] {
+            invocation.arg(value);
+        }
+        invocation.arg(d.cost_usd);
+    }
+    invocation.key(inner.keys.usage_index()).key(inner.keys.usage_batch(&batch.id));
+    let answer: Vec<(i64, i64, i64)> = invocation.invoke_async(&mut conn).await?;
+    let windows: Vec<UsageRecord> = batch
+        .rows
+        .iter()
+        .zip(answer)
+        .map(|(((key, scope), _), (window_start_ms, requests, last_used_ms))| {
+            window_row(key, scope, window_start_ms, requests, last_used_ms)
+        })
+        .collect();
     if !windows.is_empty() {
         let _ = inner.events.send(SharedEvent::Usage(windows.clone()));
         let message = format!("{}\nusage\n{}", inner.instance, serde_json::to_string(&windows).unwrap_or_default());
-        let _: i64 = conn.publish(inner.keys.events(), message).await?;
+        if let Err(e) = conn.publish::<_, _, i64>(inner.keys.events(), message).await {
+            inner.failed(&e);
+        }
     }
     Ok(())
 }

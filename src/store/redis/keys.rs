@@ -8,6 +8,7 @@
 //! | `P:fair_cycle` | hash | `["provider","credential","tracking"]` → fair-cycle mark (JSON) |
 //! | `P:usage:index` | set | the row ids of `P:usage:<row>` |
 //! | `P:usage:<row>` | hash | one usage row: `window_start_ms`, `w.<counter>`, `t.<counter>`, first/last use |
+//! | `P:usage:batch:<id>` | string | a usage batch already counted (for a day) |
 //! | `P:lease:<provider>:<credential>` | sorted set | lease id → expiry (ms, Redis clock) |
 //! | `P:sticky:<hash>` | string | credential bound to a (provider, scope, session), with the session TTL |
 //! | `P:login:<id>:lock` | string | the instance refreshing a login (expires by itself) |
@@ -48,6 +49,11 @@ impl Keys {
 
     pub fn usage_row(&self, row: &str) -> String {
         format!("{}:usage:{row}", self.prefix)
+    }
+
+    /// Marks a usage batch as counted (a retry of it is then a no-op).
+    pub fn usage_batch(&self, batch: &str) -> String {
+        format!("{}:usage:batch:{batch}", self.prefix)
     }
 
     pub fn lease(&self, provider: &str, credential: &str) -> String {

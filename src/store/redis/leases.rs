@@ -94,11 +94,15 @@ impl Coordinator for Inner {
     }
 }
 
-/// Frees a slot in Redis and tells the other instances (one round trip, off the request path).
-pub async fn release(inner: &Inner, live: &LiveLease) -> Result<(), redis::RedisError> {
-    let message = format!("{}\nrelease\n{}\n{}", inner.instance, live.provider, live.credential);
+/// Frees slots in Redis and tells the other instances (one round trip for every lease released
+/// meanwhile, off the request path).
+pub async fn release(inner: &Inner, leases: &[LiveLease]) -> Result<(), redis::RedisError> {
     let mut invocation = RELEASE.prepare_invoke();
-    invocation.key(&live.key).arg(&live.member).arg(inner.keys.events()).arg(message);
+    invocation.arg(inner.keys.events());
+    for live in leases {
+        let message = format!("{}\nrelease\n{}\n{}", inner.instance, live.provider, live.credential);
+        invocation.key(&live.key).arg(&live.member).arg(message);
+    }
     let mut conn = inner.conn.clone();
     match tokio::time::timeout(HOT_PATH_TIMEOUT, invocation.invoke_async::<i64>(&mut conn)).await {
         Ok(result) => result.map(|_| ()),

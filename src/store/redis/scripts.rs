@@ -64,15 +64,17 @@ return {0, bound, unpack(counts)}
     )
 });
 
-/// Frees a slot and tells the other instances. KEYS: the lease set. ARGV: lease id, channel,
-/// message.
+/// Frees slots and tells the other instances. KEYS: one lease set per lease. ARGV: channel, then
+/// per lease its id and the message announcing it.
 pub static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
-  redis.call('PUBLISH', ARGV[2], ARGV[3])
+for i = 1, #KEYS do
+  if redis.call('ZREM', KEYS[i], ARGV[2 * i]) == 1 then
+    redis.call('PUBLISH', ARGV[1], ARGV[2 * i + 1])
+  end
 end
-return 1
+return #KEYS
 ",
     )
 });
@@ -139,15 +141,17 @@ return #events
 
 /// Adds usage increments to their rows, restarting a row's window when it has run out.
 ///
-/// KEYS: one row hash per row, then the index set. ARGV per row (12): row id, at (ms), window
-/// (ms), then requests, successes, failures, prompt, cache read, cache write, completion,
-/// reasoning tokens and cost. Returns per row `{window start, window requests, last use}`.
+/// KEYS: one row hash per row, then the index set, then the batch marker (a batch already
+/// counted is not counted again: empty answer). ARGV per row (12): row id, at (ms), window (ms),
+/// then requests, successes, failures, prompt, cache read, cache write, completion, reasoning
+/// tokens and cost. Returns per row `{window start, window requests, last use}`.
 pub static USAGE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local names = {'requests', 'successes', 'failures', 'prompt_tokens', 'cache_read_tokens',
   'cache_write_tokens', 'completion_tokens', 'reasoning_tokens'}
-local n = #KEYS - 1
+local n = #KEYS - 2
+if not redis.call('SET', KEYS[n + 2], '1', 'NX', 'EX', 86400) then return {} end
 local out = {}
 for r = 1, n do
   local k = KEYS[r]

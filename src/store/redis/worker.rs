@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::changes::{UsageQueue, prune_cooldowns, queue_usage, send_changes, send_usage};
+use super::changes::{UsageBatch, UsageQueue, freeze_usage, prune_cooldowns, queue_usage, send_changes, send_usage};
 use super::leases::{heartbeat, release};
 use super::snapshot::load_async;
 use super::{Inner, LiveLease};
@@ -38,46 +38,56 @@ pub enum WriterCommand {
 
 pub async fn writer(inner: Arc<Inner>, mut commands: UnboundedReceiver<WriterCommand>) {
     let mut changes: VecDeque<StateChange> = VecDeque::new();
-    let mut usage = UsageQueue::new();
+    let mut usage = Usage { queue: UsageQueue::new(), batches: VecDeque::new() };
     let mut tick = tokio::time::interval(inner.settings.flush_interval);
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut batch = Vec::with_capacity(COMMANDS_PER_TURN);
     loop {
         tokio::select! {
-            command = commands.recv() => match command {
-                Some(WriterCommand::Record(batch)) => {
-                    for change in batch {
-                        match change {
-                            StateChange::Usage { key, scope, at_ms, window_ms, delta } => {
-                                queue_usage(&mut usage, key, scope, at_ms, window_ms, &delta);
+            received = commands.recv_many(&mut batch, COMMANDS_PER_TURN) => {
+                if received == 0 {
+                    send_everything(&inner, &mut changes, &mut usage).await;
+                    break;
+                }
+                // Everything that queued up while the last call ran is handled in one turn:
+                // one call for all the releases, one for all the changes.
+                let mut releases = Vec::new();
+                let mut flushes = Vec::new();
+                for command in batch.drain(..) {
+                    match command {
+                        WriterCommand::Record(recorded) => {
+                            for change in recorded {
+                                match change {
+                                    StateChange::Usage { key, scope, at_ms, window_ms, delta } => {
+                                        queue_usage(&mut usage.queue, key, scope, at_ms, window_ms, &delta);
+                                    }
+                                    other => changes.push_back(other),
+                                }
                             }
-                            other => changes.push_back(other),
                         }
-                    }
-                    if changes.len() > MAX_PENDING_CHANGES {
-                        let excess = changes.len() - MAX_PENDING_CHANGES;
-                        changes.drain(..excess);
-                    }
-                    // Cooldowns and lockouts reach the other instances now, not at the next tick.
-                    if !changes.is_empty() && inner.health.is_up() {
-                        send_pending_changes(&inner, &mut changes).await;
+                        WriterCommand::Release(live) => releases.push(live),
+                        WriterCommand::Flush(reply) => flushes.push(Reply::Blocking(reply)),
+                        WriterCommand::Sync(reply) => flushes.push(Reply::Async(reply)),
                     }
                 }
-                Some(WriterCommand::Release(live)) => {
-                    if let Err(e) = release(&inner, &live).await {
+                if changes.len() > MAX_PENDING_CHANGES {
+                    let excess = changes.len() - MAX_PENDING_CHANGES;
+                    changes.drain(..excess);
+                }
+                for chunk in releases.chunks(500) {
+                    if let Err(e) = release(&inner, chunk).await {
                         inner.failed(&e);
                     }
                 }
-                Some(WriterCommand::Flush(reply)) => {
-                    send_everything(&inner, &mut changes, &mut usage).await;
-                    let _ = reply.send(());
+                // Cooldowns and lockouts reach the other instances now, not at the next tick.
+                if !changes.is_empty() && inner.health.is_up() {
+                    send_pending_changes(&inner, &mut changes).await;
                 }
-                Some(WriterCommand::Sync(reply)) => {
+                if !flushes.is_empty() {
                     send_everything(&inner, &mut changes, &mut usage).await;
-                    let _ = reply.send(());
-                }
-                None => {
-                    send_everything(&inner, &mut changes, &mut usage).await;
-                    break;
+                    for reply in flushes {
+                        reply.send();
+                    }
                 }
             },
             _ = tick.tick() => {
@@ -99,15 +109,50 @@ async fn send_pending_changes(inner: &Inner, changes: &mut VecDeque<StateChange>
     }
 }
 
-async fn send_everything(inner: &Inner, changes: &mut VecDeque<StateChange>, usage: &mut UsageQueue) {
+/// Usage not yet in Redis: increments still being summed, and batches frozen for sending.
+struct Usage {
+    queue: UsageQueue,
+    batches: VecDeque<UsageBatch>,
+}
+
+async fn send_everything(inner: &Inner, changes: &mut VecDeque<StateChange>, usage: &mut Usage) {
     if !changes.is_empty() {
         send_pending_changes(inner, changes).await;
     }
-    if !usage.is_empty() && changes.is_empty() {
-        match send_usage(inner, usage).await {
-            Ok(()) => usage.clear(),
+    if !changes.is_empty() {
+        return;
+    }
+    freeze_usage(inner, &mut usage.queue, &mut usage.batches);
+    while let Some(batch) = usage.batches.front() {
+        match send_usage(inner, batch).await {
+            Ok(()) => {
+                usage.batches.pop_front();
+            }
             Err(e) => {
                 inner.failed(&e);
+                return;
+            }
+        }
+    }
+}
+
+/// Commands handled in one turn of the writer at most.
+const COMMANDS_PER_TURN: usize = 1024;
+
+/// Who waits for a flush.
+enum Reply {
+    Blocking(std::sync::mpsc::Sender<()>),
+    Async(tokio::sync::oneshot::Sender<()>),
+}
+
+impl Reply {
+    fn send(self) {
+        match self {
+            Self::Blocking(reply) => {
+                let _ = reply.send(());
+            }
+            Self::Async(reply) => {
+                let _ = reply.send(());
             }
         }
     }
