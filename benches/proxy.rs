@@ -27,6 +27,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use llmkp::config::{Env, Settings};
 use llmkp::engine::{Engine, EngineConfig};
 use llmkp::server::{AppState, ProxyAuth};
+use llmkp::store::StateStore;
+use llmkp::store::redis::{RedisSettings, RedisStore};
+use llmkp::store::sqlite::SqliteStore;
 
 const UPSTREAM_KEY: &str = "bench-key-0001";
 const PROXY_KEY: &str = "bench-proxy-key";
@@ -211,7 +214,11 @@ async fn start_mock(chunks: usize) -> std::io::Result<SocketAddr> {
 // ---------------------------------------------------------------------------------------------
 // llmkp in-process, built the way `llmkp serve` builds it
 
-async fn start_llmkp(mock: SocketAddr, extra: &[(&str, &str)]) -> std::io::Result<SocketAddr> {
+async fn start_llmkp(
+    mock: SocketAddr,
+    extra: &[(&str, &str)],
+    store: Option<Arc<dyn StateStore>>,
+) -> std::io::Result<SocketAddr> {
     let mut pairs = vec![
         ("OPENAI_API_BASE".to_string(), format!("http://{mock}/v1")),
         ("OPENAI_API_KEY".to_string(), UPSTREAM_KEY.to_string()),
@@ -219,7 +226,8 @@ async fn start_llmkp(mock: SocketAddr, extra: &[(&str, &str)]) -> std::io::Resul
     ];
     pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let env = Env::from_pairs(pairs);
-    let (config, warnings) = EngineConfig::from_env(&env);
+    let (mut config, warnings) = EngineConfig::from_env(&env);
+    config.store = store;
     for warning in &warnings {
         eprintln!("llmkp config warning: {}", warning.0);
     }
@@ -535,12 +543,16 @@ struct Targets {
     direct: Arc<Path>,
     llmkp: Arc<Path>,
     passthrough: Arc<Path>,
+    /// The state-store rows: SQLite (the default of `serve`) and Redis (when a server exists),
+    /// both with a concurrency limit so every request takes and frees a lease.
+    stores: Vec<Arc<Path>>,
 }
 
 async fn bench(config: Arc<Config>, targets: Targets) -> String {
     let mut out = String::new();
     let max = config.max_duration();
-    let all = [targets.direct.clone(), targets.llmkp.clone(), targets.passthrough.clone()];
+    let mut all = vec![targets.direct.clone(), targets.llmkp.clone(), targets.passthrough.clone()];
+    all.extend(targets.stores.iter().cloned());
 
     // Every path must answer before anything is measured.
     for path in &all {
@@ -668,12 +680,33 @@ fn main() {
         .enable_all()
         .build()
         .expect("server runtime");
-    let (mock, llmkp, passthrough) = servers
+    let state_dir = tempfile::tempdir().expect("temp dir for the SQLite store");
+    let mut redis = BenchRedis::find();
+    let (mock, llmkp, passthrough, sqlite, shared) = servers
         .block_on(async {
             let mock = start_mock(config.stream_chunks).await?;
-            let llmkp = start_llmkp(mock, &[]).await?;
-            let passthrough = start_llmkp(mock, &[("UPSTREAM_STREAM_FOR_NON_STREAM", "false")]).await?;
-            Ok::<_, std::io::Error>((mock, llmkp, passthrough))
+            let llmkp = start_llmkp(mock, &[], None).await?;
+            let passthrough = start_llmkp(mock, &[("UPSTREAM_STREAM_FOR_NON_STREAM", "false")], None).await?;
+            let limited = [("MAX_CONCURRENT_REQUESTS_PER_KEY_OPENAI", "100000")];
+            let store = SqliteStore::open(&state_dir.path().join("state.db")).map_err(std::io::Error::other)?;
+            let sqlite = start_llmkp(mock, &limited, Some(Arc::new(store))).await?;
+            let shared = match redis.as_ref().map(BenchRedis::url) {
+                Some(url) => {
+                    let settings = RedisSettings {
+                        url,
+                        prefix: format!("llmkp-bench:{}", std::process::id()),
+                        lease_ttl: Duration::from_secs(30),
+                        flush_interval: Duration::from_millis(500),
+                    };
+                    let store = RedisStore::open(settings).await.map_err(std::io::Error::other)?;
+                    if !store.health().is_ok() {
+                        return Err(std::io::Error::other("the bench Redis does not answer"));
+                    }
+                    Some(start_llmkp(mock, &limited, Some(Arc::new(store))).await?)
+                }
+                None => None,
+            };
+            Ok::<_, std::io::Error>((mock, llmkp, passthrough, sqlite, shared))
         })
         .expect("start servers");
 
@@ -689,7 +722,19 @@ fn main() {
         let targets = Targets {
             direct: Arc::new(Path::new("direct (mock)", mock, UPSTREAM_KEY, "gpt-4o", expect.clone())),
             llmkp: Arc::new(Path::new("llmkp default", llmkp, PROXY_KEY, "openai/gpt-4o", expect.clone())),
-            passthrough: Arc::new(Path::new("llmkp passthrough", passthrough, PROXY_KEY, "openai/gpt-4o", expect)),
+            passthrough: Arc::new(Path::new(
+                "llmkp passthrough",
+                passthrough,
+                PROXY_KEY,
+                "openai/gpt-4o",
+                expect.clone(),
+            )),
+            stores: [("llmkp + sqlite store", Some(sqlite)), ("llmkp + redis store", shared)]
+                .into_iter()
+                .filter_map(|(name, addr)| {
+                    addr.map(|a| Arc::new(Path::new(name, a, PROXY_KEY, "openai/gpt-4o", expect.clone())))
+                })
+                .collect(),
         };
         // Run on a worker thread of the client runtime rather than on this (blocking) thread.
         tokio::spawn(bench(config.clone(), targets)).await.expect("benchmark task panicked")
@@ -707,11 +752,59 @@ fn main() {
         started.elapsed().as_secs_f64(),
     );
     print!("{report}");
+    if shared.is_none() {
+        println!("`llmkp + redis store`: skipped (no redis-server on PATH and no BENCH_REDIS_URL).\n");
+    }
     println!(
         "`llmkp default` streams upstream and aggregates (UPSTREAM_STREAM_FOR_NON_STREAM=true); `llmkp passthrough` \
-         has UPSTREAM_STREAM_FOR_NON_STREAM=false. `added` = proxy percentile minus direct percentile. \
+         has UPSTREAM_STREAM_FOR_NON_STREAM=false. `+ sqlite store` / `+ redis store`: the default path with a \
+         concurrency limit and the SQLite store `serve` uses / the shared Redis store (one lease round trip to \
+         take a slot, one to free it). `added` = proxy percentile minus direct percentile. \
          `*` = stopped by BENCH_MAX_SECS."
     );
+    if let Some(redis) = redis.as_mut() {
+        redis.stop();
+    }
     servers.shutdown_timeout(Duration::from_millis(200));
     client.shutdown_timeout(Duration::from_millis(200));
+}
+
+/// The Redis of the `+ redis store` row: `BENCH_REDIS_URL`, else a `redis-server` started on a
+/// free loopback port (and stopped at the end), else none.
+struct BenchRedis {
+    url: String,
+    child: Option<std::process::Child>,
+}
+
+impl BenchRedis {
+    fn find() -> Option<Self> {
+        if let Ok(url) = std::env::var("BENCH_REDIS_URL") {
+            return Some(Self { url, child: None });
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        // Give it a moment to listen.
+        for _ in 0..50 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(Self { url: format!("redis://127.0.0.1:{port}"), child: Some(child) });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }

@@ -24,6 +24,11 @@ impl CredentialId {
         Self(hex)
     }
 
+    /// The id of an OAuth login: its provider and account (e-mail, else where it is stored).
+    pub fn for_login(provider: &str, identity: &str) -> Self {
+        Self::for_api_key(&format!("oauth:{provider}:{}", identity.to_ascii_lowercase()))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -65,7 +70,7 @@ impl Credential {
     /// variable it came from when the account is unknown).
     pub fn oauth(provider: &str, source: &str, identity: &str, masked: String, handle: Arc<OAuthHandle>) -> Self {
         Self {
-            id: CredentialId::for_api_key(&format!("oauth:{provider}:{}", identity.to_ascii_lowercase())),
+            id: CredentialId::for_login(provider, identity),
             provider: provider.to_string(),
             source: source.to_string(),
             masked,

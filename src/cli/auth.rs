@@ -4,6 +4,7 @@
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
@@ -15,10 +16,12 @@ use crate::auth::credential::mask;
 use crate::auth::oauth::flows::{LoginOptions, LoginUi, login};
 use crate::auth::oauth::providers::FlowKind;
 use crate::auth::oauth::refresh::renew_cookie_api_key;
+use crate::auth::oauth::shared_refresh::{self, SharedLogin};
 use crate::auth::oauth::{
     CredentialSource, OAuthEndpoints, OAuthProvider, ProxyMetadata, StoredCredential, TokenSet, export, store,
 };
 use crate::config::dotenv;
+use crate::store::shared::SharedLogins;
 
 #[derive(Debug, Subcommand)]
 pub enum AuthCommand {
@@ -101,8 +104,8 @@ pub struct RemoveArgs {
 pub async fn run(context: &Context, command: AuthCommand) -> Result<(), CliError> {
     match command {
         AuthCommand::Add(args) => add(context, args).await,
-        AuthCommand::Export(args) => export_command(context, &args),
-        AuthCommand::List(args) => list(context, &args),
+        AuthCommand::Export(args) => export_command(context, &args).await,
+        AuthCommand::List(args) => list(context, &args).await,
         AuthCommand::Remove(args) => remove(context, &args),
     }
 }
@@ -416,16 +419,37 @@ fn providers_named(name: &str) -> Result<Vec<OAuthProvider>, CliError> {
     })
 }
 
-fn export_command(context: &Context, args: &ExportArgs) -> Result<(), CliError> {
+/// The stored logins of `provider`; with a shared state store, each with the newest tokens any
+/// instance published for it (a file whose refresh token another instance rotated would
+/// otherwise export or show a dead login).
+async fn current_logins(
+    context: &Context,
+    provider: OAuthProvider,
+    logins: Option<&Arc<dyn SharedLogins>>,
+) -> Vec<StoredCredential> {
+    let (mut credentials, warnings) = store::load_all(&context.env, &context.home, provider);
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    let Some(logins) = logins else { return credentials };
+    for credential in &mut credentials {
+        let identity = credential.metadata.email.clone().unwrap_or_else(|| credential.display_id());
+        let id = crate::auth::CredentialId::for_login(provider.name(), &identity);
+        let shared = SharedLogin { logins: logins.clone(), id: id.as_str().to_string() };
+        if let Ok(Some(newer)) = shared_refresh::newest(&shared, credential).await {
+            *credential = newer;
+        }
+    }
+    credentials
+}
+
+async fn export_command(context: &Context, args: &ExportArgs) -> Result<(), CliError> {
     let providers = providers_named(&args.provider)?;
     let generated_at = generated_at();
     let mut outputs: Vec<(OAuthProvider, u32, Option<String>, String)> = Vec::new();
+    let logins = super::state::shared_logins(context).await;
     for provider in &providers {
-        let (credentials, warnings) = store::load_all(&context.env, &context.home, *provider);
-        for warning in warnings {
-            tracing::warn!("{warning}");
-        }
-        for credential in credentials {
+        for credential in current_logins(context, *provider, logins.as_ref()).await {
             let number = match &credential.source {
                 CredentialSource::File { number, .. } => *number,
                 CredentialSource::Env { index } => *index,
@@ -492,19 +516,16 @@ fn generated_at() -> String {
 // list / remove
 // ------------------------------------------------------------------------------------------
 
-fn list(context: &Context, args: &AuthListArgs) -> Result<(), CliError> {
+async fn list(context: &Context, args: &AuthListArgs) -> Result<(), CliError> {
     let providers = match &args.provider {
         Some(name) => providers_named(name)?,
         None => OAuthProvider::ALL.to_vec(),
     };
     let now = crate::auth::oauth::runtime::now_ms();
     let mut rows = Vec::new();
+    let logins = super::state::shared_logins(context).await;
     for provider in providers {
-        let (credentials, warnings) = store::load_all(&context.env, &context.home, provider);
-        for warning in warnings {
-            tracing::warn!("{warning}");
-        }
-        for c in credentials {
+        for c in current_logins(context, provider, logins.as_ref()).await {
             let state = credential_state(&c, now);
             rows.push(json!({
                 "provider": provider.name(),

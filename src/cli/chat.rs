@@ -3,7 +3,6 @@
 //! streams to stdout as it arrives; reasoning goes to stderr, so stdout is exactly the answer.
 
 use std::io::{IsTerminal, Read, Write};
-use std::sync::Arc;
 
 use futures::StreamExt;
 use serde_json::{Map, Value, json};
@@ -13,7 +12,6 @@ use crate::engine::session::session_key;
 use crate::engine::{ClientRequest, Engine, EngineConfig, EngineError, Reply, RequestContext};
 use crate::formats::openai::family::ChatFamily;
 use crate::formats::sse::{SseDecoder, SseEvent};
-use crate::store::sqlite::SqliteStore;
 
 #[derive(Debug, clap::Args)]
 pub struct ChatArgs {
@@ -128,11 +126,15 @@ async fn in_process(
     printer: &Printer,
 ) -> Result<(), CliError> {
     let (mut config, _) = EngineConfig::load(&context.env, Some(&context.home));
-    // Usage and cooldowns go to the same database `serve` uses, also while it runs.
-    match SqliteStore::open_shared(&super::state_db_path(&context.home)) {
-        Ok(store) => config.store = Some(Arc::new(store)),
-        Err(err) => tracing::warn!("usage will not be recorded: {err}"),
-    }
+    // Usage and cooldowns go to the same state `serve` uses, also while it runs.
+    let store = match super::state::open(context, super::state::Writer::OneShot).await {
+        Ok(store) => Some(store),
+        Err(err) => {
+            tracing::warn!("usage will not be recorded: {}", err.message);
+            None
+        }
+    };
+    config.store = store.clone();
     let engine = Engine::new(config, Vec::new()).map_err(|e| CliError::usage(e.to_string()))?;
     if stream {
         body.insert("stream".into(), json!(true));
@@ -140,28 +142,37 @@ async fn in_process(
             body.insert("stream_options".into(), json!({"include_usage": true}));
         }
     }
-    let (family, head) = ChatFamily::parse(&body).map_err(|e| CliError::usage(e.message))?;
-    let request = ClientRequest::new(Box::new(family), head, body);
-    let session = session_key(&http::HeaderMap::new(), request.body(), &request.opening());
-    let chat = RequestContext::new(tokio::time::Instant::now(), Some(session));
-    let response = engine.respond(request, chat).await.map_err(engine_error)?;
-    match response.reply {
-        Reply::Complete(body) => printer.complete(&body, json),
-        Reply::Stream(frames) => {
-            let mut decoder = SseDecoder::new();
-            let mut frames = Box::pin(frames);
-            let mut out = StreamOutput::default();
-            while let Some(frame) = frames.next().await {
-                let frame = frame.map_err(|e| CliError::failed(format!("stream failed: {e}")))?;
-                let mut events = Vec::new();
-                decoder.push(&frame, &mut events);
-                for event in events {
-                    printer.event(&event, &mut out)?;
+    let outcome = async {
+        let (family, head) = ChatFamily::parse(&body).map_err(|e| CliError::usage(e.message))?;
+        let request = ClientRequest::new(Box::new(family), head, body);
+        let session = session_key(&http::HeaderMap::new(), request.body(), &request.opening());
+        let chat = RequestContext::new(tokio::time::Instant::now(), Some(session));
+        let response = engine.respond(request, chat).await.map_err(engine_error)?;
+        match response.reply {
+            Reply::Complete(body) => printer.complete(&body, json),
+            Reply::Stream(frames) => {
+                let mut decoder = SseDecoder::new();
+                let mut frames = Box::pin(frames);
+                let mut out = StreamOutput::default();
+                while let Some(frame) = frames.next().await {
+                    let frame = frame.map_err(|e| CliError::failed(format!("stream failed: {e}")))?;
+                    let mut events = Vec::new();
+                    decoder.push(&frame, &mut events);
+                    for event in events {
+                        printer.event(&event, &mut out)?;
+                    }
                 }
+                printer.finish(&out)
             }
-            printer.finish(&out)
         }
     }
+    .await;
+    if let Some(store) = &store
+        && let Err(err) = store.flush()
+    {
+        tracing::warn!("usage not recorded: {err}");
+    }
+    outcome
 }
 
 async fn via_server(

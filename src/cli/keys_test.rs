@@ -3,7 +3,6 @@
 //! state `serve` uses (also while it runs) unless `--no-record`. Never prints a key.
 
 use std::io::IsTerminal;
-use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -16,8 +15,6 @@ use crate::engine::probe::{ProbeOutcome, ProbeResult};
 use crate::engine::{Engine, EngineConfig};
 use crate::providers::Registry;
 use crate::server::ProxyAuth;
-use crate::store::StateStore;
-use crate::store::sqlite::SqliteStore;
 
 /// Longest upstream message shown in the table (`--json` has it whole).
 const DETAIL_WIDTH: usize = 90;
@@ -69,13 +66,9 @@ pub async fn run(context: &Context, args: KeysTestArgs, quiet: bool) -> Result<(
     }
     let total = credentials_to_test(&config.registry, args.provider.as_deref())?;
     // A shared writer: works next to a running `serve`, which keeps the exclusive lock.
-    let store = if args.no_record {
-        None
-    } else {
-        let path = super::state_db_path(&context.home);
-        Some(Arc::new(SqliteStore::open_shared(&path).map_err(|e| CliError::failed(e.to_string()))?))
-    };
-    config.store = store.clone().map(|s| s as Arc<dyn StateStore>);
+    let store =
+        if args.no_record { None } else { Some(super::state::open(context, super::state::Writer::OneShot).await?) };
+    config.store = store.clone();
     let secrets = ProxyAuth::from_env(&context.env).secrets().to_vec();
     let engine = Engine::new(config, secrets).map_err(|e| CliError::usage(e.to_string()))?;
 

@@ -11,6 +11,7 @@ pub mod models;
 pub mod output;
 pub mod quota;
 pub mod serve;
+pub mod state;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

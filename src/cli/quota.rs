@@ -1,12 +1,12 @@
 //! `llmkp quota show`: usage per provider, credential and model (or quota group) in the current
-//! window, with when it resets, from the state database `serve` writes.
+//! window, with when it resets, from the state `serve` writes (the home's database, or the shared
+//! Redis of `LLMKP_STATE_URL`).
 
 use super::output::{count, duration, print, print_json, table};
 use super::{CliError, Context, ListArgs};
 use crate::engine::EngineConfig;
 use crate::pool::report::QuotaReport;
 use crate::store::now_ms;
-use crate::store::sqlite::SqliteStore;
 
 pub fn show(context: &Context, args: &ListArgs) -> Result<(), CliError> {
     let report = local_report(context, args.provider.as_deref())?;
@@ -16,18 +16,20 @@ pub fn show(context: &Context, args: &ListArgs) -> Result<(), CliError> {
     print(&render(&report))
 }
 
-/// The report from this home's configuration and state database (read-only: works while
-/// `serve` runs, and with no database yet).
+/// The report from this home's configuration and state (read-only: works while `serve` runs,
+/// and with no state yet).
 pub fn local_report(context: &Context, provider: Option<&str>) -> Result<QuotaReport, CliError> {
     let (config, _) = EngineConfig::load(&context.env, Some(&context.home));
     if let Some(p) = provider {
         super::require_provider(&config.registry, p)?;
     }
-    let path = super::state_db_path(&context.home);
-    let reader = SqliteStore::open_read_only(&path).map_err(|e| CliError::failed(e.to_string()))?;
     let now = now_ms();
-    let snapshot = reader.load(now).map_err(|e| CliError::failed(e.to_string()))?;
-    Ok(QuotaReport::build(&config.registry, &config.pool, &snapshot, provider, &|_| None, now))
+    let snapshot = super::state::snapshot(context, now)?;
+    let mut report = QuotaReport::build(&config.registry, &config.pool, &snapshot, provider, &|_| None, now);
+    if context.settings.state.url.is_some() {
+        report.data_source = "shared_store";
+    }
+    Ok(report)
 }
 
 fn render(report: &QuotaReport) -> String {

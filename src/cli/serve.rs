@@ -6,8 +6,6 @@ use super::{CliError, Context, ServeArgs};
 use crate::config::LoadWarning;
 use crate::engine::{Engine, EngineConfig};
 use crate::server::{AppState, ProxyAuth};
-use crate::store::StateStore;
-use crate::store::sqlite::SqliteStore;
 
 pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
     let mut settings = context.settings.server.clone();
@@ -26,12 +24,9 @@ pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
     for LoadWarning(message) in &warnings {
         tracing::warn!("{message}");
     }
-    // One writer per home: a second `serve` on the same home stops here (exit 2).
-    let state_path = super::state_db_path(&context.home);
-    let store = Arc::new(
-        SqliteStore::open_with(&state_path, settings.state_flush_interval)
-            .map_err(|err| CliError::usage(err.to_string()))?,
-    );
+    // One writer per home: a second `serve` on the same home stops here (exit 2) — unless the
+    // state is shared (Redis), which is what several instances are for.
+    let store = super::state::open(&context, super::state::Writer::Serve).await?;
     config.store = Some(store.clone());
     let auth = ProxyAuth::from_env(&context.env);
     let loopback = is_loopback(&settings.host);

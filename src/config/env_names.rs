@@ -88,6 +88,14 @@ pub const MODEL_ALIASES: &str = "MODEL_ALIASES";
 pub const MODEL_FALLBACK_GROUPS: &str = "MODEL_FALLBACK_GROUPS";
 /// How often (ms) queued state changes are committed to the state database.
 pub const STATE_FLUSH_INTERVAL_MS: &str = "STATE_FLUSH_INTERVAL_MS";
+/// `redis://[user:pass@]host:port[/db]` or `rediss://…`: share credential state between several
+/// `serve` instances through Redis instead of the embedded SQLite file.
+pub const LLMKP_STATE_URL: &str = "LLMKP_STATE_URL";
+/// Prefix of every Redis key, so several deployments can share one Redis.
+pub const LLMKP_STATE_PREFIX: &str = "LLMKP_STATE_PREFIX";
+/// Seconds a shared concurrency lease lives unless its instance extends it (a crashed
+/// instance's slots free themselves after this long).
+pub const LLMKP_STATE_LEASE_TTL: &str = "LLMKP_STATE_LEASE_TTL";
 /// Log level: error, warn, info, debug, trace.
 pub const LOG_LEVEL: &str = "LOG_LEVEL";
 /// Log format on stderr: text or json.
@@ -141,6 +149,9 @@ pub const FIXED: &[&str] = &[
     SIGNATURE_CACHE_TTL,
     GEMINI_CLI_SIGNATURE_CACHE_TTL,
     STATE_FLUSH_INTERVAL_MS,
+    LLMKP_STATE_URL,
+    LLMKP_STATE_PREFIX,
+    LLMKP_STATE_LEASE_TTL,
     LOG_LEVEL,
     LOG_FORMAT,
 ];

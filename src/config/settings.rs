@@ -203,11 +203,41 @@ impl ServerSettings {
     }
 }
 
+/// Where credential state lives: the embedded SQLite file, or a shared Redis.
+#[derive(Debug, Clone)]
+pub struct StateSettings {
+    /// `LLMKP_STATE_URL`; `None`: the embedded store.
+    pub url: Option<String>,
+    pub prefix: String,
+    pub lease_ttl: Duration,
+}
+
+impl StateSettings {
+    fn from_reader(r: &mut ValueReader<'_>) -> Self {
+        let env = r.env();
+        let url = env.get_nonempty(names::LLMKP_STATE_URL).map(|u| u.trim().to_string());
+        let prefix = match env.get_nonempty(names::LLMKP_STATE_PREFIX).map(str::trim) {
+            Some(p) if !p.is_empty() && !p.contains(char::is_whitespace) => p.to_string(),
+            Some(_) => {
+                r.warnings.push(LoadWarning(format!(
+                    "{}: expected a key prefix without spaces; using llmkp",
+                    names::LLMKP_STATE_PREFIX
+                )));
+                "llmkp".to_string()
+            }
+            None => "llmkp".to_string(),
+        };
+        let lease_ttl = r.seconds(names::LLMKP_STATE_LEASE_TTL, 30.0).max(Duration::from_secs(1));
+        Self { url, prefix, lease_ttl }
+    }
+}
+
 /// Everything resolved from one environment, plus the warnings found on the way.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub server: ServerSettings,
     pub engine: EngineSettings,
+    pub state: StateSettings,
     pub warnings: Vec<LoadWarning>,
 }
 
@@ -216,7 +246,8 @@ impl Settings {
         let mut r = ValueReader::new(env);
         let server = ServerSettings::from_reader(&mut r);
         let engine = EngineSettings::from_reader(&mut r);
-        Self { server, engine, warnings: r.warnings }
+        let state = StateSettings::from_reader(&mut r);
+        Self { server, engine, state, warnings: r.warnings }
     }
 }
 

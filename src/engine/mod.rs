@@ -143,6 +143,12 @@ impl Engine {
         &self.pool
     }
 
+    /// Whether the state store answers (`None`: state kept in memory only). A shared store that
+    /// is down reports degraded while requests are served on local state (for `/readyz`).
+    pub fn state_health(&self) -> Option<store::StoreHealth> {
+        self.store.as_ref().map(|s| s.health())
+    }
+
     /// The credential report with live in-flight counts. Reads the store (blocking: call it
     /// off the async workers).
     pub fn quota_report(&self, provider: Option<&str>) -> Result<QuotaReport, StoreError> {

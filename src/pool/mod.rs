@@ -3,12 +3,20 @@
 //! per-credential concurrency leases, cooldowns and lockouts (resilience specification §3–§5,
 //! §10). Decisions are pure functions in `select` and `state`; this module adds the shared,
 //! locked state and the event-driven waiting.
+//!
+//! With a shared store (several `serve` instances on one Redis) the pool stays the decision
+//! maker and a cache: it ranks the candidates it would take and asks the store's coordinator for
+//! the first with a free slot, in one round trip (`shared`); other instances' cooldowns, ladder
+//! steps, fair-cycle marks, usage windows and released slots arrive as events and are merged into
+//! the local state. Without one (or while it is unreachable) nothing of this runs.
 
 pub mod caps;
+mod lease;
 mod persist;
 pub mod report;
 pub mod select;
 pub mod settings;
+mod shared;
 pub mod state;
 pub mod usage;
 
@@ -21,19 +29,18 @@ use tokio::sync::Notify;
 use tokio::time::{Instant, timeout_at};
 
 use crate::auth::{Credential, CredentialId};
-use crate::catalog::pricing;
 use crate::formats::failure::ErrorClass;
-use crate::formats::ir::Usage;
 use crate::providers::Registry;
 use crate::store::{
-    self, CooldownKindRecord, CooldownRecord, CredentialKey, FairCycleRecord, LadderRecord, LadderRecordKind,
-    StateChange, StateSnapshot, StateStore, UsageCounters,
+    CooldownRecord, CredentialKey, FairCycleRecord, LadderRecord, LadderRecordKind, StateChange, StateSnapshot,
+    StateStore,
+    shared::{Coordinator, SharedLeaseId},
 };
+pub use lease::CredentialLease;
 use persist::{WallClock, kind_record, restore, restore_fair_cycle};
 use select::{Ask, Candidate, Selection, select};
 pub use settings::{PoolSettings, ProviderPoolSettings, RotationMode};
 use state::{Cooldown, CooldownKind, CredentialState, GLOBAL_SCOPE};
-use usage::TokenUsage;
 
 /// The reason recorded for cooldowns set by a custom cap.
 const CUSTOM_CAP_REASON: &str = "custom_cap";
@@ -57,12 +64,25 @@ pub enum NoCredential {
 pub struct CredentialPool {
     settings: Arc<PoolSettings>,
     providers: HashMap<String, Arc<ProviderPool>>,
+    /// Applies other instances' events to the local state (shared store only).
+    listener: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for CredentialPool {
+    fn drop(&mut self) {
+        if let Some(listener) = &self.listener {
+            listener.abort();
+        }
+    }
 }
 
 struct ProviderPool {
     settings: Arc<PoolSettings>,
     /// Where cooldowns, ladders and usage are persisted (none in some tests).
     store: Option<Arc<dyn StateStore>>,
+    /// Leases and sticky sessions decided with other instances; `None` when the provider has
+    /// neither a concurrency limit nor stickiness to share, or no shared store is configured.
+    shared: Option<Arc<dyn Coordinator>>,
     provider: String,
     credentials: Vec<Arc<Credential>>,
     state: Mutex<ProviderState>,
@@ -92,6 +112,16 @@ impl ProviderPool {
 
     fn settings(&self) -> &ProviderPoolSettings {
         self.settings.provider(&self.provider)
+    }
+
+    /// The index of the credential with this stable id.
+    fn index_of(&self, id: &str) -> Option<usize> {
+        self.credentials.iter().position(|c| c.id.as_str() == id)
+    }
+
+    /// The coordinator to ask now: configured and reachable.
+    fn shared_now(&self) -> Option<&Arc<dyn Coordinator>> {
+        self.shared.as_ref().filter(|c| c.available())
     }
 
     fn key_of(&self, index: usize) -> CredentialKey {
@@ -205,10 +235,21 @@ impl CredentialPool {
             }
             None => StateSnapshot::default(),
         };
-        let providers = registry
+        let coordinator = store.as_ref().and_then(|s| s.coordinator());
+        if let Some(logins) = store.as_ref().and_then(|s| s.logins()) {
+            for c in registry.providers().flat_map(|p| p.credentials.iter()) {
+                if let Some(handle) = &c.oauth {
+                    handle.share_through(logins.clone(), c.id.as_str());
+                }
+            }
+        }
+        let providers: HashMap<String, Arc<ProviderPool>> = registry
             .providers()
             .map(|p| {
                 let provider_settings = settings.provider(&p.name);
+                let shares = provider_settings.max_concurrent > 0
+                    || provider_settings.mode == RotationMode::Sequential
+                    || provider_settings.session_affinity;
                 let credentials = p
                     .credentials
                     .iter()
@@ -221,6 +262,7 @@ impl CredentialPool {
                 let pool = ProviderPool {
                     settings: settings.clone(),
                     store: store.clone(),
+                    shared: coordinator.clone().filter(|_| shares),
                     provider: p.name.clone(),
                     credentials: p.credentials.clone(),
                     state: Mutex::new(ProviderState {
@@ -233,7 +275,8 @@ impl CredentialPool {
                 (p.name.clone(), Arc::new(pool))
             })
             .collect();
-        Self { settings, providers }
+        let listener = coordinator.as_ref().and_then(|c| shared::spawn_listener(&providers, c));
+        Self { settings, providers, listener }
     }
 
     pub fn settings(&self) -> &PoolSettings {
@@ -310,24 +353,40 @@ impl CredentialPool {
             tokio::pin!(released);
             released.as_mut().enable();
             let now = Instant::now();
-            let (decision, leased, changes) = {
+            let sticky_wait_over = now >= sticky_until;
+            let (decision, leased, ranked, changes) = {
                 let mut state = pool.lock();
                 let changes = reset_fair_cycle(pool, &mut state, scope, now);
-                let selection = decide(pool, &mut state, scope, session, excluded, now >= sticky_until, now);
-                let leased = match selection {
-                    Selection::Pick { index, last_resort } => {
-                        Some(lease(pool, &mut state, index, scope, session, last_resort, now))
+                let selection = decide(pool, &mut state, scope, session, excluded, sticky_wait_over, now);
+                let (leased, ranked) = match selection {
+                    // Shared: the slot is taken in the store, from a ranked list (one round trip).
+                    Selection::Pick { index, last_resort } if pool.shared_now().is_some() => {
+                        let first = (index, last_resort);
+                        (None, Some(shared::rank(pool, &mut state, scope, session, excluded, first, now)))
                     }
-                    _ => None,
+                    Selection::Pick { index, last_resort } => {
+                        (Some(lease(pool, &mut state, index, scope, session, last_resort, None, now)), None)
+                    }
+                    _ => (None, None),
                 };
-                (selection, leased, changes)
+                (selection, leased, ranked, changes)
             };
             pool.persist(changes);
             if let Some(lease) = leased {
                 return Ok(lease);
             }
+            let decision = match ranked {
+                Some(ranked) => {
+                    match shared::acquire(pool, &ranked, scope, session, excluded, sticky_wait_over).await {
+                        Ok(lease) => return Ok(lease),
+                        Err(next) => next,
+                    }
+                }
+                None => decision,
+            };
             let wait_until = match decision {
-                Selection::Pick { .. } => unreachable!("returned above"),
+                // A slot was freed while the store was asked.
+                Selection::Pick { .. } => continue,
                 Selection::WaitForSticky { .. } => sticky_until,
                 Selection::Busy => deadline,
                 Selection::Unavailable { waitable_until: Some(t), .. } if t < deadline => {
@@ -338,8 +397,16 @@ impl CredentialPool {
                     return Err(NoCredential::Unavailable { quota_until, locked_until });
                 }
             };
-            if timeout_at(wait_until, released).await.is_err() && Instant::now() >= deadline {
-                return Err(NoCredential::Busy);
+            // Other instances' releases arrive as events; one lost (a crashed instance's lease
+            // expiring says nothing) is caught by asking the store again after a while.
+            let recheck = pool.shared_now().map(|_| Instant::now() + shared::RECHECK_BUSY);
+            if timeout_at(recheck.map_or(wait_until, |r| r.min(wait_until)), released).await.is_err() {
+                if Instant::now() >= deadline {
+                    return Err(NoCredential::Busy);
+                }
+                if recheck.is_some() {
+                    shared::forget_remote_counts(pool);
+                }
             }
         }
     }
@@ -487,6 +554,7 @@ fn reset_fair_cycle(pool: &ProviderPool, state: &mut ProviderState, scope: &str,
     vec![StateChange::ClearFairCycle { provider: pool.provider.clone(), tracking: tracking.to_string(), credentials }]
 }
 
+#[allow(clippy::too_many_arguments)]
 fn lease(
     pool: &Arc<ProviderPool>,
     state: &mut ProviderState,
@@ -494,6 +562,7 @@ fn lease(
     scope: &str,
     session: &str,
     last_resort: bool,
+    shared: Option<SharedLeaseId>,
     now: Instant,
 ) -> CredentialLease {
     let credential = &mut state.credentials[index];
@@ -518,140 +587,7 @@ fn lease(
         started: now,
         last_resort,
         priced_as: None,
-    }
-}
-
-/// The right to run one attempt on one credential. Dropping it — on success, error, client
-/// disconnect or panic — releases the concurrency slot exactly once and wakes waiters.
-pub struct CredentialLease {
-    pool: Arc<ProviderPool>,
-    index: usize,
-    pub credential: Arc<Credential>,
-    pub scope: String,
-    /// When the attempt's lease began (stale failures do not climb the ladder).
-    pub started: Instant,
-    /// Picked although resting after transient failures: no same-credential retry.
-    pub last_resort: bool,
-    /// The `provider/model` the attempt runs, for pricing its usage (set by the engine).
-    pub priced_as: Option<String>,
-}
-
-impl CredentialLease {
-    fn key(&self) -> CredentialKey {
-        self.pool.key_of(self.index)
-    }
-
-    fn persist(&self, changes: Vec<StateChange>) {
-        if let Some(store) = &self.pool.store {
-            store.record(changes);
-        }
-    }
-
-    fn usage_change(&self, delta: UsageCounters) -> StateChange {
-        let window_ms = i64::try_from(state::USAGE_WINDOW.as_millis()).unwrap_or(i64::MAX);
-        StateChange::Usage { key: self.key(), scope: self.scope.clone(), at_ms: store::now_ms(), window_ms, delta }
-    }
-
-    /// The attempt succeeded: the scope's ladders and cooldown reset, its usage is counted.
-    pub fn record_success(&self, usage: Option<Usage>) {
-        let now = Instant::now();
-        let (mut changes, capped) = {
-            let mut state = self.pool.lock();
-            let credential = &mut state.credentials[self.index];
-            let cleared = apply_success(credential, self.key(), &self.scope);
-            let capped = self.apply_cap(credential, now);
-            (cleared, capped)
-        };
-        let tokens = usage.as_ref().map(TokenUsage::from_canonical).unwrap_or_default();
-        // List price from the bundled table; 0 when the model is not in it.
-        let cost_usd = self.priced_as.as_deref().and_then(pricing::lookup).map_or(0.0, |info| {
-            let output = tokens.completion + tokens.reasoning;
-            pricing::cost(info, tokens.prompt, output, tokens.cache_read, tokens.cache_write)
-        });
-        let delta = UsageCounters {
-            requests: 1,
-            successes: 1,
-            prompt_tokens: tokens.prompt,
-            cache_read_tokens: tokens.cache_read,
-            cache_write_tokens: tokens.cache_write,
-            completion_tokens: tokens.completion,
-            reasoning_tokens: tokens.reasoning,
-            cost_usd,
-            ..UsageCounters::default()
-        };
-        changes.push(self.usage_change(delta));
-        if let Some(c) = capped {
-            let clock = WallClock::now();
-            changes.push(StateChange::Cooldown(CooldownRecord {
-                key: self.key(),
-                scope: c.scope.clone(),
-                kind: CooldownKindRecord::Quota,
-                reason: CUSTOM_CAP_REASON.to_string(),
-                set_at_ms: clock.ms_of(c.set_at),
-                until_ms: clock.ms_of(c.until),
-            }));
-        }
-        self.persist(changes);
-    }
-
-    /// A success that brings the credential to its custom cap for the scope cools it down.
-    fn apply_cap(&self, credential: &mut CredentialState, now: Instant) -> Option<Cooldown> {
-        let settings = self.pool.settings();
-        let cap = caps::cap_for(&settings.caps, credential.priority, &self.scope)?;
-        if credential.usage(&self.scope, now) < cap.value.requests(None) {
-            return None;
-        }
-        let window_end = credential.window_end(&self.scope).unwrap_or(now);
-        let until = match cap.cooldown {
-            caps::CapCooldown::QuotaReset => window_end,
-            caps::CapCooldown::Offset(extra) => window_end + extra,
-            caps::CapCooldown::Fixed(wait) => now + wait,
-        };
-        let cooldown = Cooldown {
-            scope: self.scope.clone(),
-            until,
-            kind: CooldownKind::Quota,
-            reason: ErrorClass::Quota,
-            set_at: now,
-        };
-        tracing::info!(
-            provider = %self.pool.provider,
-            credential = %self.credential.masked,
-            scope = %self.scope,
-            "custom cap reached; cooling for {} s",
-            until.saturating_duration_since(now).as_secs()
-        );
-        credential.restore_cooldown(cooldown.clone());
-        Some(cooldown)
-    }
-
-    /// The attempt failed with `class`; `final_for_credential` when the request gives up on it.
-    pub fn record_failure(
-        &self,
-        class: ErrorClass,
-        retry_after: Option<Duration>,
-        final_for_credential: bool,
-    ) -> Option<Cooldown> {
-        let now = Instant::now();
-        let failure = state::Failure { class, retry_after, started: self.started, final_for_credential };
-        let (cooldown, effects) = self.pool.apply_failure(self.index, &self.scope, failure, now);
-        let counted = u64::from(class.counts_as_request());
-        let mut changes =
-            vec![self.usage_change(UsageCounters { requests: counted, failures: 1, ..UsageCounters::default() })];
-        changes.extend(effects);
-        self.persist(changes);
-        cooldown
-    }
-}
-
-impl Drop for CredentialLease {
-    fn drop(&mut self) {
-        {
-            let mut state = self.pool.lock();
-            let active = &mut state.credentials[self.index].active;
-            *active = active.saturating_sub(1);
-        }
-        self.pool.released.notify_waiters();
+        shared,
     }
 }
 

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::state::{Cooldown, CooldownKind, CredentialState};
 use crate::auth::Credential;
 use crate::formats::failure::ErrorClass;
-use crate::store::{self, CooldownKindRecord, CredentialKey, LadderRecordKind, StateSnapshot};
+use crate::store::{self, CooldownKindRecord, CooldownRecord, CredentialKey, LadderRecordKind, StateSnapshot};
 
 /// Fair-cycle marks of one provider's credentials, by tracking key.
 pub(super) fn restore_fair_cycle(
@@ -62,6 +62,48 @@ pub(super) fn kind_record(kind: CooldownKind) -> CooldownKindRecord {
     }
 }
 
+/// A persisted cooldown on the pool's clock.
+pub(super) fn cooldown_of(c: &CooldownRecord, clock: &WallClock) -> Cooldown {
+    let kind = match c.kind {
+        CooldownKindRecord::Quota => CooldownKind::Quota,
+        CooldownKindRecord::TransientRest => CooldownKind::TransientRest,
+        CooldownKindRecord::Lockout => CooldownKind::Lockout,
+    };
+    // A cap's cooldown (and any reason a newer build wrote) rests like a quota cooldown.
+    let reason = ErrorClass::parse(&c.reason).unwrap_or(ErrorClass::Quota);
+    Cooldown {
+        scope: c.scope.clone(),
+        until: clock.instant_of(c.until_ms),
+        kind,
+        reason,
+        set_at: clock.instant_of(c.set_at_ms),
+    }
+}
+
+/// Merges what the shared store holds for one credential into its state (another instance's
+/// cooldowns, ladders and the shared usage windows): the later cooldown, the higher step and the
+/// larger count win, so applying it twice changes nothing.
+pub(super) fn merge(
+    state: &mut CredentialState,
+    provider: &str,
+    id: &str,
+    snapshot: &StateSnapshot,
+    clock: &WallClock,
+) {
+    let mine = |key: &CredentialKey| key.provider == provider && key.credential == id;
+    for c in snapshot.cooldowns.iter().filter(|c| mine(&c.key)) {
+        state.merge_cooldown(cooldown_of(c, clock));
+    }
+    for l in snapshot.ladders.iter().filter(|l| mine(&l.key)) {
+        let step = usize::try_from(l.step).unwrap_or(usize::MAX);
+        state.merge_ladder(&l.scope, l.kind == LadderRecordKind::Auth, step, clock.instant_of(l.last_failure_ms));
+    }
+    for u in snapshot.usage.iter().filter(|u| mine(&u.key)) {
+        let window_start = clock.instant_of(u.window_start_ms);
+        state.merge_usage(&u.scope, u.window.requests, window_start, clock.instant_of(u.last_used_ms));
+    }
+}
+
 /// Puts a credential's persisted cooldowns, ladders and usage window back into its state.
 pub(super) fn restore(
     state: &mut CredentialState,
@@ -72,20 +114,7 @@ pub(super) fn restore(
 ) {
     let mine = |key: &CredentialKey| key.provider == provider && key.credential == id;
     for c in snapshot.cooldowns.iter().filter(|c| mine(&c.key)) {
-        let kind = match c.kind {
-            CooldownKindRecord::Quota => CooldownKind::Quota,
-            CooldownKindRecord::TransientRest => CooldownKind::TransientRest,
-            CooldownKindRecord::Lockout => CooldownKind::Lockout,
-        };
-        // A cap's cooldown (and any reason a newer build wrote) rests like a quota cooldown.
-        let reason = ErrorClass::parse(&c.reason).unwrap_or(ErrorClass::Quota);
-        state.restore_cooldown(Cooldown {
-            scope: c.scope.clone(),
-            until: clock.instant_of(c.until_ms),
-            kind,
-            reason,
-            set_at: clock.instant_of(c.set_at_ms),
-        });
+        state.restore_cooldown(cooldown_of(c, clock));
     }
     for l in snapshot.ladders.iter().filter(|l| mine(&l.key)) {
         let step = usize::try_from(l.step).unwrap_or(usize::MAX);

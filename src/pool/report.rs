@@ -16,7 +16,8 @@ use crate::store::{CooldownKindRecord, StateSnapshot, UsageCounters};
 pub struct QuotaReport {
     pub providers: BTreeMap<String, ProviderReport>,
     pub summary: Summary,
-    /// `state_db` (read from the database) or `live` (from a running server's pool).
+    /// `state_db` (read from the database), `shared_store` (read from the Redis of
+    /// `LLMKP_STATE_URL`) or `live` (from a running server's pool).
     pub data_source: &'static str,
     /// Unix seconds.
     pub timestamp: f64,

@@ -66,7 +66,7 @@ pub fn select(
             Availability::LockedUntil(t) => earliest(&mut locked_until, t),
             Availability::Eligible | Availability::Resting if c.excluded || c.exhausted => {}
             Availability::Eligible | Availability::Resting => {
-                let at_limit = settings.effective_max(c.state.priority).is_some_and(|max| c.state.active >= max);
+                let at_limit = settings.effective_max(c.state.priority).is_some_and(|max| c.state.in_flight() >= max);
                 if at_limit {
                     busy = true;
                     if ask.sticky == Some(index) && !ask.sticky_wait_over && availability == Availability::Eligible {
@@ -105,7 +105,7 @@ fn choose(
     let best_tier = pool.iter().map(|&i| candidates[i].state.priority).min()?;
     let mut set: Vec<usize> = pool.iter().copied().filter(|&i| candidates[i].state.priority == best_tier).collect();
     if let Some(optimal) = settings.effective_optimal() {
-        let under: Vec<usize> = set.iter().copied().filter(|&i| candidates[i].state.active < optimal).collect();
+        let under: Vec<usize> = set.iter().copied().filter(|&i| candidates[i].state.in_flight() < optimal).collect();
         if !under.is_empty() {
             set = under;
         }

@@ -66,6 +66,9 @@ pub struct Usage {
 pub struct CredentialState {
     pub priority: u32,
     pub active: u32,
+    /// Requests in flight on other instances as the shared store last reported them (always 0
+    /// without a shared store).
+    pub remote_active: u32,
     pub cooldowns: HashMap<String, Cooldown>,
     backoff: HashMap<String, Ladder>,
     auth: HashMap<String, Ladder>,
@@ -89,11 +92,17 @@ impl CredentialState {
         Self {
             priority,
             active: 0,
+            remote_active: 0,
             cooldowns: HashMap::new(),
             backoff: HashMap::new(),
             auth: HashMap::new(),
             usage: HashMap::new(),
         }
+    }
+
+    /// Requests in flight on this credential, here and (as last known) on other instances.
+    pub fn in_flight(&self) -> u32 {
+        self.active.saturating_add(self.remote_active)
     }
 
     /// Whether the credential may be attempted for `scope` now.
@@ -203,6 +212,45 @@ impl CredentialState {
 
     pub fn restore_usage(&mut self, scope: &str, requests: u64, window_start: Instant, last_used: Instant) {
         self.usage.insert(scope.to_string(), Usage { requests, window_start, last_used });
+    }
+
+    /// A cooldown another instance set: kept unless this one already rests as long or longer
+    /// for the same reason kind (the later end wins, as in the shared store).
+    pub fn merge_cooldown(&mut self, cooldown: Cooldown) {
+        let keep =
+            self.cooldowns.get(&cooldown.scope).is_some_and(|c| c.kind == cooldown.kind && c.until >= cooldown.until);
+        if !keep {
+            self.cooldowns.insert(cooldown.scope.clone(), cooldown);
+        }
+    }
+
+    pub fn clear_cooldown(&mut self, scope: &str) {
+        self.cooldowns.remove(scope);
+    }
+
+    /// A ladder position another instance reached: the higher step wins.
+    pub fn merge_ladder(&mut self, scope: &str, auth: bool, step: usize, last_failure: Instant) {
+        let ladders = if auth { &mut self.auth } else { &mut self.backoff };
+        let entry = ladders.entry(scope.to_string()).or_insert(Ladder { step, last_failure });
+        entry.step = entry.step.max(step);
+        entry.last_failure = entry.last_failure.max(last_failure);
+    }
+
+    pub fn clear_ladders(&mut self, scope: &str) {
+        self.backoff.remove(scope);
+        self.auth.remove(scope);
+    }
+
+    /// A usage window as the shared store counts it (every instance's requests): a newer window
+    /// replaces this one, the same window keeps the larger count.
+    pub fn merge_usage(&mut self, scope: &str, requests: u64, window_start: Instant, last_used: Instant) {
+        match self.usage.get_mut(scope) {
+            Some(u) if window_start <= u.window_start + Duration::from_secs(1) => {
+                u.requests = u.requests.max(requests);
+                u.last_used = u.last_used.max(last_used);
+            }
+            _ => self.restore_usage(scope, requests, window_start, last_used),
+        }
     }
 
     /// Forgets every cooldown and ladder position; returns the scopes that had any.

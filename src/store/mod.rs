@@ -1,17 +1,24 @@
 //! Durable state shared between `serve` and the other subcommands: cooldowns, lockouts, ladder
 //! positions and usage per credential, behind one trait. Implementations: `memory` (tests),
-//! `sqlite` (the embedded default, `<home>/state.db`).
+//! `sqlite` (the embedded default, `<home>/state.db`) and `redis` (several `serve` instances,
+//! `LLMKP_STATE_URL`), which also implements the shared decisions of [`shared`].
 //!
 //! Records never hold a secret: credentials are named by their stable id (a hash). Times are
 //! unix milliseconds (the pool converts from its monotonic clock at this boundary).
 
 pub mod memory;
+pub mod redis;
+pub mod shared;
 pub mod sqlite;
 
-use serde::Serialize;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+pub use shared::StoreHealth;
 
 /// Names one credential of one provider.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct CredentialKey {
     pub provider: String,
     /// The stable id ([`crate::auth::CredentialId`]): never the secret.
@@ -19,7 +26,7 @@ pub struct CredentialKey {
 }
 
 /// What a cooldown is for; mirrors the pool's kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CooldownKindRecord {
     Quota,
@@ -47,7 +54,7 @@ impl CooldownKindRecord {
 }
 
 /// An active cooldown of a credential for a scope (`_global_` = credential-wide).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CooldownRecord {
     pub key: CredentialKey,
     pub scope: String,
@@ -59,7 +66,7 @@ pub struct CooldownRecord {
 }
 
 /// Which ladder a position belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LadderRecordKind {
     Backoff,
@@ -84,7 +91,7 @@ impl LadderRecordKind {
 }
 
 /// How far a credential has climbed a ladder in a scope.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LadderRecord {
     pub key: CredentialKey,
     pub scope: String,
@@ -95,7 +102,8 @@ pub struct LadderRecord {
 
 /// Counters of one attempt (or several, summed). Tokens follow the accounting rules:
 /// `prompt` is uncached input; cache reads and writes are counted apart.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct UsageCounters {
     pub requests: u64,
     pub successes: u64,
@@ -124,7 +132,7 @@ impl UsageCounters {
 }
 
 /// Usage of a credential for one scope (model or quota group): the current window and totals.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsageRecord {
     pub key: CredentialKey,
     pub scope: String,
@@ -138,7 +146,7 @@ pub struct UsageRecord {
 
 /// A credential used up for a fair-cycle tracking key (a quota group or model, or `_credential_`
 /// when the provider tracks whole credentials): skipped until its whole tier is used up.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FairCycleRecord {
     pub key: CredentialKey,
     pub tracking: String,
@@ -147,7 +155,8 @@ pub struct FairCycleRecord {
 
 /// One change to persist. Usage changes are increments; the store folds them into the window
 /// that `at_ms` falls in (a window older than `window_ms` is restarted at `at_ms`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
 pub enum StateChange {
     /// Set (or replace) a cooldown.
     Cooldown(CooldownRecord),
@@ -205,6 +214,12 @@ pub enum StoreError {
     Database { path: String, message: String },
     #[error("another llmkp serve is already using {0}")]
     Locked(String),
+    /// The shared store is unreachable or refused a command.
+    #[error("shared state store {url}: {message}")]
+    Shared { url: String, message: String },
+    /// `LLMKP_STATE_URL` is not a URL the store understands.
+    #[error("{0}")]
+    Config(String),
 }
 
 /// Durable state. Writes are queued and batched (never on the async request path); reads are
@@ -216,6 +231,18 @@ pub trait StateStore: Send + Sync {
     fn record(&self, changes: Vec<StateChange>);
     /// Commits everything queued (graceful shutdown).
     fn flush(&self) -> Result<(), StoreError>;
+    /// Whether the store answers (for readiness): embedded stores always do.
+    fn health(&self) -> StoreHealth {
+        StoreHealth::Ok
+    }
+    /// The shared leases and state events of several instances; `None` for embedded stores.
+    fn coordinator(&self) -> Option<Arc<dyn shared::Coordinator>> {
+        None
+    }
+    /// The OAuth refresh single-flight across instances; `None` for embedded stores.
+    fn logins(&self) -> Option<Arc<dyn shared::SharedLogins>> {
+        None
+    }
 }
 
 /// Milliseconds since the unix epoch, now.

@@ -22,6 +22,7 @@ mod oauth;
 mod oauth_mock_selftest;
 mod persistence;
 mod real_clients;
+mod redis;
 mod resilience;
 mod rotation;
 mod sdk;

@@ -8,6 +8,7 @@ pub mod flows;
 pub mod providers;
 pub mod refresh;
 pub mod runtime;
+pub mod shared_refresh;
 
 pub mod store;
 

@@ -1,15 +1,17 @@
 //! A live OAuth credential inside the server (credentials specification §6): the token the next
 //! request uses, refreshed before it is due, single-flight (concurrent requests wait for the one
 //! refresh in progress), written back to its file before the new token is used, and marked
-//! `needs_reauth` when the provider refuses the refresh token.
+//! `needs_reauth` when the provider refuses the refresh token. With a shared state store the
+//! single flight spans every instance ([`super::shared_refresh`]).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use secrecy::{ExposeSecret, SecretString};
 
 use super::refresh::{self, RefreshError};
+use super::shared_refresh::{self, SharedLogin, Turn};
 use super::{CredentialSource, OAuthEndpoints, OAuthProvider, StoredCredential, store};
 
 /// What requests read without waiting: the token to send and the account's project.
@@ -43,6 +45,8 @@ pub struct OAuthHandle {
     /// rewritten file (a new `auth add`) makes the credential worth trying again.
     file: Option<PathBuf>,
     dead_file_mtime: Mutex<Option<std::time::SystemTime>>,
+    /// Other instances refreshing the same login (a shared state store), set once at start.
+    shared: OnceLock<SharedLogin>,
 }
 
 /// Why a refresh is considered.
@@ -87,7 +91,14 @@ impl OAuthHandle {
             last_error: Mutex::new(None),
             file,
             dead_file_mtime,
+            shared: OnceLock::new(),
         }
+    }
+
+    /// Refreshes of this login are single-flight across every instance sharing `logins`; `id`
+    /// is the credential's stable id. Only the first call counts.
+    pub fn share_through(&self, logins: Arc<dyn crate::store::shared::SharedLogins>, id: &str) {
+        let _ = self.shared.set(SharedLogin { logins, id: id.to_string() });
     }
 
     /// The token requests carry now (the access token; iFlow: its API key).
@@ -216,6 +227,27 @@ impl OAuthHandle {
             return Ok(());
         }
         let replaced = stored.tokens.refresh_token.as_ref().map(|t| t.expose_secret().to_string());
+        // Another instance may be refreshing (or have refreshed) this login: adopt its tokens.
+        let shared = self.shared.get();
+        let mut holds_lock = false;
+        if let Some(shared) = shared {
+            let satisfies = |candidate: &StoredCredential| match &need {
+                Need::Due => !refresh::is_due(candidate, now_ms()),
+                Need::Replace(seen) => token_of(candidate).as_deref() != Some(seen.as_str()),
+            };
+            match shared_refresh::take_turn(shared, &stored, satisfies).await {
+                Turn::Adopted(newer) => {
+                    *stored = *newer;
+                    self.save_rotated(&stored, replaced.as_deref());
+                    *self.current.write().expect("token lock") = current_of(&stored);
+                    tracing::info!(provider = self.provider.name(), credential = %stored.masked(), "token refreshed by another instance");
+                    return Ok(());
+                }
+                Turn::Refresh => holds_lock = true,
+                Turn::Local => {}
+            }
+        }
+        let replaced_grant = shared_refresh::replaced_secret(&stored);
         let refreshed = if stored.is_cookie() {
             // iFlow cookie logins renew their API key instead (§12 flow B).
             refresh::renew_cookie_api_key(http, &self.endpoints, &stored).await.map(|(api_key, expire_time, _)| {
@@ -233,13 +265,33 @@ impl OAuthHandle {
                 self.save_rotated(&stored, replaced.as_deref());
                 *self.current.write().expect("token lock") = current_of(&stored);
                 tracing::info!(provider = self.provider.name(), credential = %stored.masked(), "token refreshed");
+                if let (Some(shared), true) = (shared, holds_lock) {
+                    shared_refresh::publish(shared, replaced_grant.as_deref(), &stored).await;
+                }
                 Ok(())
             }
-            Err(RefreshError::NeedsReauth(reason)) => {
+            Err(err) => {
+                if let (Some(shared), true) = (shared, holds_lock) {
+                    shared_refresh::unlock(shared).await;
+                }
+                self.refresh_failed(&mut stored, &need, err)
+            }
+        }
+    }
+
+    /// A refresh that failed: a refused grant takes the login out; a token that still works stays.
+    fn refresh_failed(
+        &self,
+        stored: &mut StoredCredential,
+        need: &Need,
+        err: RefreshError,
+    ) -> Result<(), RefreshError> {
+        match err {
+            RefreshError::NeedsReauth(reason) => {
                 self.needs_reauth.store(true, Ordering::Relaxed);
                 // Remembered in the file, so `keys list`, `auth list` and the next start know.
-                set_needs_reauth_flag(&mut stored, true);
-                self.save(&stored);
+                set_needs_reauth_flag(stored, true);
+                self.save(stored);
                 *self.dead_file_mtime.lock().expect("mtime lock") = self.file.as_deref().and_then(mtime);
                 *self.reauth_reason.lock().expect("reason lock") = Some(reason.clone());
                 tracing::error!(
@@ -251,7 +303,7 @@ impl OAuthHandle {
                 Err(RefreshError::NeedsReauth(reason))
             }
             // A token that still works is kept through a failed refresh (resilience §10.3).
-            Err(other) if still_valid(&stored) && matches!(need, Need::Due) => {
+            other if still_valid(stored) && matches!(need, Need::Due) => {
                 *self.last_error.lock().expect("error lock") = Some(other.clone());
                 self.failed_at_ms.store(now_ms(), Ordering::Relaxed);
                 tracing::warn!(
@@ -260,7 +312,7 @@ impl OAuthHandle {
                 );
                 Ok(())
             }
-            Err(other) => {
+            other => {
                 *self.last_error.lock().expect("error lock") = Some(other.clone());
                 self.failed_at_ms.store(now_ms(), Ordering::Relaxed);
                 Err(other)

@@ -1,0 +1,195 @@
+//! The shared state store for several `serve` instances (`LLMKP_STATE_URL=redis://…` or
+//! `rediss://…`, Redis or a Redis-protocol server such as Valkey).
+//!
+//! Design: each instance's pool stays the decision maker and keeps its state in memory, as with
+//! the embedded store; Redis is the authority for what must be decided together, through atomic
+//! scripts (`scripts`):
+//! - **leases** (`leases`): one script call takes the first free slot of a ranked candidate list
+//!   (and reads and renews the session's sticky binding), one frees it. Leases expire after
+//!   `LLMKP_STATE_LEASE_TTL` unless this instance extends them (`worker::keeper`), so a crashed
+//!   instance's slots free themselves;
+//! - **cooldowns, lockouts, ladder steps, fair-cycle marks** (`changes`): written at once by one
+//!   script that keeps the later cooldown and the higher step, and published on `P:events`; the
+//!   other instances merge them into their pools (`events`), which is how a cooldown read stays a
+//!   local read;
+//! - **usage windows and totals**: summed per row and sent every `STATE_FLUSH_INTERVAL_MS` off
+//!   the request path; the resulting windows are published so caps and balancing see every
+//!   instance's requests (up to one interval late);
+//! - **OAuth refresh single-flight** (`logins`): a lock per login and a sealed chain of published
+//!   token sets.
+//!
+//! The request path costs at most one round trip to acquire and one (in the background) to
+//! release, and none at all for a provider with neither a concurrency limit nor stickiness.
+//!
+//! Redis down: the first failure is logged once and [`StateStore::health`] reports degraded;
+//! requests are decided on local state alone (limits then hold per instance), changes and usage
+//! queue up, and a probe every second reconnects, re-registers live leases, sends the queue and
+//! resynchronises every pool. A request never fails because Redis is down.
+//!
+//! Stored Responses (`RESPONSES_STORE`) will live here too, as `P:response:<id>` strings with
+//! their TTL, once the Responses API exists; nothing else needs to change for them.
+
+mod changes;
+mod connection;
+mod events;
+mod keys;
+mod leases;
+mod logins;
+mod scripts;
+mod snapshot;
+mod worker;
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::Rng as _;
+use tokio::sync::{Notify, broadcast, mpsc};
+
+pub use connection::RedisSettings;
+use connection::{Health, blocking, manager};
+use keys::Keys;
+use worker::WriterCommand;
+
+use super::shared::{Coordinator, SharedEvent, SharedLogins};
+use super::{StateChange, StateSnapshot, StateStore, StoreError, StoreHealth};
+
+/// How long `flush` waits for the writer at most (Redis may be down).
+const FLUSH_WAIT: Duration = Duration::from_secs(3);
+
+/// A lease this instance holds in Redis.
+struct LiveLease {
+    key: String,
+    member: String,
+    provider: String,
+    credential: String,
+}
+
+/// What the store's handles and tasks share.
+struct Inner {
+    settings: RedisSettings,
+    shown_url: String,
+    client: redis::Client,
+    conn: redis::aio::ConnectionManager,
+    keys: Keys,
+    /// Random per process: lease ids and event senders.
+    instance: String,
+    health: Health,
+    leases: Mutex<HashMap<u64, LiveLease>>,
+    next_lease: AtomicU64,
+    events: broadcast::Sender<SharedEvent>,
+    logins_published: broadcast::Sender<String>,
+    writer: mpsc::UnboundedSender<WriterCommand>,
+    resync: Notify,
+}
+
+impl Inner {
+    /// Marks the store down (logged once) and turns `error` into the store's error.
+    fn failed(&self, error: &dyn std::fmt::Display) -> StoreError {
+        self.health.fail(error);
+        StoreError::Shared { url: self.shown_url.clone(), message: error.to_string() }
+    }
+}
+
+/// The read-write store of `serve`, `chat`, `keys test` and `auth`. Dropping it stops its
+/// background tasks (call [`StateStore::flush`] first).
+pub struct RedisStore {
+    inner: Arc<Inner>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for RedisStore {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl RedisStore {
+    /// Connects (or, when Redis is down, starts degraded and keeps trying). Fails only for a URL
+    /// that cannot work. Needs a Tokio runtime.
+    pub async fn open(settings: RedisSettings) -> Result<Self, StoreError> {
+        let client = settings.client()?;
+        let conn = manager(client.clone())?;
+        let shown_url = settings.shown_url();
+        let (writer, commands) = mpsc::unbounded_channel();
+        let instance = format!("{:016x}", rand::rng().random::<u64>());
+        let inner = Arc::new(Inner {
+            keys: Keys::new(&settings.prefix),
+            health: Health::new(shown_url.clone()),
+            settings,
+            shown_url,
+            client,
+            conn,
+            instance,
+            leases: Mutex::new(HashMap::new()),
+            next_lease: AtomicU64::new(1),
+            events: broadcast::channel(4096).0,
+            logins_published: broadcast::channel(256).0,
+            writer,
+            resync: Notify::new(),
+        });
+        let mut conn = inner.conn.clone();
+        let ping = redis::cmd("PING").to_owned();
+        match tokio::time::timeout(connection::HOT_PATH_TIMEOUT * 2, ping.query_async::<String>(&mut conn)).await {
+            Ok(Ok(_)) => tracing::info!("shared state store {}", inner.shown_url),
+            Ok(Err(e)) => inner.health.fail(&e),
+            Err(_) => inner.health.fail(&"no answer in time"),
+        }
+        let tasks = vec![
+            tokio::spawn(worker::writer(inner.clone(), commands)),
+            tokio::spawn(worker::keeper(inner.clone())),
+            tokio::spawn(events::subscriber(inner.clone())),
+        ];
+        Ok(Self { inner, tasks })
+    }
+
+    /// Everything the store holds, read with a blocking connection (the CLI's reports).
+    pub fn read_snapshot(settings: &RedisSettings, now_ms: i64) -> Result<StateSnapshot, StoreError> {
+        let mut conn = blocking(settings)?;
+        snapshot::load_blocking(&mut conn, &Keys::new(&settings.prefix), now_ms)
+            .map_err(|e| StoreError::Shared { url: settings.shown_url(), message: e.to_string() })
+    }
+}
+
+impl StateStore for RedisStore {
+    /// Reads with a short-lived blocking connection: called at start-up and for reports.
+    fn load(&self, now_ms: i64) -> Result<StateSnapshot, StoreError> {
+        Self::read_snapshot(&self.inner.settings, now_ms).inspect_err(|e| self.inner.health.fail(e))
+    }
+
+    fn record(&self, changes: Vec<StateChange>) {
+        if !changes.is_empty() {
+            let _ = self.inner.writer.send(WriterCommand::Record(changes));
+        }
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        let (reply, answer) = std::sync::mpsc::channel();
+        let _ = self.inner.writer.send(WriterCommand::Flush(reply));
+        answer.recv_timeout(FLUSH_WAIT).map_err(|_| StoreError::Shared {
+            url: self.inner.shown_url.clone(),
+            message: "pending changes could not be sent".into(),
+        })?;
+        match self.inner.health.get() {
+            StoreHealth::Ok => Ok(()),
+            StoreHealth::Degraded { reason, .. } => {
+                Err(StoreError::Shared { url: self.inner.shown_url.clone(), message: reason })
+            }
+        }
+    }
+
+    fn health(&self) -> StoreHealth {
+        self.inner.health.get()
+    }
+
+    fn coordinator(&self) -> Option<Arc<dyn Coordinator>> {
+        Some(self.inner.clone())
+    }
+
+    fn logins(&self) -> Option<Arc<dyn SharedLogins>> {
+        Some(self.inner.clone())
+    }
+}
