@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::Provider;
 use super::openai::{ListedModel, parse_model_list};
-use super::protocol::{EncodeTarget, Encoded, PassthroughEdits, UpstreamCall, UpstreamProtocol};
+use super::protocol::{EncodeTarget, Encoded, PassthroughEdits, UpstreamCall, UpstreamProtocol, edit_temperature};
 use crate::auth::Credential;
 use crate::formats::InvalidRequest;
 use crate::formats::anthropic::upstream::{self as messages_upstream, AnthropicDecoder};
@@ -48,13 +48,7 @@ impl UpstreamProtocol for AnthropicMessages {
             }
         };
         changes.set("max_tokens", max);
-        if let Some(value) = body.get("temperature").and_then(Value::as_f64) {
-            match edits.temperature_zero.apply(Some(value)) {
-                Some(t) if t == value => {}
-                Some(t) => changes.set("temperature", t),
-                None => changes.remove("temperature"),
-            }
-        }
+        edit_temperature(&mut changes, body, edits.temperature_zero);
         (changes.apply(body), adjustments)
     }
 

@@ -6,7 +6,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::Provider;
-use super::protocol::{EncodeTarget, Encoded, FoldPolicy, PassthroughEdits, UpstreamCall, UpstreamProtocol};
+use super::protocol::{
+    EncodeTarget, Encoded, FoldPolicy, PassthroughEdits, UpstreamCall, UpstreamProtocol, edit_temperature,
+};
 use crate::auth::Credential;
 use crate::formats::InvalidRequest;
 use crate::formats::failure::{UpstreamFailure, classify_stream_error};
@@ -67,13 +69,7 @@ impl UpstreamProtocol for OpenAiChat {
                 adjustments.push(format!("max_tokens_lowered_to_{limit}"));
             }
         }
-        if let Some(value) = body.get("temperature").and_then(Value::as_f64) {
-            match edits.temperature_zero.apply(Some(value)) {
-                Some(t) if t == value => {}
-                Some(t) => changes.set("temperature", t),
-                None => changes.remove("temperature"),
-            }
-        }
+        edit_temperature(&mut changes, body, edits.temperature_zero);
         (changes.apply(body), adjustments)
     }
 

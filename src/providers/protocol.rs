@@ -18,6 +18,7 @@ use crate::config::TemperatureZero;
 use crate::formats::InvalidRequest;
 use crate::formats::failure::{ErrorClass, UpstreamFailure, classify_http};
 use crate::formats::ir;
+use crate::formats::json::Edits;
 use crate::formats::openai::embeddings::EmbeddingsRequest;
 use crate::formats::protocol::Protocol;
 use crate::formats::relay::UpstreamDecoder;
@@ -200,4 +201,14 @@ pub fn adapter_for(protocol: Protocol, name: &str) -> &'static dyn UpstreamProto
 /// `anthropic-version` and `anthropic-beta`).
 pub fn forwards_client_header(name: &HeaderName) -> bool {
     super::anthropic::forwards(name)
+}
+
+/// `OVERRIDE_TEMPERATURE_ZERO` applied to a passthrough body's top-level `temperature`.
+pub fn edit_temperature(changes: &mut Edits, body: &Map<String, Value>, policy: TemperatureZero) {
+    let Some(value) = body.get("temperature").and_then(Value::as_f64) else { return };
+    match policy.apply(Some(value)) {
+        Some(t) if t == value => {}
+        Some(t) => changes.set("temperature", t),
+        None => changes.remove("temperature"),
+    }
 }
