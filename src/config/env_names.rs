@@ -30,6 +30,15 @@ pub const EXPOSE_ROUTING_HEADERS: &str = "EXPOSE_ROUTING_HEADERS";
 pub const SSE_KEEPALIVE_INTERVAL: &str = "SSE_KEEPALIVE_INTERVAL";
 /// Drain time on SIGINT/SIGTERM (s).
 pub const SHUTDOWN_GRACE_SECONDS: &str = "SHUTDOWN_GRACE_SECONDS";
+/// Most client connections held open at once (also bounded by the open-file limit).
+pub const MAX_CONNECTIONS: &str = "MAX_CONNECTIONS";
+/// A request's headers (and an idle keep-alive connection's next request) must arrive within
+/// this many seconds.
+pub const REQUEST_HEADER_TIMEOUT: &str = "REQUEST_HEADER_TIMEOUT";
+/// Longest silence (s) while a request body is being received.
+pub const REQUEST_BODY_IDLE_TIMEOUT: &str = "REQUEST_BODY_IDLE_TIMEOUT";
+/// Longest time (s) to receive a whole request body.
+pub const REQUEST_BODY_TIMEOUT: &str = "REQUEST_BODY_TIMEOUT";
 /// Outbound proxy for HTTPS upstream calls.
 pub const HTTPS_PROXY: &str = "HTTPS_PROXY";
 /// Outbound proxy for plain-HTTP upstream calls.
@@ -108,6 +117,10 @@ pub const FIXED: &[&str] = &[
     EXPOSE_ROUTING_HEADERS,
     SSE_KEEPALIVE_INTERVAL,
     SHUTDOWN_GRACE_SECONDS,
+    MAX_CONNECTIONS,
+    REQUEST_HEADER_TIMEOUT,
+    REQUEST_BODY_IDLE_TIMEOUT,
+    REQUEST_BODY_TIMEOUT,
     HTTPS_PROXY,
     HTTP_PROXY,
     NO_PROXY,

@@ -178,6 +178,15 @@ pub struct ServerSettings {
     /// `None` when keep-alives are off.
     pub sse_keepalive_interval: Option<Duration>,
     pub shutdown_grace: Duration,
+    /// `MAX_CONNECTIONS` as configured; the server lowers it to what the open-file limit allows.
+    pub max_connections: usize,
+    /// Headers of a request (and the next request on an idle keep-alive connection) must arrive
+    /// within this.
+    pub header_timeout: Duration,
+    /// Longest silence while a request body is being received.
+    pub body_idle_timeout: Duration,
+    /// Longest time to receive a whole request body.
+    pub body_timeout: Duration,
     /// Queued state changes reach the database at most this long after they happen.
     pub state_flush_interval: Duration,
 }
@@ -207,6 +216,10 @@ impl ServerSettings {
             expose_routing_headers: r.bool(names::EXPOSE_ROUTING_HEADERS, true),
             sse_keepalive_interval: (!keepalive.is_zero()).then_some(keepalive),
             shutdown_grace: r.seconds(names::SHUTDOWN_GRACE_SECONDS, 30.0),
+            max_connections: usize::try_from(r.positive(names::MAX_CONNECTIONS, 4096)).unwrap_or(usize::MAX),
+            header_timeout: r.seconds(names::REQUEST_HEADER_TIMEOUT, 30.0).max(Duration::from_millis(1)),
+            body_idle_timeout: r.seconds(names::REQUEST_BODY_IDLE_TIMEOUT, 30.0).max(Duration::from_millis(1)),
+            body_timeout: r.seconds(names::REQUEST_BODY_TIMEOUT, 120.0).max(Duration::from_millis(1)),
             state_flush_interval: Duration::from_millis(r.positive(names::STATE_FLUSH_INTERVAL_MS, 500)),
         }
     }

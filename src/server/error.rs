@@ -20,6 +20,8 @@ pub enum ApiError {
         limit: usize,
     },
     BadRequest(String),
+    /// The request body did not arrive in time (408).
+    RequestTimeout,
     /// A fault of the proxy itself (500): the detail is logged, the client gets a safe message.
     Internal(String),
 }
@@ -109,6 +111,12 @@ fn parts(err: &ApiError) -> Parts {
             format!("request body is larger than {limit} bytes (MAX_REQUEST_BODY_BYTES)"),
             "invalid_request_error",
             "request_too_large",
+        ),
+        ApiError::RequestTimeout => Parts::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "the request body did not arrive in time (REQUEST_BODY_IDLE_TIMEOUT, REQUEST_BODY_TIMEOUT)",
+            "invalid_request_error",
+            "request_timeout",
         ),
         ApiError::Internal(detail) => {
             tracing::error!("internal error: {detail}");
@@ -271,13 +279,13 @@ pub fn gemini_status(status: u16) -> &'static str {
         401 => "UNAUTHENTICATED",
         403 => "PERMISSION_DENIED",
         404 => "NOT_FOUND",
+        408 | 504 => "DEADLINE_EXCEEDED",
         405 | 501 => "UNIMPLEMENTED",
         409 => "ABORTED",
         412 => "FAILED_PRECONDITION",
         429 => "RESOURCE_EXHAUSTED",
         499 => "CANCELLED",
         502 | 503 => "UNAVAILABLE",
-        504 => "DEADLINE_EXCEEDED",
         400..=499 => "FAILED_PRECONDITION",
         _ => "INTERNAL",
     }

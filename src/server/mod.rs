@@ -1,20 +1,22 @@
 //! The HTTP server: the router with its layers, and serving it with graceful shutdown.
 
 pub mod auth;
+pub mod connections;
 pub mod error;
+pub mod fd_limit;
+pub mod inbound;
+pub mod listener;
 pub mod request_log;
 pub mod routes;
 pub mod sse;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::config::ServerSettings;
@@ -29,7 +31,8 @@ pub struct AppState {
 }
 
 /// The whole HTTP surface. Layers, outermost first: request id + log line, CORS (answers
-/// preflights before authentication), body limit; the proxy key is checked per route.
+/// preflights before authentication), body limit; per protected route the proxy key, then the
+/// body is received ([`inbound::read_body`]: never for a caller without the key).
 pub fn app(state: AppState) -> Router {
     let protected = Router::new()
         .route("/v1/chat/completions", post(routes::chat::completions))
@@ -47,7 +50,9 @@ pub fn app(state: AppState) -> Router {
     let health = Router::new().route("/healthz", get(routes::status::healthz));
     let (protected, health) =
         if state.settings.health_public { (protected, health) } else { (protected.merge(health), Router::new()) };
-    let protected = protected.route_layer(from_fn_with_state(state.clone(), auth::require_proxy_key));
+    let protected = protected
+        .route_layer(from_fn_with_state(state.clone(), inbound::read_body))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_proxy_key));
 
     Router::new()
         .route("/", get(routes::status::root))
@@ -71,36 +76,17 @@ fn cors(origins: &[String]) -> CorsLayer {
 }
 
 /// Serves until `shutdown` resolves, then drains in-flight requests (streams included) for at
-/// most the configured grace time.
+/// most the configured grace time; idle and half-sent connections are closed at once.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let grace = state.settings.shutdown_grace;
-    let listener = listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::debug!("cannot set TCP_NODELAY: {err}");
-        }
-    });
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let signal = async move {
-        shutdown.await;
-        tracing::info!("shutting down: draining in-flight requests for up to {} s", grace.as_secs_f64());
-        let _ = stop_tx.send(true);
+    let settings = listener::ListenerSettings {
+        max_connections: fd_limit::connection_cap(state.settings.max_connections, fd_limit::soft_limit()),
+        header_timeout: state.settings.header_timeout,
+        grace: state.settings.shutdown_grace,
     };
-    let server = axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(signal);
-    let mut stopped = stop_rx;
-    let deadline = async move {
-        let _ = stopped.wait_for(|s| *s).await;
-        tokio::time::sleep(grace).await;
-    };
-    tokio::select! {
-        result = server.into_future() => result,
-        () = deadline => {
-            tracing::warn!("grace time over; closing remaining connections");
-            Ok(())
-        }
-    }
+    tracing::debug!(max_connections = settings.max_connections, "client connection limit");
+    listener::run(listener, app(state), settings, shutdown, || {}).await
 }

@@ -1,0 +1,6 @@
+//! Hostile clients and hostile upstreams (issue 12): one module per defect found by probing
+//! `serve`, each test through the real server, plus the fault matrix, the secrets sweep and the
+//! chaos soak.
+
+mod slowloris;
+mod support;
