@@ -234,7 +234,9 @@ impl Engine {
                     }
                     Attempt::Failed(failure) => failure,
                 };
-                let message = self.redactor.scrub(&failure.message);
+                // Everything of it that can reach a client or a log, scrubbed once here.
+                let failure = self.redactor.scrub_failure(failure);
+                let message = failure.message.clone();
                 tracing::warn!(
                     provider = %provider.name,
                     credential = %credential.masked,

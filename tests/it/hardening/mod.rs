@@ -4,3 +4,4 @@
 
 mod slowloris;
 mod support;
+mod upstream_errors;
