@@ -22,6 +22,10 @@ pub enum ApiError {
     BadRequest(String),
     /// The request body did not arrive in time (408).
     RequestTimeout,
+    /// The request's `Origin` is not allowed to use the proxy (403).
+    OriginNotAllowed,
+    /// A request body that is not JSON (415).
+    UnsupportedMediaType,
     /// A fault of the proxy itself (500): the detail is logged, the client gets a safe message.
     Internal(String),
 }
@@ -117,6 +121,18 @@ fn parts(err: &ApiError) -> Parts {
             "the request body did not arrive in time (REQUEST_BODY_IDLE_TIMEOUT, REQUEST_BODY_TIMEOUT)",
             "invalid_request_error",
             "request_timeout",
+        ),
+        ApiError::OriginNotAllowed => Parts::new(
+            StatusCode::FORBIDDEN,
+            "requests from this origin are not allowed (CORS_ALLOW_ORIGINS)",
+            "permission_error",
+            "origin_not_allowed",
+        ),
+        ApiError::UnsupportedMediaType => Parts::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the request body must be JSON (Content-Type: application/json)",
+            "invalid_request_error",
+            "unsupported_media_type",
         ),
         ApiError::Internal(detail) => {
             tracing::error!("internal error: {detail}");
@@ -275,7 +291,7 @@ pub fn gemini_error(status: u16, message: &str, retry_after: Option<u64>) -> Val
 /// Google's canonical status name for an HTTP status.
 pub fn gemini_status(status: u16) -> &'static str {
     match status {
-        400 | 413 | 422 => "INVALID_ARGUMENT",
+        400 | 413 | 415 | 422 => "INVALID_ARGUMENT",
         401 => "UNAUTHENTICATED",
         403 => "PERMISSION_DENIED",
         404 => "NOT_FOUND",

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod connections;
+pub mod cross_site;
 pub mod error;
 pub mod fd_limit;
 pub mod inbound;
@@ -17,7 +18,6 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
-use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::config::ServerSettings;
 use crate::engine::Engine;
@@ -31,9 +31,11 @@ pub struct AppState {
 }
 
 /// The whole HTTP surface. Layers, outermost first: request id + log line, CORS (answers
-/// preflights before authentication), body limit; per protected route the proxy key, then the
+/// preflights before authentication), the origin and body-type guard ([`cross_site`]), body
+/// limit; per protected route the proxy key, then the
 /// body is received ([`inbound::read_body`]: never for a caller without the key).
 pub fn app(state: AppState) -> Router {
+    let origins = Arc::new(cross_site::OriginPolicy::new(&state.settings.cors_allow_origins, state.auth.is_open()));
     let protected = Router::new()
         .route("/v1/chat/completions", post(routes::chat::completions))
         .route("/v1/messages", post(routes::messages::messages))
@@ -61,18 +63,10 @@ pub fn app(state: AppState) -> Router {
         .fallback(routes::status::not_found)
         .method_not_allowed_fallback(routes::status::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.max_request_body_bytes))
-        .layer(cors(&state.settings.cors_allow_origins))
+        .layer(from_fn_with_state(origins.clone(), cross_site::guard))
+        .layer(origins.cors_layer())
         .layer(from_fn(request_log::request_log))
         .with_state(state)
-}
-
-fn cors(origins: &[String]) -> CorsLayer {
-    let layer = CorsLayer::new().allow_methods(Any).allow_headers(Any).expose_headers(Any);
-    if origins.iter().any(|o| o == "*") {
-        return layer.allow_origin(Any);
-    }
-    let list: Vec<_> = origins.iter().filter_map(|o| o.parse().ok()).collect();
-    layer.allow_origin(AllowOrigin::list(list))
 }
 
 /// Serves until `shutdown` resolves, then drains in-flight requests (streams included) for at

@@ -2,6 +2,7 @@
 //! `serve`, each test through the real server, plus the fault matrix, the secrets sweep and the
 //! chaos soak.
 
+mod cross_site;
 mod slowloris;
 mod support;
 mod upstream_errors;
