@@ -55,6 +55,12 @@ pub const TIMEOUT_CONNECT: &str = "TIMEOUT_CONNECT";
 pub const TIMEOUT_READ_STREAMING: &str = "TIMEOUT_READ_STREAMING";
 /// Read time for bodies of non-streamed upstream calls (s).
 pub const TIMEOUT_READ_NON_STREAMING: &str = "TIMEOUT_READ_NON_STREAMING";
+/// Idle time allowed (s) between upstream reads while a stream is folded for a non-stream client.
+pub const TIMEOUT_IDLE_NON_STREAMING: &str = "TIMEOUT_IDLE_NON_STREAMING";
+/// Largest single upstream SSE line or event (bytes); a bigger one fails the attempt.
+pub const MAX_UPSTREAM_EVENT_BYTES: &str = "MAX_UPSTREAM_EVENT_BYTES";
+/// Largest non-stream upstream body (bytes); a bigger one fails the attempt.
+pub const MAX_UPSTREAM_BODY_BYTES: &str = "MAX_UPSTREAM_BODY_BYTES";
 /// Execute non-streaming client requests as upstream streams.
 pub const UPSTREAM_STREAM_FOR_NON_STREAM: &str = "UPSTREAM_STREAM_FOR_NON_STREAM";
 /// Upstream attempts per credential per request.
@@ -129,6 +135,9 @@ pub const FIXED: &[&str] = &[
     TIMEOUT_CONNECT,
     TIMEOUT_READ_STREAMING,
     TIMEOUT_READ_NON_STREAMING,
+    TIMEOUT_IDLE_NON_STREAMING,
+    MAX_UPSTREAM_EVENT_BYTES,
+    MAX_UPSTREAM_BODY_BYTES,
     UPSTREAM_STREAM_FOR_NON_STREAM,
     MAX_ATTEMPTS_PER_CREDENTIAL,
     TRANSIENT_RETRY_DELAY,

@@ -16,6 +16,12 @@ pub struct EngineSettings {
     pub connect_timeout: Duration,
     pub read_timeout_streaming: Duration,
     pub read_timeout_non_streaming: Duration,
+    /// Longest upstream silence while a stream is folded for a non-stream client.
+    pub idle_timeout_non_streaming: Duration,
+    /// Largest single upstream SSE line or event.
+    pub max_upstream_event_bytes: usize,
+    /// Largest non-stream upstream body.
+    pub max_upstream_body_bytes: usize,
     pub upstream_stream_for_non_stream: bool,
     pub max_attempts_per_credential: u32,
     pub transient_retry_delay: Duration,
@@ -53,6 +59,11 @@ impl EngineSettings {
             connect_timeout: r.seconds(names::TIMEOUT_CONNECT, 30.0),
             read_timeout_streaming: r.seconds(names::TIMEOUT_READ_STREAMING, 300.0),
             read_timeout_non_streaming: r.seconds(names::TIMEOUT_READ_NON_STREAMING, 600.0),
+            idle_timeout_non_streaming: r.seconds(names::TIMEOUT_IDLE_NON_STREAMING, 120.0),
+            max_upstream_event_bytes: usize::try_from(r.positive(names::MAX_UPSTREAM_EVENT_BYTES, 16 << 20))
+                .unwrap_or(usize::MAX),
+            max_upstream_body_bytes: usize::try_from(r.positive(names::MAX_UPSTREAM_BODY_BYTES, 128 << 20))
+                .unwrap_or(usize::MAX),
             upstream_stream_for_non_stream: r.bool(names::UPSTREAM_STREAM_FOR_NON_STREAM, true),
             max_attempts_per_credential: u32::try_from(r.positive(names::MAX_ATTEMPTS_PER_CREDENTIAL, 2))
                 .unwrap_or(u32::MAX),

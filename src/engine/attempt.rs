@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use rand::Rng;
 use serde_json::{Map, Value};
-use tokio::time::{Instant, sleep, timeout, timeout_at};
+use tokio::time::{Instant, sleep, timeout_at};
 
 use super::Engine;
 use super::classify::{ErrorClass, UpstreamFailure, classify_http, classify_stream_error, classify_transport};
@@ -17,7 +17,7 @@ use super::error::{AttemptRecord, EngineError, FailureContext};
 use super::exchange::{Completed, Inbound, Outbound, Send};
 use super::relay::{Collector, parse_object, premature_end};
 use super::resolve::{Target, resolve_targets};
-use super::upstream_events::UpstreamEvents;
+use super::upstream_events::{ReadLimits, UpstreamEvents, read_body};
 use crate::auth::oauth::refresh::RefreshError;
 use crate::auth::oauth::runtime::OAuthHandle;
 use crate::auth::{Credential, CredentialId};
@@ -407,11 +407,11 @@ impl Engine {
         }
         let result = match mode {
             Mode::Stream => self.commit_stream(target, inbound, response).await,
-            Mode::Aggregate => match aggregate(target, response).await {
+            Mode::Aggregate => match aggregate(target, response, ReadLimits::fold(&self.settings)).await {
                 Ok(upstream) => inbound.complete(target, upstream).map(PendingReply::Complete),
                 Err(failure) => Err(failure),
             },
-            Mode::Collect => match collect(target, inbound, response).await {
+            Mode::Collect => match collect(target, inbound, response, ReadLimits::fold(&self.settings)).await {
                 Ok(canonical) => inbound.complete_canonical(target, canonical).map(PendingReply::Complete),
                 Err(failure) => Err(failure),
             },
@@ -447,7 +447,7 @@ impl Engine {
         response: reqwest::Response,
     ) -> Result<PendingReply, UpstreamFailure> {
         let commit_by = Instant::now() + self.settings.stream_commit_timeout;
-        let mut events = UpstreamEvents::new(response);
+        let mut events = UpstreamEvents::new(response, ReadLimits::stream(&self.settings));
         let mut relay = inbound.relay(target);
         let mut held = Vec::new();
         let mut received = false;
@@ -456,7 +456,7 @@ impl Engine {
             let event = match timeout_at(commit_by, events.next()).await {
                 Err(_) => break,
                 Ok(None) => return Err(premature_end(!received)),
-                Ok(Some(Err(err))) => return Err(classify_transport(&err)),
+                Ok(Some(Err(err))) => return Err(err.failure()),
                 Ok(Some(Ok(event))) => event,
             };
             received = true;
@@ -476,11 +476,7 @@ impl Engine {
 
     /// A non-stream upstream body as a JSON object.
     async fn read_whole(&self, response: reqwest::Response) -> Result<Map<String, Value>, UpstreamFailure> {
-        let body = match timeout(self.settings.read_timeout_non_streaming, response.bytes()).await {
-            Err(_) => return Err(UpstreamFailure::new(ErrorClass::Connection, "upstream body read timed out")),
-            Ok(Err(err)) => return Err(classify_transport(&err)),
-            Ok(Ok(body)) => body,
-        };
+        let body = read_body(response, ReadLimits::body(&self.settings)).await.map_err(|err| err.failure())?;
         parse_object(std::str::from_utf8(&body).unwrap_or_default())
     }
 }
@@ -530,8 +526,9 @@ async fn collect(
     target: &Target,
     inbound: &Inbound,
     response: reqwest::Response,
+    limits: ReadLimits,
 ) -> Result<crate::formats::ir::Response, UpstreamFailure> {
-    let mut events = UpstreamEvents::new(response);
+    let mut events = UpstreamEvents::new(response, limits);
     let mut decoder = inbound.decoder(target);
     let mut collector = Collector::default();
     loop {
@@ -543,7 +540,7 @@ async fn collect(
                     break;
                 }
             }
-            Some(Err(err)) => return Err(classify_transport(&err)),
+            Some(Err(err)) => return Err(err.failure()),
             None => {
                 decoder.end()?.into_iter().for_each(|e| collector.push(e));
                 break;
@@ -554,12 +551,16 @@ async fn collect(
 }
 
 /// A Chat upstream stream folded into one `chat.completion` object.
-async fn aggregate(target: &Target, response: reqwest::Response) -> Result<Map<String, Value>, UpstreamFailure> {
-    let mut events = UpstreamEvents::new(response);
+async fn aggregate(
+    target: &Target,
+    response: reqwest::Response,
+    limits: ReadLimits,
+) -> Result<Map<String, Value>, UpstreamFailure> {
+    let mut events = UpstreamEvents::new(response, limits);
     let mut aggregator = ChatAggregator::default();
     let mut done = false;
     while let Some(event) = events.next().await {
-        let event = event.map_err(|err| classify_transport(&err))?;
+        let event = event.map_err(|err| err.failure())?;
         if event.data.trim() == "[DONE]" {
             done = true;
             break;

@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures::Stream;
 
-use super::classify::{UpstreamFailure, classify_transport};
+use super::classify::UpstreamFailure;
 use super::redact::Redactor;
 use super::relay::Relay;
 use super::upstream_events::UpstreamEvents;
@@ -97,7 +97,7 @@ impl State {
                     }
                     Err(failure) => self.fail(&failure),
                 },
-                Some(Err(err)) => self.fail(&classify_transport(&err)),
+                Some(Err(err)) => self.fail(&err.failure()),
                 Some(Ok(event)) => match self.relay.event(&event) {
                     Ok(step) => {
                         self.finished = step.done;

@@ -11,6 +11,7 @@ use tokio::time::{Instant, timeout};
 use super::Engine;
 use super::exchange::to_bytes;
 use super::resolve::resolve_targets;
+use super::upstream_events::{ReadError, ReadLimits, read_body};
 use crate::config::CountTokensMode;
 use crate::providers::{Protocol, anthropic, gemini};
 
@@ -67,9 +68,9 @@ impl Engine {
             )
         };
         let call = async {
-            let response = request.send().await?;
+            let response = request.send().await.map_err(ReadError::Transport)?;
             let status = response.status();
-            Ok::<_, reqwest::Error>((status, response.bytes().await?))
+            Ok::<_, ReadError>((status, read_body(response, ReadLimits::body(&self.settings)).await?))
         };
         match timeout(COUNT_TIMEOUT, call).await {
             Ok(Ok((status, answer))) if status.is_success() => {
@@ -85,7 +86,7 @@ impl Engine {
                 None
             }
             Ok(Err(err)) => {
-                let message = self.redactor.scrub(&err.to_string());
+                let message = self.redactor.scrub(&err.failure().message);
                 tracing::warn!(provider = %target.provider.name, "upstream token count failed ({message}); counting locally");
                 None
             }

@@ -6,3 +6,4 @@ mod cross_site;
 mod slowloris;
 mod support;
 mod upstream_errors;
+mod upstream_reads;
