@@ -178,13 +178,13 @@ impl Inbound {
                 Self::Chat { request, .. } => request.upstream_body(model, upstream_stream),
                 // Only `model` changes (and the `max_tokens` the API requires); `stream` is the
                 // client's, as Messages upstreams are never folded.
+                // Edited in place (no copy of a big request); another target overwrites the same fields.
                 Self::Messages { raw, request, .. } => {
-                    let mut body = raw.clone();
-                    body.insert("model".into(), Value::from(model));
+                    raw.insert("model".into(), Value::from(model));
                     if let Some(max) = request.max_output_tokens {
-                        body.entry("max_tokens").or_insert(Value::from(max));
+                        raw.entry("max_tokens").or_insert(Value::from(max));
                     }
-                    to_bytes(&body)
+                    to_bytes(raw)
                 }
                 // The model travels in the URL; the body is the client's.
                 Self::Gemini { raw, .. } => to_bytes(raw),

@@ -36,6 +36,8 @@ pub async fn completions(
         Ok(request) => request,
         Err(invalid) => return ApiError::from(invalid).into_response(),
     };
+    // The decoded request is all that is needed from here: a big body is not held twice.
+    drop(body);
     let requested = request.model.clone();
     let context = RequestContext::new(arrival, Some(session_key(&headers, request.body())));
     let (mut response, log) = match state.engine.chat(request, context).await {

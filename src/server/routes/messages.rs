@@ -49,6 +49,7 @@ pub async fn messages(
         Ok(decoded) => decoded,
         Err(invalid) => return error(invalid, &id),
     };
+    drop(body);
     let mut request = decoded.request;
     let raw = decoded.body;
     let mut adjustments: Vec<String> = Vec::new();
@@ -58,16 +59,21 @@ pub async fn messages(
     }
     let requested = request.model.clone();
     let session = session_key(&headers, &raw);
-    let estimate = {
+    // The body goes to the counting thread and comes back: no copy of a big request.
+    let (estimate, raw) = {
         let model = requested.clone();
-        let raw = Value::Object(raw.clone());
-        tokio::task::spawn_blocking(move || {
+        let counted = tokio::task::spawn_blocking(move || {
             let options = CountOptions { format: Some(Format::Anthropic), ..CountOptions::default() };
-            tokens::count_messages_with(&model, &raw, &options).map(|c| c.tokens as u64).unwrap_or(1)
+            let raw = Value::Object(raw);
+            let tokens = tokens::count_messages_with(&model, &raw, &options).map(|c| c.tokens as u64).unwrap_or(1);
+            let Value::Object(raw) = raw else { unreachable!("wrapped above") };
+            (tokens, raw)
         })
-        .await
-        .unwrap_or(1)
-        .max(1)
+        .await;
+        match counted {
+            Ok((tokens, raw)) => (tokens.max(1), raw),
+            Err(_) => return error(ApiError::Internal("token count task failed".into()), &id),
+        }
     };
     let mut context = RequestContext::new(arrival, Some(session));
     context.client_headers = forwarded(&headers);
