@@ -15,6 +15,7 @@ use super::classify::{ErrorClass, UpstreamFailure, classify_http, classify_strea
 use super::client_stream::{ClientStream, PendingStream};
 use super::error::{AttemptRecord, EngineError, FailureContext};
 use super::exchange::{Completed, Inbound, Outbound, Send};
+use super::output_meter::OutputMeter;
 use super::relay::{Collector, parse_object, premature_end};
 use super::resolve::{Target, resolve_targets};
 use super::upstream_events::{ReadLimits, UpstreamEvents, read_body};
@@ -450,6 +451,7 @@ impl Engine {
         let mut events = UpstreamEvents::new(response, ReadLimits::stream(&self.settings));
         let mut relay = inbound.relay(target);
         let mut held = Vec::new();
+        let mut meter = OutputMeter::default();
         let mut received = false;
         let mut finished = false;
         loop {
@@ -460,6 +462,7 @@ impl Engine {
                 Ok(Some(Ok(event))) => event,
             };
             received = true;
+            meter.push(&event);
             let step = relay.event(&event)?;
             held.extend(step.frames);
             if step.done && !step.content {
@@ -470,7 +473,8 @@ impl Engine {
                 break;
             }
         }
-        let stream = PendingStream::new(held, finished, events, relay, target.served_id.clone(), self.redactor.clone());
+        let stream = PendingStream::new(held, finished, events, relay, target.served_id.clone(), self.redactor.clone())
+            .counted(meter);
         Ok(PendingReply::Stream(Box::new(stream)))
     }
 

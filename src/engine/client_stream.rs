@@ -1,6 +1,8 @@
 //! A committed stream on its way to the client: the frames produced before the commit point,
 //! then the relay's frames for each further upstream event, ending with the client family's
-//! terminal frame or in-band error. The credential lease is settled when the stream ends.
+//! terminal frame or in-band error. The credential lease is settled when the stream ends; a
+//! stream the client abandons is still charged to the credential (the request, and the usage the
+//! upstream reported or else an estimate of the output so far), as the upstream was paid.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -11,9 +13,11 @@ use bytes::Bytes;
 use futures::Stream;
 
 use super::classify::UpstreamFailure;
+use super::output_meter::OutputMeter;
 use super::redact::Redactor;
 use super::relay::Relay;
 use super::upstream_events::UpstreamEvents;
+use crate::formats::openai::usage::TokenUsage;
 use crate::pool::CredentialLease;
 
 /// The client's stream bytes (SSE frames in its own family).
@@ -45,6 +49,8 @@ struct State {
     redactor: Arc<Redactor>,
     /// Held until the stream ends or the client goes away; settles the credential's outcome.
     lease: Option<CredentialLease>,
+    /// The output seen so far, for a stream that ends without the upstream's usage.
+    meter: OutputMeter,
 }
 
 impl PendingStream {
@@ -59,8 +65,15 @@ impl PendingStream {
         redactor: Arc<Redactor>,
     ) -> Self {
         let held = if held.is_empty() { VecDeque::new() } else { VecDeque::from([Bytes::from(held)]) };
-        let state = State { held, events, relay, finished, done: false, served_id, redactor, lease: None };
+        let meter = OutputMeter::default();
+        let state = State { held, events, relay, finished, done: false, served_id, redactor, lease: None, meter };
         Self { state }
+    }
+
+    /// What the upstream sent before the commit point (the meter that read those events).
+    pub fn counted(mut self, meter: OutputMeter) -> Self {
+        self.state.meter = meter;
+        self
     }
 
     /// The stream for the client, holding `lease` until it ends: success or failure is recorded
@@ -98,13 +111,16 @@ impl State {
                     Err(failure) => self.fail(&failure),
                 },
                 Some(Err(err)) => self.fail(&err.failure()),
-                Some(Ok(event)) => match self.relay.event(&event) {
-                    Ok(step) => {
-                        self.finished = step.done;
-                        step.frames
+                Some(Ok(event)) => {
+                    self.meter.push(&event);
+                    match self.relay.event(&event) {
+                        Ok(step) => {
+                            self.finished = step.done;
+                            step.frames
+                        }
+                        Err(failure) => self.fail(&failure),
                     }
-                    Err(failure) => self.fail(&failure),
-                },
+                }
             };
             if !frames.is_empty() {
                 self.held.push_back(Bytes::from(frames));
@@ -130,5 +146,40 @@ impl State {
         let message = self.redactor.scrub(&failure.message);
         tracing::warn!(model = %self.served_id, class = failure.class.as_str(), "upstream failed after the stream was committed: {message}");
         self.relay.error(failure, &message)
+    }
+}
+
+impl Drop for State {
+    /// The stream did not reach its end (the client went away, or the server cut it): the
+    /// request counts, with the usage reported so far or the estimate of the output seen.
+    fn drop(&mut self) {
+        let Some(lease) = self.lease.take() else { return };
+        let usage = usage_so_far(self.relay.usage(), self.meter.tokens());
+        tracing::debug!(model = %self.served_id, ?usage, "stream abandoned before its end");
+        lease.record_cancelled(usage);
+    }
+}
+
+/// The usage to charge for a stream cut short: what the upstream reported, with the output
+/// raised to the local estimate when the report (if any) says less.
+fn usage_so_far(reported: Option<TokenUsage>, estimated_output: u64) -> TokenUsage {
+    let mut usage = reported.unwrap_or_default();
+    if usage.completion + usage.reasoning < estimated_output {
+        usage.completion = estimated_output - usage.reasoning;
+    }
+    usage
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_stream_is_charged_what_was_reported_or_else_the_estimate() {
+        let reported = TokenUsage { prompt: 10, completion: 2, reasoning: 1, ..TokenUsage::default() };
+        assert_eq!(usage_so_far(Some(reported), 1), reported, "the report wins when it says more");
+        let raised = usage_so_far(Some(reported), 9);
+        assert_eq!((raised.prompt, raised.completion, raised.reasoning), (10, 8, 1));
+        assert_eq!(usage_so_far(None, 5).completion, 5);
     }
 }

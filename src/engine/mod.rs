@@ -13,6 +13,7 @@ pub mod gemini;
 pub mod logins;
 pub mod messages;
 pub mod models;
+pub mod output_meter;
 pub mod probe;
 pub mod redact;
 pub mod relay;

@@ -560,23 +560,7 @@ impl CredentialLease {
             let capped = self.apply_cap(credential, now);
             (cleared, capped)
         };
-        let tokens = tokens.unwrap_or_default();
-        // List price from the bundled table; 0 when the model is not in it.
-        let cost_usd = self.priced_as.as_deref().and_then(pricing::lookup).map_or(0.0, |info| {
-            let output = tokens.completion + tokens.reasoning;
-            pricing::cost(info, tokens.prompt, output, tokens.cache_read, tokens.cache_write)
-        });
-        let delta = UsageCounters {
-            requests: 1,
-            successes: 1,
-            prompt_tokens: tokens.prompt,
-            cache_read_tokens: tokens.cache_read,
-            cache_write_tokens: tokens.cache_write,
-            completion_tokens: tokens.completion,
-            reasoning_tokens: tokens.reasoning,
-            cost_usd,
-            ..UsageCounters::default()
-        };
+        let delta = UsageCounters { successes: 1, ..self.counted(&tokens.unwrap_or_default()) };
         changes.push(self.usage_change(delta));
         if let Some(c) = capped {
             let clock = WallClock::now();
@@ -590,6 +574,32 @@ impl CredentialLease {
             }));
         }
         self.persist(changes);
+    }
+
+    /// One request with these tokens, priced at the list price of the bundled table (0 when the
+    /// model is not in it).
+    fn counted(&self, tokens: &TokenUsage) -> UsageCounters {
+        let cost_usd = self.priced_as.as_deref().and_then(pricing::lookup).map_or(0.0, |info| {
+            let output = tokens.completion + tokens.reasoning;
+            pricing::cost(info, tokens.prompt, output, tokens.cache_read, tokens.cache_write)
+        });
+        UsageCounters {
+            requests: 1,
+            prompt_tokens: tokens.prompt,
+            cache_read_tokens: tokens.cache_read,
+            cache_write_tokens: tokens.cache_write,
+            completion_tokens: tokens.completion,
+            reasoning_tokens: tokens.reasoning,
+            cost_usd,
+            ..UsageCounters::default()
+        }
+    }
+
+    /// The client went away from an answer the upstream had started to give: the request and
+    /// the tokens so far count (the upstream was paid for them); the credential's standing does
+    /// not change (no success, no failure, no cooldown).
+    pub fn record_cancelled(&self, tokens: TokenUsage) {
+        self.persist(vec![self.usage_change(self.counted(&tokens))]);
     }
 
     /// A success that brings the credential to its custom cap for the scope cools it down.

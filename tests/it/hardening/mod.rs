@@ -8,3 +8,4 @@ mod slowloris;
 mod support;
 mod upstream_errors;
 mod upstream_reads;
+mod usage;
