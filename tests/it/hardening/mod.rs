@@ -3,6 +3,7 @@
 //! chaos soak.
 
 mod cross_site;
+mod ladder;
 mod model_names;
 mod request_bodies;
 mod slowloris;
