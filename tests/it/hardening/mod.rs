@@ -2,6 +2,7 @@
 //! `serve`, each test through the real server, plus the fault matrix, the secrets sweep and the
 //! chaos soak.
 
+mod crash;
 mod cross_site;
 mod ladder;
 mod model_names;
