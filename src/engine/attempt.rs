@@ -474,7 +474,8 @@ impl Engine {
             }
         }
         let stream = PendingStream::new(held, finished, events, relay, target.served_id.clone(), self.redactor.clone())
-            .counted(meter);
+            .counted(meter)
+            .cut_by(self.streams_cut.subscribe());
         Ok(PendingReply::Stream(Box::new(stream)))
     }
 

@@ -11,8 +11,9 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures::Stream;
+use tokio::sync::watch;
 
-use super::classify::UpstreamFailure;
+use super::classify::{ErrorClass, UpstreamFailure};
 use super::output_meter::OutputMeter;
 use super::redact::Redactor;
 use super::relay::Relay;
@@ -51,6 +52,8 @@ struct State {
     lease: Option<CredentialLease>,
     /// The output seen so far, for a stream that ends without the upstream's usage.
     meter: OutputMeter,
+    /// Turns true when the server stops waiting for streams (end of the shutdown grace time).
+    cut: Option<watch::Receiver<bool>>,
 }
 
 impl PendingStream {
@@ -66,13 +69,20 @@ impl PendingStream {
     ) -> Self {
         let held = if held.is_empty() { VecDeque::new() } else { VecDeque::from([Bytes::from(held)]) };
         let meter = OutputMeter::default();
-        let state = State { held, events, relay, finished, done: false, served_id, redactor, lease: None, meter };
+        let state =
+            State { held, events, relay, finished, done: false, served_id, redactor, lease: None, meter, cut: None };
         Self { state }
     }
 
     /// What the upstream sent before the commit point (the meter that read those events).
     pub fn counted(mut self, meter: OutputMeter) -> Self {
         self.state.meter = meter;
+        self
+    }
+
+    /// The stream ends with the client's in-band error once `cut` turns true.
+    pub fn cut_by(mut self, cut: watch::Receiver<bool>) -> Self {
+        self.state.cut = Some(cut);
         self
     }
 
@@ -102,7 +112,19 @@ impl State {
                 self.succeed();
                 continue;
             }
-            let frames = match self.events.next().await {
+            let next = match &mut self.cut {
+                Some(cut) => tokio::select! {
+                    next = self.events.next() => Some(next),
+                    Ok(_) = cut.wait_for(|cut| *cut) => None,
+                },
+                None => Some(self.events.next().await),
+            };
+            let Some(next) = next else {
+                let frames = self.shut_down();
+                self.held.push_back(Bytes::from(frames));
+                continue;
+            };
+            let frames = match next {
                 None => match self.relay.end() {
                     Ok(frames) => {
                         self.succeed();
@@ -135,6 +157,15 @@ impl State {
         if let Some(lease) = self.lease.take() {
             lease.record_success(usage);
         }
+    }
+
+    /// The server stops: the client's in-band error, and (when the state is dropped) the usage so
+    /// far; the credential did nothing wrong.
+    fn shut_down(&mut self) -> Vec<u8> {
+        self.done = true;
+        let failure = UpstreamFailure::new(ErrorClass::Overloaded, "the server is shutting down; retry the request");
+        tracing::info!(model = %self.served_id, "stream ended by the shutdown");
+        self.relay.error(&failure, &failure.message)
     }
 
     /// The client's in-band error; the credential's failure is recorded.

@@ -82,5 +82,6 @@ pub async fn serve(
         grace: state.settings.shutdown_grace,
     };
     tracing::debug!(max_connections = settings.max_connections, "client connection limit");
-    listener::run(listener, app(state), settings, shutdown, || {}).await
+    let engine = state.engine.clone();
+    listener::run(listener, app(state), settings, shutdown, move || engine.cut_streams()).await
 }

@@ -7,6 +7,7 @@ mod cross_site;
 mod ladder;
 mod model_names;
 mod request_bodies;
+mod shutdown;
 mod slowloris;
 mod support;
 mod upstream_errors;

@@ -148,6 +148,21 @@ pub async fn scripted_upstream() -> String {
                 r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 r
             }
+            // some content at once, then silence (a stream that outlives a shutdown's grace)
+            "content-then-stall" => {
+                let body = futures::stream::unfold(0, |n| async move {
+                    if n == 0 {
+                        let chunk = json!({"id":"c","object":"chat.completion.chunk","created":1,"model":"m",
+                            "choices":[{"index":0,"delta":{"role":"assistant","content":"Hello"},"finish_reason":null}]});
+                        return Some((Ok::<_, std::io::Error>(Bytes::from(format!("data: {chunk}\n\n"))), 1));
+                    }
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    None
+                });
+                let mut r = Response::new(Body::from_stream(body));
+                r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+                r
+            }
             // the role chunk at once, then silence
             "stall-after-role" => {
                 let body = futures::stream::unfold(0, |n| async move {
