@@ -4,6 +4,7 @@
 
 mod crash;
 mod cross_site;
+mod fault_matrix;
 mod ladder;
 mod model_names;
 mod request_bodies;
