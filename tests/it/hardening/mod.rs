@@ -8,6 +8,7 @@ mod fault_matrix;
 mod ladder;
 mod model_names;
 mod request_bodies;
+mod secrets;
 mod shutdown;
 mod slowloris;
 mod support;
