@@ -11,6 +11,7 @@ mod request_bodies;
 mod secrets;
 mod shutdown;
 mod slowloris;
+mod soak;
 mod support;
 mod upstream_errors;
 mod upstream_reads;
