@@ -70,7 +70,9 @@ impl SseDecoder {
 
     /// Feeds one piece of the body; complete events are appended to `out`.
     pub fn push(&mut self, mut bytes: &[u8], out: &mut Vec<SseEvent>) {
-        if self.overflowed {
+        // An empty piece says nothing, least of all whether a CR at the end of the last one was
+        // the first half of a CRLF.
+        if self.overflowed || bytes.is_empty() {
             return;
         }
         if self.skip_lf {
@@ -95,6 +97,9 @@ impl SseDecoder {
             }
             let line = std::mem::take(&mut self.line);
             self.process_line(&line, out);
+            if self.overflowed {
+                return;
+            }
         }
         if !self.over_limit(bytes.len()) {
             self.line.extend_from_slice(bytes);
@@ -131,6 +136,11 @@ impl SseDecoder {
         };
         match field {
             "data" => {
+                // Invalid UTF-8 grows when replaced: the limit is on what is kept.
+                if self.data.len() + usize::from(self.has_data) + value.len() > self.limit {
+                    self.over_limit(usize::MAX);
+                    return;
+                }
                 if self.has_data {
                     self.data.push('\n');
                 }
@@ -196,10 +206,32 @@ mod tests {
         decoder.finish(&mut out);
         assert_eq!(out.len(), 1, "nothing after the overflow");
 
+        // Invalid UTF-8 is counted as what it becomes (U+FFFD, three bytes each).
+        let mut decoder = SseDecoder::with_limit(16);
+        let mut lossy = b"data: ".to_vec();
+        lossy.extend([0x80; 8]);
+        lossy.extend(b"\n\n");
+        let mut kept = Vec::new();
+        decoder.push(&lossy, &mut kept);
+        assert!(decoder.overflowed() && kept.is_empty());
+
         // Many short data lines of one event add up.
         let mut decoder = SseDecoder::with_limit(16);
         decoder.push(b"data: 12345\ndata: 12345\ndata: 12345\n", &mut out);
         assert!(decoder.overflowed());
+    }
+
+    #[test]
+    fn an_empty_piece_between_cr_and_lf_does_not_split_the_crlf() {
+        // Found by the split property: the empty read made the LF a second line end, which
+        // dispatched the event early and lost its name.
+        let mut decoder = SseDecoder::new();
+        let mut out = Vec::new();
+        for piece in [&b"data: x\r"[..], b"", b"\nevent: named\n\n"] {
+            decoder.push(piece, &mut out);
+        }
+        decoder.finish(&mut out);
+        assert_eq!(out, vec![SseEvent { event: Some("named".into()), data: "x".into() }]);
     }
 
     #[test]

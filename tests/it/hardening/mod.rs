@@ -4,9 +4,11 @@
 
 mod crash;
 mod cross_site;
+mod drive;
 mod fault_matrix;
 mod ladder;
 mod model_names;
+mod properties;
 mod request_bodies;
 mod secrets;
 mod shutdown;
