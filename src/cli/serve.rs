@@ -49,6 +49,18 @@ pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
         tracing::warn!("no provider has credentials: set e.g. OPENAI_API_KEY_1 in {}/.env", context.home.display());
     }
 
+    // Each client connection and its upstream call hold a file descriptor each; the connection
+    // limit follows from what the process may open.
+    let files = crate::server::fd_limit::raise_soft_limit();
+    let cap = crate::server::fd_limit::connection_cap(settings.max_connections, files);
+    if cap < settings.max_connections {
+        tracing::info!(
+            "at most {cap} client connections (the open-file limit is {}; MAX_CONNECTIONS={})",
+            files.unwrap_or_default(),
+            settings.max_connections
+        );
+    }
+
     let address = format!("{}:{}", settings.host, settings.port);
     let listener = tokio::net::TcpListener::bind(&address).await.map_err(|err| {
         let hint = if err.kind() == std::io::ErrorKind::AddrInUse { "; pick another with --port" } else { "" };

@@ -30,6 +30,15 @@ pub const EXPOSE_ROUTING_HEADERS: &str = "EXPOSE_ROUTING_HEADERS";
 pub const SSE_KEEPALIVE_INTERVAL: &str = "SSE_KEEPALIVE_INTERVAL";
 /// Drain time on SIGINT/SIGTERM (s).
 pub const SHUTDOWN_GRACE_SECONDS: &str = "SHUTDOWN_GRACE_SECONDS";
+/// Most client connections held open at once (also bounded by the open-file limit).
+pub const MAX_CONNECTIONS: &str = "MAX_CONNECTIONS";
+/// A request's headers (and an idle keep-alive connection's next request) must arrive within
+/// this many seconds.
+pub const REQUEST_HEADER_TIMEOUT: &str = "REQUEST_HEADER_TIMEOUT";
+/// Longest silence (s) while a request body is being received.
+pub const REQUEST_BODY_IDLE_TIMEOUT: &str = "REQUEST_BODY_IDLE_TIMEOUT";
+/// Longest time (s) to receive a whole request body.
+pub const REQUEST_BODY_TIMEOUT: &str = "REQUEST_BODY_TIMEOUT";
 /// Outbound proxy for HTTPS upstream calls.
 pub const HTTPS_PROXY: &str = "HTTPS_PROXY";
 /// Outbound proxy for plain-HTTP upstream calls.
@@ -46,6 +55,12 @@ pub const TIMEOUT_CONNECT: &str = "TIMEOUT_CONNECT";
 pub const TIMEOUT_READ_STREAMING: &str = "TIMEOUT_READ_STREAMING";
 /// Read time for bodies of non-streamed upstream calls (s).
 pub const TIMEOUT_READ_NON_STREAMING: &str = "TIMEOUT_READ_NON_STREAMING";
+/// Idle time allowed (s) between upstream reads while a stream is folded for a non-stream client.
+pub const TIMEOUT_IDLE_NON_STREAMING: &str = "TIMEOUT_IDLE_NON_STREAMING";
+/// Largest single upstream SSE line or event (bytes); a bigger one fails the attempt.
+pub const MAX_UPSTREAM_EVENT_BYTES: &str = "MAX_UPSTREAM_EVENT_BYTES";
+/// Largest non-stream upstream body (bytes); a bigger one fails the attempt.
+pub const MAX_UPSTREAM_BODY_BYTES: &str = "MAX_UPSTREAM_BODY_BYTES";
 /// Execute non-streaming client requests as upstream streams.
 pub const UPSTREAM_STREAM_FOR_NON_STREAM: &str = "UPSTREAM_STREAM_FOR_NON_STREAM";
 /// Upstream attempts per credential per request.
@@ -116,6 +131,10 @@ pub const FIXED: &[&str] = &[
     EXPOSE_ROUTING_HEADERS,
     SSE_KEEPALIVE_INTERVAL,
     SHUTDOWN_GRACE_SECONDS,
+    MAX_CONNECTIONS,
+    REQUEST_HEADER_TIMEOUT,
+    REQUEST_BODY_IDLE_TIMEOUT,
+    REQUEST_BODY_TIMEOUT,
     HTTPS_PROXY,
     HTTP_PROXY,
     NO_PROXY,
@@ -124,6 +143,9 @@ pub const FIXED: &[&str] = &[
     TIMEOUT_CONNECT,
     TIMEOUT_READ_STREAMING,
     TIMEOUT_READ_NON_STREAMING,
+    TIMEOUT_IDLE_NON_STREAMING,
+    MAX_UPSTREAM_EVENT_BYTES,
+    MAX_UPSTREAM_BODY_BYTES,
     UPSTREAM_STREAM_FOR_NON_STREAM,
     MAX_ATTEMPTS_PER_CREDENTIAL,
     TRANSIENT_RETRY_DELAY,

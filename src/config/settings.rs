@@ -16,6 +16,12 @@ pub struct EngineSettings {
     pub connect_timeout: Duration,
     pub read_timeout_streaming: Duration,
     pub read_timeout_non_streaming: Duration,
+    /// Longest upstream silence while a stream is folded for a non-stream client.
+    pub idle_timeout_non_streaming: Duration,
+    /// Largest single upstream SSE line or event.
+    pub max_upstream_event_bytes: usize,
+    /// Largest non-stream upstream body.
+    pub max_upstream_body_bytes: usize,
     pub upstream_stream_for_non_stream: bool,
     pub max_attempts_per_credential: u32,
     pub transient_retry_delay: Duration,
@@ -49,6 +55,11 @@ impl EngineSettings {
             connect_timeout: r.seconds(names::TIMEOUT_CONNECT, 30.0),
             read_timeout_streaming: r.seconds(names::TIMEOUT_READ_STREAMING, 300.0),
             read_timeout_non_streaming: r.seconds(names::TIMEOUT_READ_NON_STREAMING, 600.0),
+            idle_timeout_non_streaming: r.seconds(names::TIMEOUT_IDLE_NON_STREAMING, 120.0),
+            max_upstream_event_bytes: usize::try_from(r.positive(names::MAX_UPSTREAM_EVENT_BYTES, 16 << 20))
+                .unwrap_or(usize::MAX),
+            max_upstream_body_bytes: usize::try_from(r.positive(names::MAX_UPSTREAM_BODY_BYTES, 128 << 20))
+                .unwrap_or(usize::MAX),
             upstream_stream_for_non_stream: r.bool(names::UPSTREAM_STREAM_FOR_NON_STREAM, true),
             max_attempts_per_credential: u32::try_from(r.positive(names::MAX_ATTEMPTS_PER_CREDENTIAL, 2))
                 .unwrap_or(u32::MAX),
@@ -169,6 +180,15 @@ pub struct ServerSettings {
     /// `None` when keep-alives are off.
     pub sse_keepalive_interval: Option<Duration>,
     pub shutdown_grace: Duration,
+    /// `MAX_CONNECTIONS` as configured; the server lowers it to what the open-file limit allows.
+    pub max_connections: usize,
+    /// Headers of a request (and the next request on an idle keep-alive connection) must arrive
+    /// within this.
+    pub header_timeout: Duration,
+    /// Longest silence while a request body is being received.
+    pub body_idle_timeout: Duration,
+    /// Longest time to receive a whole request body.
+    pub body_timeout: Duration,
     /// Queued state changes reach the database at most this long after they happen.
     pub state_flush_interval: Duration,
 }
@@ -198,6 +218,10 @@ impl ServerSettings {
             expose_routing_headers: r.bool(names::EXPOSE_ROUTING_HEADERS, true),
             sse_keepalive_interval: (!keepalive.is_zero()).then_some(keepalive),
             shutdown_grace: r.seconds(names::SHUTDOWN_GRACE_SECONDS, 30.0),
+            max_connections: usize::try_from(r.positive(names::MAX_CONNECTIONS, 4096)).unwrap_or(usize::MAX),
+            header_timeout: r.seconds(names::REQUEST_HEADER_TIMEOUT, 30.0).max(Duration::from_millis(1)),
+            body_idle_timeout: r.seconds(names::REQUEST_BODY_IDLE_TIMEOUT, 30.0).max(Duration::from_millis(1)),
+            body_timeout: r.seconds(names::REQUEST_BODY_TIMEOUT, 120.0).max(Duration::from_millis(1)),
             state_flush_interval: Duration::from_millis(r.positive(names::STATE_FLUSH_INTERVAL_MS, 500)),
         }
     }

@@ -8,15 +8,16 @@ use std::time::Duration;
 use bytes::Bytes;
 use rand::Rng;
 use serde_json::{Map, Value};
-use tokio::time::{Instant, sleep, timeout, timeout_at};
+use tokio::time::{Instant, sleep, timeout_at};
 
 use super::Engine;
 use super::client_stream::{ClientStream, PendingStream};
 use super::error::{AttemptRecord, EngineError, FailureContext};
 use super::exchange::{Completed, Exchange, Outbound};
+use super::output_meter::OutputMeter;
 use super::resolve::{Target, resolve_targets};
 use super::transport::classify_transport;
-use super::upstream_events::UpstreamEvents;
+use super::upstream_events::{ReadLimits, UpstreamEvents, read_body};
 use crate::auth::oauth::refresh::RefreshError;
 use crate::auth::oauth::runtime::OAuthHandle;
 use crate::auth::{Credential, CredentialId};
@@ -231,7 +232,9 @@ impl Engine {
                     }
                     Attempt::Failed(failure) => failure,
                 };
-                let message = self.redactor.scrub(&failure.message);
+                // Everything of it that can reach a client or a log, scrubbed once here.
+                let failure = self.redactor.scrub_failure(failure);
+                let message = failure.message.clone();
                 tracing::warn!(
                     provider = %provider.name,
                     credential = %credential.masked,
@@ -402,7 +405,10 @@ impl Engine {
         // Upstream answers are read as what they are, not as what was asked: servers that
         // ignore `stream: true` answer one JSON body, others stream to a non-stream request.
         let result = match (mode, answers_with_events(response.headers(), !matches!(mode, Mode::Direct))) {
-            (Mode::Stream, true) => self.commit_stream(target, inbound, events_of(target, response)).await,
+            (Mode::Stream, true) => {
+                let events = events_of(target, response, ReadLimits::stream(&self.settings));
+                self.commit_stream(target, inbound, events).await
+            }
             (mode, false) => match self.read_whole(response).await {
                 Ok(Whole::Object(upstream)) if matches!(mode, Mode::Stream) => {
                     inbound.complete_as_stream(target, upstream).map(|(frames, usage)| {
@@ -420,7 +426,13 @@ impl Engine {
                 Ok(Whole::Chunks(events)) => self.fold_or_stream(target, inbound, mode, events).await,
                 Err(failure) => Err(failure),
             },
-            (mode, true) => self.fold_or_stream(target, inbound, mode, events_of(target, response)).await,
+            (mode, true) => {
+                let limits = match mode {
+                    Mode::Stream => ReadLimits::stream(&self.settings),
+                    _ => ReadLimits::fold(&self.settings),
+                };
+                self.fold_or_stream(target, inbound, mode, events_of(target, response, limits)).await
+            }
         };
         match result {
             Ok(reply) => Attempt::Served(reply),
@@ -474,16 +486,18 @@ impl Engine {
         let commit_by = Instant::now() + self.settings.stream_commit_timeout;
         let mut relay = inbound.relay(target);
         let mut held = Vec::new();
+        let mut meter = OutputMeter::default();
         let mut received = false;
         let mut finished = false;
         loop {
             let event = match timeout_at(commit_by, events.next()).await {
                 Err(_) => break,
                 Ok(None) => return Err(premature_end(!received)),
-                Ok(Some(Err(err))) => return Err(classify_transport(&err)),
+                Ok(Some(Err(err))) => return Err(err.failure()),
                 Ok(Some(Ok(event))) => event,
             };
             received = true;
+            meter.push(&event);
             let step = relay.event(&event)?;
             held.extend(step.frames);
             if step.done && !step.content {
@@ -494,17 +508,15 @@ impl Engine {
                 break;
             }
         }
-        let stream = PendingStream::new(held, finished, events, relay, target.served_id.clone(), self.redactor.clone());
+        let stream = PendingStream::new(held, finished, events, relay, target.served_id.clone(), self.redactor.clone())
+            .counted(meter)
+            .cut_by(self.streams_cut.subscribe());
         Ok(PendingReply::Stream(Box::new(stream)))
     }
 
     /// A JSON upstream body: one answer, or an array of stream chunks.
     async fn read_whole(&self, response: reqwest::Response) -> Result<Whole, UpstreamFailure> {
-        let body = match timeout(self.settings.read_timeout_non_streaming, response.bytes()).await {
-            Err(_) => return Err(UpstreamFailure::new(ErrorClass::Connection, "upstream body read timed out")),
-            Ok(Err(err)) => return Err(classify_transport(&err)),
-            Ok(Ok(body)) => body,
-        };
+        let body = read_body(response, ReadLimits::body(&self.settings)).await.map_err(|err| err.failure())?;
         if let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(&body) {
             let events = items.into_iter().map(|item| SseEvent { event: None, data: item.to_string() }).collect();
             return Ok(Whole::Chunks(UpstreamEvents::from_events(events)));
@@ -581,7 +593,7 @@ async fn collect(
                     break;
                 }
             }
-            Some(Err(err)) => return Err(classify_transport(&err)),
+            Some(Err(err)) => return Err(err.failure()),
             None => {
                 decoder.end()?.into_iter().for_each(|e| collector.push(e));
                 break;
@@ -600,7 +612,7 @@ async fn fold_passthrough(
 ) -> Result<Map<String, Value>, UpstreamFailure> {
     let mut terminal = false;
     while let Some(event) = events.next().await {
-        let event = event.map_err(|err| classify_transport(&err))?;
+        let event = event.map_err(|err| err.failure())?;
         if fold.push(&event)? {
             terminal = true;
             break;
@@ -610,8 +622,8 @@ async fn fold_passthrough(
 }
 
 /// The upstream's events, through the provider's rewriting when it has one.
-fn events_of(target: &Target, response: reqwest::Response) -> UpstreamEvents {
-    UpstreamEvents::new(response).filtered(target.provider.profile.event_filter())
+fn events_of(target: &Target, response: reqwest::Response, limits: ReadLimits) -> UpstreamEvents {
+    UpstreamEvents::new(response, limits).filtered(target.provider.profile.event_filter())
 }
 
 /// The error body, read until it ends, grows too large, or time is up: whichever of the

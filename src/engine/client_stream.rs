@@ -1,6 +1,8 @@
 //! A committed stream on its way to the client: the frames produced before the commit point,
 //! then the relay's frames for each further upstream event, ending with the client family's
-//! terminal frame or in-band error. The credential lease is settled when the stream ends.
+//! terminal frame or in-band error. The credential lease is settled when the stream ends; a
+//! stream the client abandons is still charged to the credential (the request, and the usage the
+//! upstream reported or else an estimate of the output so far), as the upstream was paid.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -9,11 +11,12 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures::Stream;
+use tokio::sync::watch;
 
+use super::output_meter::OutputMeter;
 use super::redact::Redactor;
-use super::transport::classify_transport;
 use super::upstream_events::UpstreamEvents;
-use crate::formats::failure::UpstreamFailure;
+use crate::formats::failure::{ErrorClass, UpstreamFailure};
 use crate::formats::ir::Usage;
 use crate::formats::relay::{Relay, Replayed};
 use crate::pool::CredentialLease;
@@ -47,6 +50,10 @@ struct State {
     redactor: Arc<Redactor>,
     /// Held until the stream ends or the client goes away; settles the credential's outcome.
     lease: Option<CredentialLease>,
+    /// The output seen so far, for a stream that ends without the upstream's usage.
+    meter: OutputMeter,
+    /// Turns true when the server stops waiting for streams (end of the shutdown grace time).
+    cut: Option<watch::Receiver<bool>>,
 }
 
 impl PendingStream {
@@ -61,7 +68,9 @@ impl PendingStream {
         redactor: Arc<Redactor>,
     ) -> Self {
         let held = if held.is_empty() { VecDeque::new() } else { VecDeque::from([Bytes::from(held)]) };
-        let state = State { held, events, relay, finished, done: false, served_id, redactor, lease: None };
+        let meter = OutputMeter::default();
+        let state =
+            State { held, events, relay, finished, done: false, served_id, redactor, lease: None, meter, cut: None };
         Self { state }
     }
 
@@ -69,6 +78,18 @@ impl PendingStream {
     pub fn replayed(frames: Vec<u8>, usage: Option<Usage>, served_id: String, redactor: Arc<Redactor>) -> Self {
         let events = UpstreamEvents::from_events(Vec::new());
         Self::new(frames, true, events, Box::new(Replayed { usage }), served_id, redactor)
+    }
+
+    /// What the upstream sent before the commit point (the meter that read those events).
+    pub fn counted(mut self, meter: OutputMeter) -> Self {
+        self.state.meter = meter;
+        self
+    }
+
+    /// The stream ends with the client's in-band error once `cut` turns true.
+    pub fn cut_by(mut self, cut: watch::Receiver<bool>) -> Self {
+        self.state.cut = Some(cut);
+        self
     }
 
     /// The stream for the client, holding `lease` until it ends: success or failure is recorded
@@ -97,7 +118,19 @@ impl State {
                 self.succeed();
                 continue;
             }
-            let frames = match self.events.next().await {
+            let next = match &mut self.cut {
+                Some(cut) => tokio::select! {
+                    next = self.events.next() => Some(next),
+                    Ok(_) = cut.wait_for(|cut| *cut) => None,
+                },
+                None => Some(self.events.next().await),
+            };
+            let Some(next) = next else {
+                let frames = self.shut_down();
+                self.held.push_back(Bytes::from(frames));
+                continue;
+            };
+            let frames = match next {
                 None => match self.relay.end() {
                     Ok(frames) => {
                         self.succeed();
@@ -105,14 +138,17 @@ impl State {
                     }
                     Err(failure) => self.fail(&failure),
                 },
-                Some(Err(err)) => self.fail(&classify_transport(&err)),
-                Some(Ok(event)) => match self.relay.event(&event) {
-                    Ok(step) => {
-                        self.finished = step.done;
-                        step.frames
+                Some(Err(err)) => self.fail(&err.failure()),
+                Some(Ok(event)) => {
+                    self.meter.push(&event);
+                    match self.relay.event(&event) {
+                        Ok(step) => {
+                            self.finished = step.done;
+                            step.frames
+                        }
+                        Err(failure) => self.fail(&failure),
                     }
-                    Err(failure) => self.fail(&failure),
-                },
+                }
             };
             if !frames.is_empty() {
                 self.held.push_back(Bytes::from(frames));
@@ -129,6 +165,15 @@ impl State {
         }
     }
 
+    /// The server stops: the client's in-band error, and (when the state is dropped) the usage so
+    /// far; the credential did nothing wrong.
+    fn shut_down(&mut self) -> Vec<u8> {
+        self.done = true;
+        let failure = UpstreamFailure::new(ErrorClass::Overloaded, "the server is shutting down; retry the request");
+        tracing::info!(model = %self.served_id, "stream ended by the shutdown");
+        self.relay.error(&failure, &failure.message)
+    }
+
     /// The client's in-band error; the credential's failure is recorded.
     fn fail(&mut self, failure: &UpstreamFailure) -> Vec<u8> {
         self.done = true;
@@ -138,5 +183,38 @@ impl State {
         let message = self.redactor.scrub(&failure.message);
         tracing::warn!(model = %self.served_id, class = failure.class.as_str(), "upstream failed after the stream was committed: {message}");
         self.relay.error(failure, &message)
+    }
+}
+
+impl Drop for State {
+    /// The stream did not reach its end (the client went away, or the server cut it): the
+    /// request counts, with the usage reported so far or the estimate of the output seen.
+    fn drop(&mut self) {
+        let Some(lease) = self.lease.take() else { return };
+        let usage = usage_so_far(self.relay.usage(), self.meter.tokens());
+        tracing::debug!(model = %self.served_id, ?usage, "stream abandoned before its end");
+        lease.record_cancelled(usage);
+    }
+}
+
+/// The usage to charge for a stream cut short: what the upstream reported, with the output
+/// raised to the local estimate when the report (if any) says less.
+fn usage_so_far(reported: Option<Usage>, estimated_output: u64) -> Usage {
+    let mut usage = reported.unwrap_or_default();
+    usage.output_total = usage.output_total.max(estimated_output);
+    usage
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_stream_is_charged_what_was_reported_or_else_the_estimate() {
+        let reported = Usage { input_total: 10, output_total: 3, reasoning: 1, ..Usage::default() };
+        assert_eq!(usage_so_far(Some(reported), 1), reported, "the report wins when it says more");
+        let raised = usage_so_far(Some(reported), 9);
+        assert_eq!((raised.input_total, raised.output_total, raised.reasoning), (10, 9, 1));
+        assert_eq!(usage_so_far(None, 5).output_total, 5);
     }
 }

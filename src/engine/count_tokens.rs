@@ -10,6 +10,7 @@ use tokio::time::{Instant, timeout};
 
 use super::Engine;
 use super::resolve::resolve_targets;
+use super::upstream_events::{ReadError, ReadLimits, read_body};
 use crate::config::CountTokensMode;
 use crate::formats::protocol::Protocol;
 use crate::providers::protocol::UpstreamCall;
@@ -54,9 +55,9 @@ impl Engine {
         };
         let request = target.provider.adapter.count_tokens(call, body)?;
         let call = async {
-            let response = request.send().await?;
+            let response = request.send().await.map_err(ReadError::Transport)?;
             let status = response.status();
-            Ok::<_, reqwest::Error>((status, response.bytes().await?))
+            Ok::<_, ReadError>((status, read_body(response, ReadLimits::body(&self.settings)).await?))
         };
         match timeout(COUNT_TIMEOUT, call).await {
             Ok(Ok((status, answer))) if status.is_success() => {
@@ -72,7 +73,7 @@ impl Engine {
                 None
             }
             Ok(Err(err)) => {
-                let message = self.redactor.scrub(&err.to_string());
+                let message = self.redactor.scrub(&err.failure().message);
                 tracing::warn!(provider = %target.provider.name, "upstream token count failed ({message}); counting locally");
                 None
             }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod exchange;
 pub mod logins;
 pub mod models;
+pub mod output_meter;
 pub mod probe;
 pub mod redact;
 pub mod request;
@@ -97,6 +98,9 @@ pub struct Engine {
     catalog: ModelCatalog,
     store: Option<Arc<dyn StateStore>>,
     signatures: Arc<signatures::SignatureCache>,
+    /// Set once the server's shutdown grace time is over: committed streams end with their
+    /// family's in-band error.
+    streams_cut: tokio::sync::watch::Sender<bool>,
 }
 
 impl Engine {
@@ -128,7 +132,15 @@ impl Engine {
             catalog,
             store,
             signatures,
+            streams_cut: tokio::sync::watch::Sender::new(false),
         })
+    }
+
+    /// Ends every committed stream (now and later) with the client family's in-band error, so a
+    /// client cut off at the end of the shutdown grace time learns why; their usage so far is
+    /// recorded as for an abandoned stream.
+    pub fn cut_streams(&self) {
+        self.streams_cut.send_replace(true);
     }
 
     pub fn registry(&self) -> &Registry {

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
 use super::Engine;
+use super::upstream_events::{ReadError, ReadLimits, read_body};
 use crate::catalog::ModelCard;
 use crate::providers::Provider;
 
@@ -51,10 +52,15 @@ impl Engine {
         let timeout = LISTING_TIMEOUT.min(self.settings.global_timeout);
         for credential in &provider.credentials {
             let call = async {
-                let response = provider.adapter.models_request(&self.http, url, credential).send().await?;
+                let response = provider
+                    .adapter
+                    .models_request(&self.http, url, credential)
+                    .send()
+                    .await
+                    .map_err(ReadError::Transport)?;
                 let status = response.status();
-                let body = response.bytes().await?;
-                Ok::<_, reqwest::Error>((status, body))
+                let body = read_body(response, ReadLimits::body(&self.settings)).await?;
+                Ok::<_, ReadError>((status, body))
             };
             match tokio::time::timeout(timeout, call).await {
                 Ok(Ok((status, body))) if status.is_success() => match parse_cards(provider, &body, now) {
@@ -65,7 +71,7 @@ impl Engine {
                     tracing::warn!(provider = %provider.name, credential = %credential.masked, status = status.as_u16(), "model list refused");
                 }
                 Ok(Err(err)) => {
-                    tracing::warn!(provider = %provider.name, credential = %credential.masked, error = %super::transport::classify_transport(&err).message, "model list failed");
+                    tracing::warn!(provider = %provider.name, credential = %credential.masked, error = %err.failure().message, "model list failed");
                 }
                 Err(_) => {
                     tracing::warn!(provider = %provider.name, credential = %credential.masked, "model list timed out")

@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::Engine;
-use super::transport::classify_transport;
+use super::upstream_events::{ReadError, ReadLimits, read_body};
 use crate::auth::Credential;
 use crate::formats::failure::{ErrorClass, UpstreamFailure, classify_http};
 use crate::providers::Provider;
@@ -240,10 +240,15 @@ impl Engine {
             .unwrap_or_else(|| format!("{}{}", provider.base_url, provider.protocol.models_path()));
         let started = Instant::now();
         let call = async {
-            let response = provider.adapter.models_request(&self.http, &url, credential).send().await?;
+            let response = provider
+                .adapter
+                .models_request(&self.http, &url, credential)
+                .send()
+                .await
+                .map_err(ReadError::Transport)?;
             let (status, headers) = (response.status(), response.headers().clone());
-            let body = response.bytes().await?;
-            Ok::<_, reqwest::Error>((status, headers, body))
+            let body = read_body(response, ReadLimits::body(&self.settings)).await?;
+            Ok::<_, ReadError>((status, headers, body))
         };
         let answer = tokio::time::timeout(timeout, call).await;
         result.latency_ms = Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
@@ -265,7 +270,7 @@ impl Engine {
                 };
             }
             Ok(Ok((status, headers, body))) => classify_http(status.as_u16(), &headers, &body),
-            Ok(Err(err)) => classify_transport(&err),
+            Ok(Err(err)) => err.failure(),
             // No answer in time counts as a connection failure, as in the attempt loop.
             Err(_) => UpstreamFailure::new(ErrorClass::Connection, format!("no answer within {timeout:?}")),
         };

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
+use serde_json::Value;
+
 use crate::auth::oauth::runtime::OAuthHandle;
+use crate::formats::failure::UpstreamFailure;
 
 #[derive(Debug, Default, Clone)]
 pub struct Redactor {
@@ -42,6 +45,30 @@ impl Redactor {
         }
         out
     }
+
+    /// Every string of a JSON value scrubbed (keys included: upstreams echo values anywhere).
+    pub fn scrub_value(&self, value: &Value) -> Value {
+        match value {
+            Value::String(text) => Value::String(self.scrub(text)),
+            Value::Array(items) => Value::Array(items.iter().map(|v| self.scrub_value(v)).collect()),
+            Value::Object(map) => {
+                Value::Object(map.iter().map(|(k, v)| (self.scrub(k), self.scrub_value(v))).collect())
+            }
+            other => other.clone(),
+        }
+    }
+
+    /// A failure with every field that can reach a client or a log scrubbed: the message, and
+    /// the upstream's `code`, `type` and `param`.
+    pub fn scrub_failure(&self, failure: UpstreamFailure) -> UpstreamFailure {
+        UpstreamFailure {
+            message: self.scrub(&failure.message),
+            code: failure.code.map(|c| self.scrub(&c)),
+            kind: failure.kind.map(|k| self.scrub(&k)),
+            param: self.scrub_value(&failure.param),
+            ..failure
+        }
+    }
 }
 
 #[cfg(test)]
@@ -52,5 +79,20 @@ mod tests {
     fn secrets_are_replaced_longest_first() {
         let r = Redactor::new(["sk-abc".to_string(), "sk-abcdef".to_string()]);
         assert_eq!(r.scrub("key sk-abcdef and sk-abc"), "key [redacted] and [redacted]");
+    }
+
+    #[test]
+    fn every_field_of_a_failure_is_scrubbed() {
+        let r = Redactor::new(["sk-secret".to_string()]);
+        let failure = UpstreamFailure {
+            code: Some("sk-secret".into()),
+            kind: Some("bad sk-secret".into()),
+            param: serde_json::json!({"sk-secret": ["x sk-secret", 1]}),
+            ..UpstreamFailure::new(crate::formats::failure::ErrorClass::ClientError, "key sk-secret")
+        };
+        let scrubbed = r.scrub_failure(failure);
+        let shown = format!("{} {:?} {:?} {}", scrubbed.message, scrubbed.code, scrubbed.kind, scrubbed.param);
+        assert!(!shown.contains("sk-secret"), "{shown}");
+        assert_eq!(scrubbed.param, serde_json::json!({"[redacted]": ["x [redacted]", 1]}));
     }
 }

@@ -27,6 +27,10 @@ impl Target {
     }
 }
 
+/// Longest `model` a request may name (bytes). Real ids are a few dozen characters; a longer one
+/// would only be echoed into headers and messages.
+pub const MAX_MODEL_ID_BYTES: usize = 256;
+
 /// The targets a request tries in order: the members of a fallback group (those configured and
 /// allowed by the filters), or the one `provider/model` it names.
 pub fn resolve_targets(
@@ -36,6 +40,12 @@ pub fn resolve_targets(
     aliases: &ModelAliases,
     model: &str,
 ) -> Result<Vec<Target>, EngineError> {
+    if model.len() > MAX_MODEL_ID_BYTES {
+        return Err(EngineError::InvalidRequest {
+            message: format!("'model' is longer than {MAX_MODEL_ID_BYTES} bytes"),
+            param: Some("model".into()),
+        });
+    }
     // An alias names the model that serves; the rest of resolution continues from there.
     let model = aliases.resolve(model).unwrap_or(model);
     if let Some(members) = fallbacks.targets(model) {

@@ -60,9 +60,12 @@ impl ErrorClass {
         Self::ALL.into_iter().find(|c| c.as_str() == name)
     }
 
-    /// Failures of this class count as a request against the credential's quota.
+    /// Failures of this class count as a request of the credential (its usage windows, `keys
+    /// list`): every answer the upstream gave or may have billed — client errors, rate limits,
+    /// server errors, overload and broken connections. A refused credential (auth, forbidden,
+    /// billing) made no request.
     pub fn counts_as_request(self) -> bool {
-        matches!(self, Self::ClientError | Self::ContextWindow | Self::Quota | Self::RateLimit)
+        !matches!(self, Self::Auth | Self::Forbidden | Self::Billing)
     }
 
     /// The client's own mistake: answered with the upstream status, never retried elsewhere.

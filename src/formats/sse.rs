@@ -1,7 +1,9 @@
 //! Incremental Server-Sent Events decoder (WHATWG rules) for upstream streams.
 //!
 //! Bytes arrive in arbitrary pieces: a line, a CRLF pair or a UTF-8 sequence may be split across
-//! reads, so the decoder buffers up to the next line end before decoding anything.
+//! reads, so the decoder buffers up to the next line end before decoding anything. What it
+//! buffers for one event can be bounded ([`SseDecoder::with_limit`]): a line or event over the
+//! limit stops the decoder instead of growing its memory.
 
 /// One dispatched event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,7 +14,7 @@ pub struct SseEvent {
     pub data: String,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SseDecoder {
     line: Vec<u8>,
     data: String,
@@ -20,6 +22,15 @@ pub struct SseDecoder {
     event: Option<String>,
     /// The previous piece ended in CR: a LF at the start of the next piece belongs to it.
     skip_lf: bool,
+    /// Most bytes one event may hold buffered (its pending line and its data together).
+    limit: usize,
+    overflowed: bool,
+}
+
+impl Default for SseDecoder {
+    fn default() -> Self {
+        Self::with_limit(usize::MAX)
+    }
 }
 
 impl SseDecoder {
@@ -27,8 +38,43 @@ impl SseDecoder {
         Self::default()
     }
 
+    /// A decoder that gives up (see [`Self::overflowed`]) when one event or line needs more than
+    /// `limit` bytes.
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            line: Vec::new(),
+            data: String::new(),
+            has_data: false,
+            event: None,
+            skip_lf: false,
+            limit,
+            overflowed: false,
+        }
+    }
+
+    /// A line or an event was larger than the limit: what was buffered is dropped and every
+    /// further byte is ignored.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
+    fn over_limit(&mut self, incoming: usize) -> bool {
+        if self.line.len().saturating_add(self.data.len()).saturating_add(incoming) > self.limit {
+            self.overflowed = true;
+            self.line = Vec::new();
+            self.data = String::new();
+            self.has_data = false;
+        }
+        self.overflowed
+    }
+
     /// Feeds one piece of the body; complete events are appended to `out`.
     pub fn push(&mut self, mut bytes: &[u8], out: &mut Vec<SseEvent>) {
+        // An empty piece says nothing, least of all whether a CR at the end of the last one was
+        // the first half of a CRLF.
+        if self.overflowed || bytes.is_empty() {
+            return;
+        }
         if self.skip_lf {
             self.skip_lf = false;
             if let Some(rest) = bytes.strip_prefix(b"\n") {
@@ -36,6 +82,9 @@ impl SseDecoder {
             }
         }
         while let Some(pos) = bytes.iter().position(|&b| b == b'\n' || b == b'\r') {
+            if self.over_limit(pos) {
+                return;
+            }
             self.line.extend_from_slice(&bytes[..pos]);
             let ended_by_cr = bytes[pos] == b'\r';
             bytes = &bytes[pos + 1..];
@@ -48,12 +97,20 @@ impl SseDecoder {
             }
             let line = std::mem::take(&mut self.line);
             self.process_line(&line, out);
+            if self.overflowed {
+                return;
+            }
         }
-        self.line.extend_from_slice(bytes);
+        if !self.over_limit(bytes.len()) {
+            self.line.extend_from_slice(bytes);
+        }
     }
 
     /// End of body: a last line without terminator and a last event without blank line count.
     pub fn finish(&mut self, out: &mut Vec<SseEvent>) {
+        if self.overflowed {
+            return;
+        }
         if !self.line.is_empty() {
             let line = std::mem::take(&mut self.line);
             self.process_line(&line, out);
@@ -79,6 +136,11 @@ impl SseDecoder {
         };
         match field {
             "data" => {
+                // Invalid UTF-8 grows when replaced: the limit is on what is kept.
+                if self.data.len() + usize::from(self.has_data) + value.len() > self.limit {
+                    self.over_limit(usize::MAX);
+                    return;
+                }
                 if self.has_data {
                     self.data.push('\n');
                 }
@@ -129,6 +191,47 @@ mod tests {
         for piece in 1..body.len() {
             assert_eq!(decode_in_pieces(body, piece), whole, "split every {piece} bytes");
         }
+    }
+
+    #[test]
+    fn a_line_or_event_over_the_limit_stops_the_decoder_without_buffering_it() {
+        let mut decoder = SseDecoder::with_limit(16);
+        let mut out = Vec::new();
+        decoder.push(b"data: short\n\ndata: ", &mut out);
+        assert_eq!(out.len(), 1);
+        decoder.push(&[b'x'; 64], &mut out);
+        assert!(decoder.overflowed());
+        assert!(decoder.line.capacity() < 64, "the long line was not kept");
+        decoder.push(b"\n\ndata: more\n\n", &mut out);
+        decoder.finish(&mut out);
+        assert_eq!(out.len(), 1, "nothing after the overflow");
+
+        // Invalid UTF-8 is counted as what it becomes (U+FFFD, three bytes each).
+        let mut decoder = SseDecoder::with_limit(16);
+        let mut lossy = b"data: ".to_vec();
+        lossy.extend([0x80; 8]);
+        lossy.extend(b"\n\n");
+        let mut kept = Vec::new();
+        decoder.push(&lossy, &mut kept);
+        assert!(decoder.overflowed() && kept.is_empty());
+
+        // Many short data lines of one event add up.
+        let mut decoder = SseDecoder::with_limit(16);
+        decoder.push(b"data: 12345\ndata: 12345\ndata: 12345\n", &mut out);
+        assert!(decoder.overflowed());
+    }
+
+    #[test]
+    fn an_empty_piece_between_cr_and_lf_does_not_split_the_crlf() {
+        // Found by the split property: the empty read made the LF a second line end, which
+        // dispatched the event early and lost its name.
+        let mut decoder = SseDecoder::new();
+        let mut out = Vec::new();
+        for piece in [&b"data: x\r"[..], b"", b"\nevent: named\n\n"] {
+            decoder.push(piece, &mut out);
+        }
+        decoder.finish(&mut out);
+        assert_eq!(out, vec![SseEvent { event: Some("named".into()), data: "x".into() }]);
     }
 
     #[test]

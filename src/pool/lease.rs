@@ -60,23 +60,7 @@ impl CredentialLease {
             let capped = self.apply_cap(credential, now);
             (cleared, capped)
         };
-        let tokens = usage.as_ref().map(TokenUsage::from_canonical).unwrap_or_default();
-        // List price from the bundled table; 0 when the model is not in it.
-        let cost_usd = self.priced_as.as_deref().and_then(pricing::lookup).map_or(0.0, |info| {
-            let output = tokens.completion + tokens.reasoning;
-            pricing::cost(info, tokens.prompt, output, tokens.cache_read, tokens.cache_write)
-        });
-        let delta = UsageCounters {
-            requests: 1,
-            successes: 1,
-            prompt_tokens: tokens.prompt,
-            cache_read_tokens: tokens.cache_read,
-            cache_write_tokens: tokens.cache_write,
-            completion_tokens: tokens.completion,
-            reasoning_tokens: tokens.reasoning,
-            cost_usd,
-            ..UsageCounters::default()
-        };
+        let delta = UsageCounters { successes: 1, ..self.counted(usage.as_ref()) };
         changes.push(self.usage_change(delta));
         if let Some(c) = capped {
             let clock = WallClock::now();
@@ -90,6 +74,33 @@ impl CredentialLease {
             }));
         }
         self.persist(changes);
+    }
+
+    /// One request with this usage, priced at the list price of the bundled table (0 when the
+    /// model is not in it).
+    fn counted(&self, usage: Option<&Usage>) -> UsageCounters {
+        let tokens = usage.map(TokenUsage::from_canonical).unwrap_or_default();
+        let cost_usd = self.priced_as.as_deref().and_then(pricing::lookup).map_or(0.0, |info| {
+            let output = tokens.completion + tokens.reasoning;
+            pricing::cost(info, tokens.prompt, output, tokens.cache_read, tokens.cache_write)
+        });
+        UsageCounters {
+            requests: 1,
+            prompt_tokens: tokens.prompt,
+            cache_read_tokens: tokens.cache_read,
+            cache_write_tokens: tokens.cache_write,
+            completion_tokens: tokens.completion,
+            reasoning_tokens: tokens.reasoning,
+            cost_usd,
+            ..UsageCounters::default()
+        }
+    }
+
+    /// The client went away from an answer the upstream had started to give: the request and
+    /// the tokens so far count (the upstream was paid for them); the credential's standing does
+    /// not change (no success, no failure, no cooldown).
+    pub fn record_cancelled(&self, usage: Usage) {
+        self.persist(vec![self.usage_change(self.counted(Some(&usage)))]);
     }
 
     /// A success that brings the credential to its custom cap for the scope cools it down.

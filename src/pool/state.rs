@@ -156,10 +156,12 @@ impl CredentialState {
         self.cooldowns.remove(scope);
     }
 
-    /// Applies a failed attempt's effect. `started` is when the attempt began: failures of
-    /// attempts older than the current cooldown do not climb the ladder (a burst of parallel
-    /// failures escalates once), they can only extend it. `final_for_credential` says the request
-    /// gives up on this credential (transient rests are set only then). Returns the cooldown set.
+    /// Applies a failed attempt's effect. A ladder climbs once per failure episode: the failure of
+    /// an attempt that started before the current cooldown was set, and for the backoff ladder any
+    /// failure while its cooldown is active (a resting credential tried as a last resort), belongs
+    /// to the episode that set it — it does not climb, it can only extend the cooldown. `started` is when the attempt began;
+    /// `final_for_credential` says the request gives up on this credential (transient rests are
+    /// set only then). Returns the cooldown set.
     pub fn record_failure(
         &mut self,
         settings: &PoolSettings,
@@ -178,7 +180,10 @@ impl CredentialState {
             _ => return None,
         };
         let current = self.cooldowns.get(key).filter(|c| c.until > now).cloned();
-        let stale = current.as_ref().is_some_and(|c| started < c.set_at);
+        // A probe of a locked-out credential (`keys test`) is a new answer: only the backoff
+        // ladder treats failures during its own cooldown as the same episode.
+        let during = |c: &Cooldown| c.kind == kind && matches!(ladder_kind, LadderKind::Backoff);
+        let stale = current.as_ref().is_some_and(|c| started < c.set_at || during(c));
         let (ladder, rungs) = match ladder_kind {
             LadderKind::Backoff => (&mut self.backoff, &settings.backoff_ladder),
             LadderKind::Auth => (&mut self.auth, &settings.auth_ladder),
@@ -328,14 +333,33 @@ mod tests {
     }
 
     #[test]
-    fn backoff_ladder_escalates_per_failure_and_resets_on_success() {
-        let t0 = Instant::now();
+    fn backoff_ladder_escalates_per_failure_episode_and_resets_on_success() {
+        let mut now = Instant::now();
         let mut s = CredentialState::new(10);
-        let steps: Vec<u64> =
-            (0..7).map(|i| fail(&mut s, ErrorClass::RateLimit, None, t0 + Duration::from_secs(i)).as_secs()).collect();
+        let mut steps = Vec::new();
+        for _ in 0..7 {
+            let cooldown = fail(&mut s, ErrorClass::RateLimit, None, now);
+            steps.push(cooldown.as_secs());
+            // The next failure comes after this cooldown: a new episode.
+            now += cooldown + Duration::from_secs(1);
+        }
         assert_eq!(steps, [10, 30, 60, 120, 300, 300, 300]);
         s.record_success("m");
-        assert_eq!(fail(&mut s, ErrorClass::RateLimit, None, t0 + Duration::from_secs(10)).as_secs(), 10);
+        assert_eq!(fail(&mut s, ErrorClass::RateLimit, None, now).as_secs(), 10);
+    }
+
+    #[test]
+    fn failures_of_a_resting_credential_used_as_last_resort_do_not_climb() {
+        let t0 = Instant::now();
+        let mut s = CredentialState::new(10);
+        assert_eq!(fail(&mut s, ErrorClass::ServerError, None, t0).as_secs(), 10);
+        // Leased and failed again while resting (nothing else was free): same episode, extended.
+        for ms in [200, 900, 2500] {
+            let at = t0 + Duration::from_millis(ms);
+            assert_eq!(fail(&mut s, ErrorClass::ServerError, None, at), Duration::from_secs(10), "at {ms} ms");
+        }
+        // After the rest, a new failure is a new episode.
+        assert_eq!(fail(&mut s, ErrorClass::ServerError, None, t0 + Duration::from_secs(13)).as_secs(), 30);
     }
 
     #[test]

@@ -22,6 +22,12 @@ pub enum ApiError {
         limit: usize,
     },
     BadRequest(String),
+    /// The request body did not arrive in time (408).
+    RequestTimeout,
+    /// The request's `Origin` is not allowed to use the proxy (403).
+    OriginNotAllowed,
+    /// A request body that is not JSON (415).
+    UnsupportedMediaType,
     /// A fault of the proxy itself (500): the detail is logged, the client gets a safe message.
     Internal(String),
 }
@@ -111,6 +117,24 @@ fn parts(err: &ApiError) -> Parts {
             format!("request body is larger than {limit} bytes (MAX_REQUEST_BODY_BYTES)"),
             "invalid_request_error",
             "request_too_large",
+        ),
+        ApiError::RequestTimeout => Parts::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "the request body did not arrive in time (REQUEST_BODY_IDLE_TIMEOUT, REQUEST_BODY_TIMEOUT)",
+            "invalid_request_error",
+            "request_timeout",
+        ),
+        ApiError::OriginNotAllowed => Parts::new(
+            StatusCode::FORBIDDEN,
+            "requests from this origin are not allowed (CORS_ALLOW_ORIGINS)",
+            "permission_error",
+            "origin_not_allowed",
+        ),
+        ApiError::UnsupportedMediaType => Parts::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the request body must be JSON (Content-Type: application/json)",
+            "invalid_request_error",
+            "unsupported_media_type",
         ),
         ApiError::Internal(detail) => {
             tracing::error!("internal error: {detail}");
@@ -260,17 +284,17 @@ pub fn gemini_error(status: u16, message: &str, retry_after: Option<u64>) -> Val
 /// Google's canonical status name for an HTTP status.
 pub fn gemini_status(status: u16) -> &'static str {
     match status {
-        400 | 413 | 422 => "INVALID_ARGUMENT",
+        400 | 413 | 415 | 422 => "INVALID_ARGUMENT",
         401 => "UNAUTHENTICATED",
         403 => "PERMISSION_DENIED",
         404 => "NOT_FOUND",
+        408 | 504 => "DEADLINE_EXCEEDED",
         405 | 501 => "UNIMPLEMENTED",
         409 => "ABORTED",
         412 => "FAILED_PRECONDITION",
         429 => "RESOURCE_EXHAUSTED",
         499 => "CANCELLED",
         502 | 503 => "UNAVAILABLE",
-        504 => "DEADLINE_EXCEEDED",
         400..=499 => "FAILED_PRECONDITION",
         _ => "INTERNAL",
     }

@@ -1,21 +1,23 @@
 //! The HTTP server: the router with its layers, and serving it with graceful shutdown.
 
 pub mod auth;
+pub mod connections;
+pub mod cross_site;
 pub mod error;
+pub mod fd_limit;
+pub mod inbound;
+pub mod listener;
 pub mod request_log;
 pub mod routes;
 pub mod sse;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
-use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::config::ServerSettings;
 use crate::engine::Engine;
@@ -29,8 +31,11 @@ pub struct AppState {
 }
 
 /// The whole HTTP surface. Layers, outermost first: request id + log line, CORS (answers
-/// preflights before authentication), body limit; the proxy key is checked per route.
+/// preflights before authentication), the origin and body-type guard ([`cross_site`]), body
+/// limit; per protected route the proxy key, then the
+/// body is received ([`inbound::read_body`]: never for a caller without the key).
 pub fn app(state: AppState) -> Router {
+    let origins = Arc::new(cross_site::OriginPolicy::new(&state.settings.cors_allow_origins, state.auth.is_open()));
     let protected = Router::new()
         .route("/v1/chat/completions", post(routes::chat::completions))
         .route("/v1/messages", post(routes::messages::messages))
@@ -47,7 +52,9 @@ pub fn app(state: AppState) -> Router {
     let health = Router::new().route("/healthz", get(routes::status::healthz));
     let (protected, health) =
         if state.settings.health_public { (protected, health) } else { (protected.merge(health), Router::new()) };
-    let protected = protected.route_layer(from_fn_with_state(state.clone(), auth::require_proxy_key));
+    let protected = protected
+        .route_layer(from_fn_with_state(state.clone(), inbound::read_body))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_proxy_key));
 
     Router::new()
         .route("/", get(routes::status::root))
@@ -56,51 +63,25 @@ pub fn app(state: AppState) -> Router {
         .fallback(routes::status::not_found)
         .method_not_allowed_fallback(routes::status::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.max_request_body_bytes))
-        .layer(cors(&state.settings.cors_allow_origins))
+        .layer(from_fn_with_state(origins.clone(), cross_site::guard))
+        .layer(origins.cors_layer())
         .layer(from_fn(request_log::request_log))
         .with_state(state)
 }
 
-fn cors(origins: &[String]) -> CorsLayer {
-    let layer = CorsLayer::new().allow_methods(Any).allow_headers(Any).expose_headers(Any);
-    if origins.iter().any(|o| o == "*") {
-        return layer.allow_origin(Any);
-    }
-    let list: Vec<_> = origins.iter().filter_map(|o| o.parse().ok()).collect();
-    layer.allow_origin(AllowOrigin::list(list))
-}
-
 /// Serves until `shutdown` resolves, then drains in-flight requests (streams included) for at
-/// most the configured grace time.
+/// most the configured grace time; idle and half-sent connections are closed at once.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let grace = state.settings.shutdown_grace;
-    let listener = listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::debug!("cannot set TCP_NODELAY: {err}");
-        }
-    });
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let signal = async move {
-        shutdown.await;
-        tracing::info!("shutting down: draining in-flight requests for up to {} s", grace.as_secs_f64());
-        let _ = stop_tx.send(true);
+    let settings = listener::ListenerSettings {
+        max_connections: fd_limit::connection_cap(state.settings.max_connections, fd_limit::soft_limit()),
+        header_timeout: state.settings.header_timeout,
+        grace: state.settings.shutdown_grace,
     };
-    let server = axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(signal);
-    let mut stopped = stop_rx;
-    let deadline = async move {
-        let _ = stopped.wait_for(|s| *s).await;
-        tokio::time::sleep(grace).await;
-    };
-    tokio::select! {
-        result = server.into_future() => result,
-        () = deadline => {
-            tracing::warn!("grace time over; closing remaining connections");
-            Ok(())
-        }
-    }
+    tracing::debug!(max_connections = settings.max_connections, "client connection limit");
+    let engine = state.engine.clone();
+    listener::run(listener, app(state), settings, shutdown, move || engine.cut_streams()).await
 }

@@ -1,8 +1,10 @@
 //! The embedded state store: `<home>/state.db`, SQLite in WAL mode.
 //!
 //! One writer thread owns the read-write connection so no disk I/O happens on the async request
-//! path: `record` hands changes over a channel and the thread commits them in one transaction at
-//! most every flush interval, or at once (with the caller waiting) for urgent changes. WAL lets the
+//! path: `record` hands changes over a channel and the thread commits them in one transaction so
+//! that each change is on disk within the flush interval of when it was recorded (the commit
+//! starts early enough for its own duration), or at once (with the caller waiting) for urgent
+//! changes. WAL lets the
 //! CLI read the same file through [`SqliteReader`] while `serve` writes, and makes a `kill -9`
 //! lose at most the last interval. A sidecar `<path>.lock` keeps a second `serve` out; a one-shot
 //! command that records results opens with [`SqliteStore::open_shared`], outside that lock.
@@ -66,7 +68,9 @@ pub struct SqliteStore {
 type Reply<T> = Sender<Result<T, StoreError>>;
 
 enum Command {
-    Record(Vec<StateChange>),
+    /// Changes and when they were handed over (their flush deadline counts from then, not from
+    /// when the busy writer got to them).
+    Record(Vec<StateChange>, Instant),
     /// Commit these and everything queued before, then answer.
     Commit(Vec<StateChange>, Reply<()>),
     Load(i64, Reply<StateSnapshot>),
@@ -105,7 +109,7 @@ impl SqliteStore {
         migrate(&conn, path)?;
 
         let (commands, rx) = mpsc::channel();
-        let writer = Writer { conn, path: path.to_owned(), pending: Vec::new() };
+        let writer = Writer { conn, path: path.to_owned(), pending: Vec::new(), last_commit: Duration::ZERO };
         let handle = std::thread::Builder::new()
             .name("llmkp-state-writer".into())
             .spawn(move || writer.run(&rx, flush_interval))
@@ -147,7 +151,7 @@ impl StateStore for SqliteStore {
         } else if changes.iter().any(StateChange::is_urgent) {
             self.ask(|reply| Command::Commit(changes, reply))
         } else {
-            self.send(Command::Record(changes))
+            self.send(Command::Record(changes, Instant::now()))
         };
         if let Err(e) = result {
             tracing::error!(error = %e, "state change not persisted");
@@ -204,9 +208,18 @@ struct Writer {
     conn: Connection,
     path: PathBuf,
     pending: Vec<StateChange>,
+    /// How long the last commit took: the next one starts at least twice that early.
+    last_commit: Duration,
 }
 
 impl Writer {
+    /// How long before a change's deadline its commit starts: a quarter of the interval (room for
+    /// a writer thread scheduled late), or twice the last commit's duration when that is more,
+    /// but never more than half the interval.
+    fn head_start(&self, flush_interval: Duration) -> Duration {
+        (flush_interval / 4).max(self.last_commit * 2).min(flush_interval / 2)
+    }
+
     fn run(mut self, commands: &Receiver<Command>, flush_interval: Duration) {
         let mut due: Option<Instant> = None;
         loop {
@@ -215,9 +228,10 @@ impl Writer {
                 None => commands.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
             match received {
-                Ok(Command::Record(changes)) => {
+                Ok(Command::Record(changes, recorded_at)) => {
                     self.pending.extend(changes);
-                    due.get_or_insert_with(|| Instant::now() + flush_interval);
+                    let by = recorded_at + flush_interval - self.head_start(flush_interval);
+                    due = Some(due.map_or(by, |due| due.min(by)));
                     continue;
                 }
                 Ok(Command::Commit(changes, reply)) => {
@@ -244,6 +258,7 @@ impl Writer {
                     return;
                 }
             }
+            // Only a failed commit leaves changes behind: try again one interval later.
             due = (!self.pending.is_empty()).then(|| Instant::now() + flush_interval);
         }
     }
@@ -253,6 +268,7 @@ impl Writer {
         if self.pending.is_empty() {
             return Ok(());
         }
+        let started = Instant::now();
         let result = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).and_then(|tx| {
             self.pending.iter().try_for_each(|change| apply(&tx, change))?;
             tx.commit()
@@ -264,6 +280,7 @@ impl Writer {
         if result.is_ok() {
             self.pending.clear();
         }
+        self.last_commit = started.elapsed();
         result.map_err(|e| db_err(&self.path, e))
     }
 }

@@ -10,6 +10,7 @@ mod docs;
 mod gemini_front_door;
 mod gemini_mock_selftest;
 mod gemini_upstream;
+mod hardening;
 mod http_surface;
 mod interop;
 mod keys_test;

@@ -25,7 +25,10 @@ pub async fn completions(
         Ok(body) => body,
         Err(response) => return response,
     };
-    let (family, head, body) = match ChatFamily::parse_bytes(&body) {
+    let decoded = ChatFamily::parse_bytes(&body);
+    // The decoded request is all that is needed from here: a big body is not held twice.
+    drop(body);
+    let (family, head, body) = match decoded {
         Ok(decoded) => decoded,
         Err(invalid) => return ApiError::from(invalid).into_response_shaped(ErrorShape::OpenAi, None),
     };

@@ -32,6 +32,7 @@ pub async fn embeddings(
         Ok(request) => request,
         Err(invalid) => return ApiError::from(invalid).into_response(),
     };
+    drop(body);
     let requested = request.model.clone();
     let context =
         RequestContext::new(arrival, Some(session_key(&headers, &serde_json::Map::new(), &Default::default())));

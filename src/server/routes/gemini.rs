@@ -46,7 +46,10 @@ pub async fn model_action(
             return error(ApiError::from_body_rejection(&rejection, state.settings.max_request_body_bytes));
         }
     };
-    let body = match serde_json::from_slice::<Value>(&body) {
+    let parsed = serde_json::from_slice::<Value>(&body);
+    // The decoded request is all that is needed from here: a big body is not held twice.
+    drop(body);
+    let body = match parsed {
         Ok(Value::Object(body)) => body,
         Ok(_) => return error(ApiError::BadRequest("request body must be a JSON object".into())),
         Err(err) => return error(ApiError::BadRequest(format!("request body is not valid JSON: {err}"))),

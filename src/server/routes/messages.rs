@@ -39,7 +39,9 @@ pub async fn messages(
         Ok(body) => body,
         Err(response) => return response,
     };
-    let (family, head, raw) = match MessagesFamily::parse_bytes(&body) {
+    let decoded = MessagesFamily::parse_bytes(&body);
+    drop(body);
+    let (family, head, raw) = match decoded {
         Ok(decoded) => decoded,
         Err(invalid) => return error(invalid, &id),
     };

@@ -22,8 +22,13 @@ use crate::engine::session::session_key;
 use crate::engine::{ClientRequest, Reply, RequestContext, Served};
 use crate::formats::family::ErrorShape;
 
+/// Longest routing header value sent: values derived from client input (the requested model, the
+/// names of dropped parameters) stay far below what clients accept in a header.
+const MAX_ROUTING_HEADER_BYTES: usize = 512;
+
 /// The `x-llmkp-*` headers of a routed answer: who served it, after how many attempts, with
-/// which (masked) credential, and what the proxy changed on the way.
+/// which (masked) credential, and what the proxy changed on the way. A value over
+/// [`MAX_ROUTING_HEADER_BYTES`] is left out; a list is cut at a comma and ends with `...`.
 pub(crate) fn routing_headers(
     headers: &mut HeaderMap,
     served: &Served,
@@ -32,7 +37,9 @@ pub(crate) fn routing_headers(
     adjustments: &[String],
 ) {
     let mut set = |name: &'static str, value: &str| {
-        if let Ok(value) = HeaderValue::from_str(value) {
+        if value.len() <= MAX_ROUTING_HEADER_BYTES
+            && let Ok(value) = HeaderValue::from_str(value)
+        {
             headers.insert(name, value);
         }
     };
@@ -44,11 +51,27 @@ pub(crate) fn routing_headers(
         set("x-llmkp-requested-model", requested);
     }
     if !dropped.is_empty() {
-        set("x-llmkp-dropped-params", &dropped.join(","));
+        set("x-llmkp-dropped-params", &bounded_list(dropped));
     }
     if !adjustments.is_empty() {
-        set("x-llmkp-adjustments", &adjustments.join(","));
+        set("x-llmkp-adjustments", &bounded_list(adjustments));
     }
+}
+
+/// `a,b,c`, cut after the last item that fits in [`MAX_ROUTING_HEADER_BYTES`] with `,...` added.
+fn bounded_list(items: &[String]) -> String {
+    const MORE: &str = ",...";
+    let mut out = String::new();
+    for (i, item) in items.iter().enumerate() {
+        let separator = if i == 0 { "" } else { "," };
+        if out.len() + separator.len() + item.len() + MORE.len() > MAX_ROUTING_HEADER_BYTES {
+            out.push_str(if out.is_empty() { "..." } else { MORE });
+            return out;
+        }
+        out.push_str(separator);
+        out.push_str(item);
+    }
+    out
 }
 
 /// A JSON body the engine already serialised.

@@ -135,6 +135,26 @@ fn queued_changes_are_committed_after_the_flush_interval() {
 }
 
 #[test]
+fn a_queued_change_is_on_disk_within_the_flush_interval_of_when_it_was_recorded() {
+    // The documented bound: a kill -9 loses at most the flush interval. The commit must end by
+    // then, not start then.
+    let interval = Duration::from_millis(400);
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_with(&db_path(&dir), interval).unwrap();
+    let reader = SqliteStore::open_read_only(&db_path(&dir)).unwrap();
+    for round in 0..3 {
+        let recorded = Instant::now();
+        store.record(vec![usage(1_000, 1)]);
+        while reader.load(0).unwrap().usage.first().map_or(0, |u| u.total.requests) <= round {
+            assert!(recorded.elapsed() < Duration::from_secs(5), "never committed");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let took = recorded.elapsed();
+        assert!(took < interval, "round {round}: on disk {took:?} after it was recorded (interval {interval:?})");
+    }
+}
+
+#[test]
 fn dropping_without_flush_persists_everything() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open_with(&db_path(&dir), HOUR).unwrap();

@@ -1,6 +1,7 @@
 pub mod anthropic_mock;
 pub mod cli;
 pub mod code_assist_mock;
+pub mod fault_upstream;
 pub mod gateway;
 pub mod gemini_mock;
 pub mod oauth_mock;

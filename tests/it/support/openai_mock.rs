@@ -288,6 +288,9 @@ fn model_error(model: &str, key: &str) -> Option<Response> {
     let (msg, param, code) = if model.starts_with("invalid") {
         let msg = "Invalid value for 'temperature': expected a number.";
         (msg.to_owned(), Some("temperature"), Some("invalid_value"))
+    } else if model.starts_with("echo-key-param") {
+        // Some upstreams echo the offending value, the key included, in `param` and `code`.
+        ("Invalid value for the credential".to_owned(), Some(key), Some(key))
     } else if model.starts_with("echo-key") {
         (format!("Incorrect request for key {key}"), None, None)
     } else if model.starts_with("long-context") {

@@ -103,6 +103,81 @@ pub async fn scripted_upstream() -> String {
                 r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
                 r
             }
+            // one `data:` line that never ends (64 KiB pieces until the reader goes away)
+            "huge-line" | "content-then-huge-line" => {
+                let content = model == "content-then-huge-line";
+                let body = futures::stream::unfold(0u64, move |n| async move {
+                    let piece: Bytes = match n {
+                        0 if content => Bytes::from_static(
+                            b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\ndata: {\"x\":\"",
+                        ),
+                        0 => Bytes::from_static(b"data: {\"x\":\""),
+                        n if n > 16_384 => return None,
+                        _ => Bytes::from(vec![b'x'; 64 * 1024]),
+                    };
+                    Some((Ok::<_, std::io::Error>(piece), n + 1))
+                });
+                let mut r = Response::new(Body::from_stream(body));
+                r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+                r
+            }
+            // a non-stream answer of 3 MiB (`-chunked`: without Content-Length)
+            "big-body" | "big-body-chunked" => {
+                let filler = "y".repeat(3 << 20);
+                let completion = json!({"id":"c","object":"chat.completion","created":1,"model":"m",
+                    "choices":[{"index":0,"message":{"role":"assistant","content":filler},"finish_reason":"stop"}]});
+                let bytes = Bytes::from(completion.to_string());
+                let mut r = if model == "big-body" {
+                    Response::new(Body::from(bytes))
+                } else {
+                    Response::new(Body::from_stream(futures::stream::iter(
+                        bytes
+                            .chunks(64 * 1024)
+                            .map(|c| Ok::<_, std::io::Error>(Bytes::copy_from_slice(c)))
+                            .collect::<Vec<_>>(),
+                    )))
+                };
+                r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                r
+            }
+            // status 200, but the body is an error object (stream or not)
+            "error-200" => {
+                let mut r = Response::new(Body::from(
+                    r#"{"error":{"message":"Upstream says: model overloaded in region mock-7","type":"server_error","code":null}}"#,
+                ));
+                r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                r
+            }
+            // some content at once, then silence (a stream that outlives a shutdown's grace)
+            "content-then-stall" => {
+                let body = futures::stream::unfold(0, |n| async move {
+                    if n == 0 {
+                        let chunk = json!({"id":"c","object":"chat.completion.chunk","created":1,"model":"m",
+                            "choices":[{"index":0,"delta":{"role":"assistant","content":"Hello"},"finish_reason":null}]});
+                        return Some((Ok::<_, std::io::Error>(Bytes::from(format!("data: {chunk}\n\n"))), 1));
+                    }
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    None
+                });
+                let mut r = Response::new(Body::from_stream(body));
+                r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+                r
+            }
+            // the role chunk at once, then silence
+            "stall-after-role" => {
+                let body = futures::stream::unfold(0, |n| async move {
+                    if n == 0 {
+                        let chunk = json!({"id":"c","object":"chat.completion.chunk","created":1,"model":"m",
+                            "choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]});
+                        return Some((Ok::<_, std::io::Error>(Bytes::from(format!("data: {chunk}\n\n"))), 1));
+                    }
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    None
+                });
+                let mut r = Response::new(Body::from_stream(body));
+                r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+                r
+            }
             // http -> https style redirect
             _ => {
                 let mut r = Response::new(Body::empty());

@@ -1,0 +1,219 @@
+//! Drives llmkp's parsers with arbitrary input: the SSE decoder, each client family's request
+//! decoder (and the encoders into every upstream protocol after it), and each stream relay
+//! (upstream decoder → client encoder, or passthrough). Shared by the property tests and the
+//! fuzz targets (`tests/fuzz`, which include this file), so it uses only llmkp's public API.
+//! Every function panics on a broken invariant; an `Err` from llmkp is a fine outcome.
+
+#![allow(dead_code)]
+
+use llmkp::engine::ClientRequest;
+use llmkp::formats::anthropic::family::MessagesFamily;
+use llmkp::formats::failure::{ErrorClass, UpstreamFailure};
+use llmkp::formats::family::ClientFamily;
+use llmkp::formats::gemini::family::GeminiFamily;
+use llmkp::formats::gemini::relay::GeminiFraming;
+use llmkp::formats::openai::embeddings::EmbeddingsRequest;
+use llmkp::formats::openai::family::ChatFamily;
+use llmkp::formats::protocol::Protocol;
+use llmkp::formats::relay::{Relay, Translate};
+use llmkp::formats::sse::{SseDecoder, SseEvent};
+use llmkp::providers::Provider;
+use llmkp::providers::protocol::EncodeTarget;
+use serde_json::Value;
+
+/// The events `bytes` decode to when fed in pieces cut at `cuts` (positions, any order, any
+/// value), and whether the decoder stopped at `limit`.
+pub fn sse_events(bytes: &[u8], cuts: &[usize], limit: usize) -> (Vec<SseEvent>, bool) {
+    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+    cuts.sort_unstable();
+    let mut decoder = SseDecoder::with_limit(limit);
+    let mut events = Vec::new();
+    let mut from = 0;
+    for cut in cuts.into_iter().chain([bytes.len()]) {
+        decoder.push(&bytes[from..cut], &mut events);
+        from = cut;
+    }
+    decoder.finish(&mut events);
+    (events, decoder.overflowed())
+}
+
+/// The same stream split anywhere gives the same events (and the same overflow), with or without
+/// a limit; no event holds more than the limit.
+pub fn sse_splits_agree(bytes: &[u8], cuts: &[usize], limit: usize) {
+    let whole = sse_events(bytes, &[], usize::MAX);
+    assert_eq!(sse_events(bytes, cuts, usize::MAX), whole, "split at {cuts:?}");
+    let (bounded, overflowed) = sse_events(bytes, &[], limit);
+    assert_eq!(sse_events(bytes, cuts, limit), (bounded.clone(), overflowed), "limited, split at {cuts:?}");
+    assert!(bounded.iter().all(|e| e.data.len() <= limit), "an event over the limit was dispatched");
+    if !overflowed {
+        assert_eq!(bounded, whole.0, "under the limit nothing changes");
+    }
+}
+
+/// The client families whose requests the proxy decodes.
+#[derive(Debug, Clone, Copy)]
+pub enum Family {
+    Chat,
+    Messages,
+    Gemini,
+    Embeddings,
+}
+
+/// Decodes `body` as a request of `family`; a request that decodes is then encoded for every
+/// upstream protocol, and passed through to its own.
+pub fn decode_request(family: Family, body: &[u8]) {
+    let request = match family {
+        Family::Chat => ChatFamily::parse_bytes(body).ok().map(|(f, h, b)| ClientRequest::new(Box::new(f), h, b)),
+        Family::Messages => {
+            MessagesFamily::parse_bytes(body).ok().map(|(f, h, b)| ClientRequest::new(Box::new(f), h, b))
+        }
+        Family::Gemini => match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(map)) => GeminiFamily::parse(&map, "provider/model", Some(GeminiFraming::Sse))
+                .ok()
+                .map(|(f, h)| ClientRequest::new(Box::new(f), h, map)),
+            _ => None,
+        },
+        Family::Embeddings => {
+            if let Ok(request) = EmbeddingsRequest::parse(body) {
+                for provider in providers() {
+                    let _ = provider.adapter.embeddings_body(&request, target(&provider, false));
+                }
+            }
+            None
+        }
+    };
+    let Some(request) = request else { return };
+    let _ = request.opening();
+    for provider in providers() {
+        for stream in [false, true] {
+            if request.family().protocol() == Some(provider.protocol) {
+                let edits = llmkp::providers::protocol::PassthroughEdits {
+                    upstream_model: "m",
+                    stream,
+                    output_limit: Some(100),
+                    default_output: 8192,
+                    temperature_zero: llmkp::config::TemperatureZero::Set,
+                };
+                let _ = provider.adapter.patch_passthrough(request.body(), edits);
+            }
+            if let Ok(canonical) = request.canonical() {
+                let _ = provider.adapter.encode(canonical, target(&provider, stream));
+            }
+        }
+    }
+}
+
+/// One provider of each upstream protocol (OpenAI's own platform and another Chat server).
+fn providers() -> Vec<Provider> {
+    [
+        ("openai", Protocol::OpenAi),
+        ("custom", Protocol::OpenAi),
+        ("anthropic", Protocol::Anthropic),
+        ("gemini", Protocol::Gemini),
+        ("gemini_cli", Protocol::CodeAssist),
+    ]
+    .into_iter()
+    .map(|(name, protocol)| Provider::new(name, protocol, "http://127.0.0.1:9".into()))
+    .collect()
+}
+
+fn target(provider: &Provider, stream: bool) -> EncodeTarget<'_> {
+    EncodeTarget { provider, upstream_model: "m", served: "provider/model", stream }
+}
+
+/// The upstream protocols a stream comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upstream {
+    OpenAi,
+    Anthropic,
+    Gemini,
+}
+
+/// The client encodings a stream goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Client {
+    Chat,
+    Messages,
+    GeminiSse,
+    GeminiJson,
+}
+
+pub const UPSTREAMS: [Upstream; 3] = [Upstream::OpenAi, Upstream::Anthropic, Upstream::Gemini];
+pub const CLIENTS: [Client; 4] = [Client::Chat, Client::Messages, Client::GeminiSse, Client::GeminiJson];
+
+/// The relay the engine uses for this pair: passthrough when they speak the same protocol.
+pub fn relay(upstream: Upstream, client: Client) -> Box<dyn Relay> {
+    let served = "provider/model";
+    let family: Box<dyn ClientFamily> = match client {
+        Client::Chat => Box::new(ChatFamily { include_usage: true }),
+        Client::Messages => Box::new(MessagesFamily),
+        Client::GeminiSse => Box::new(gemini_family(GeminiFraming::Sse)),
+        Client::GeminiJson => Box::new(gemini_family(GeminiFraming::JsonArray)),
+    };
+    let protocol = match upstream {
+        Upstream::OpenAi => Protocol::OpenAi,
+        Upstream::Anthropic => Protocol::Anthropic,
+        Upstream::Gemini => Protocol::Gemini,
+    };
+    if family.protocol() == Some(protocol) {
+        return family.passthrough_relay(served);
+    }
+    let provider = Provider::new(protocol.as_str(), protocol, "http://127.0.0.1:9".into());
+    let decoder = provider.adapter.stream_decoder(&provider, vec![("wire_name".into(), "name".into())]);
+    Box::new(Translate::new(decoder, family.stream_encoder(served, None)))
+}
+
+fn gemini_family(framing: GeminiFraming) -> GeminiFamily {
+    let body = serde_json::json!({"contents": [{"parts": [{"text": "x"}]}]});
+    GeminiFamily::parse(body.as_object().unwrap(), "provider/model", Some(framing)).unwrap().0
+}
+
+/// Feeds `bytes` (an upstream SSE body, cut at `cuts`) through the pair's relay the way
+/// the engine's committed stream does: events until the terminal one or a failure, then the
+/// end of the body. The client's bytes are valid UTF-8 and nothing follows the terminal frames.
+pub fn relay_stream(upstream: Upstream, client: Client, bytes: &[u8], cuts: &[usize]) -> Vec<u8> {
+    let (events, _) = sse_events(bytes, cuts, 1 << 20);
+    let mut relay = relay(upstream, client);
+    let mut out = Vec::new();
+    let mut ended = false;
+    for event in &events {
+        match relay.event(event) {
+            Ok(step) => {
+                out.extend(step.frames);
+                if step.done {
+                    ended = true;
+                    break;
+                }
+            }
+            Err(failure) => {
+                out.extend(relay.error(&failure, &failure.message));
+                ended = true;
+                break;
+            }
+        }
+    }
+    if !ended {
+        match relay.end() {
+            Ok(frames) => out.extend(frames),
+            Err(failure) => out.extend(relay.error(&failure, &failure.message)),
+        }
+    }
+    let _ = relay.usage();
+    assert!(std::str::from_utf8(&out).is_ok(), "client frames are UTF-8");
+    out
+}
+
+/// A stream cut by the server (shutdown) or by the network in the middle: the relay can always
+/// produce its in-band error.
+pub fn relay_cut(upstream: Upstream, client: Client, bytes: &[u8], after: usize) {
+    let (events, _) = sse_events(bytes, &[], 1 << 20);
+    let mut relay = relay(upstream, client);
+    for event in events.iter().take(after) {
+        if relay.event(event).is_err() {
+            return;
+        }
+    }
+    let failure = UpstreamFailure::new(ErrorClass::Connection, "cut");
+    let frames = relay.error(&failure, "cut");
+    assert!(std::str::from_utf8(&frames).is_ok());
+}
