@@ -285,7 +285,7 @@ Register-ArgumentCompleter -Native -CommandName 'llmkp' -ScriptBlock {
             [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Model whose tokenizer counts (`provider/model` or bare); models other than OpenAI''s get the o200k_base estimate')
             [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Model whose tokenizer counts (`provider/model` or bare); models other than OpenAI''s get the o200k_base estimate')
             [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Count the contents of a file (`-`: stdin)')
-            [CompletionResult]::new('--messages', '--messages', [CompletionResultType]::ParameterName, 'Count a request body: OpenAI or Anthropic messages JSON, or a bare array of messages (`-`: stdin)')
+            [CompletionResult]::new('--messages', '--messages', [CompletionResultType]::ParameterName, 'Count a request body: OpenAI Chat, Anthropic Messages or OpenAI Responses JSON, or a bare array of messages (`-`: stdin)')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'The format of --messages [default: detected from its shape]')
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Home directory: .env, oauth_creds/, state database, logs [default: $XDG_CONFIG_HOME/llmkp]')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Extra env file, loaded before ./.env and <home>/.env (repeatable)')

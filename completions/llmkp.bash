@@ -511,7 +511,7 @@ _llmkp() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "openai anthropic" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "openai anthropic responses" -- "${cur}"))
                     return 0
                     ;;
                 --home)

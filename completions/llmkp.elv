@@ -256,7 +256,7 @@ set edit:completion:arg-completer[llmkp] = {|@words|
             cand -m 'Model whose tokenizer counts (`provider/model` or bare); models other than OpenAI''s get the o200k_base estimate'
             cand --model 'Model whose tokenizer counts (`provider/model` or bare); models other than OpenAI''s get the o200k_base estimate'
             cand --file 'Count the contents of a file (`-`: stdin)'
-            cand --messages 'Count a request body: OpenAI or Anthropic messages JSON, or a bare array of messages (`-`: stdin)'
+            cand --messages 'Count a request body: OpenAI Chat, Anthropic Messages or OpenAI Responses JSON, or a bare array of messages (`-`: stdin)'
             cand --format 'The format of --messages [default: detected from its shape]'
             cand --home 'Home directory: .env, oauth_creds/, state database, logs [default: $XDG_CONFIG_HOME/llmkp]'
             cand --env-file 'Extra env file, loaded before ./.env and <home>/.env (repeatable)'

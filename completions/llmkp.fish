@@ -219,9 +219,10 @@ complete -c llmkp -n "__fish_llmkp_using_subcommand chat" -s h -l help -d 'Print
 complete -c llmkp -n "__fish_llmkp_using_subcommand chat" -s V -l version -d 'Print version'
 complete -c llmkp -n "__fish_llmkp_using_subcommand count-tokens" -s m -l model -d 'Model whose tokenizer counts (`provider/model` or bare); models other than OpenAI\'s get the o200k_base estimate' -r
 complete -c llmkp -n "__fish_llmkp_using_subcommand count-tokens" -l file -d 'Count the contents of a file (`-`: stdin)' -r -F
-complete -c llmkp -n "__fish_llmkp_using_subcommand count-tokens" -l messages -d 'Count a request body: OpenAI or Anthropic messages JSON, or a bare array of messages (`-`: stdin)' -r -F
+complete -c llmkp -n "__fish_llmkp_using_subcommand count-tokens" -l messages -d 'Count a request body: OpenAI Chat, Anthropic Messages or OpenAI Responses JSON, or a bare array of messages (`-`: stdin)' -r -F
 complete -c llmkp -n "__fish_llmkp_using_subcommand count-tokens" -l format -d 'The format of --messages [default: detected from its shape]' -r -f -a "openai\t''
-anthropic\t''"
+anthropic\t''
+responses\t''"
 complete -c llmkp -n "__fish_llmkp_using_subcommand count-tokens" -l home -d 'Home directory: .env, oauth_creds/, state database, logs [default: $XDG_CONFIG_HOME/llmkp]' -r -F
 complete -c llmkp -n "__fish_llmkp_using_subcommand count-tokens" -l env-file -d 'Extra env file, loaded before ./.env and <home>/.env (repeatable)' -r -F
 complete -c llmkp -n "__fish_llmkp_using_subcommand count-tokens" -l log-level -d 'Log level on stderr [default: $LOG_LEVEL, else info]' -r -f -a "error\t''

@@ -53,6 +53,9 @@ pub enum Family {
     /// Messages: top-level `system`, content blocks (`text`, `image`, `tool_use`,
     /// `tool_result`, …), `tools` with `input_schema`.
     Anthropic,
+    /// Responses: `instructions` and `input` (a string, or items: messages, function calls and
+    /// their outputs, reasoning), `tools`.
+    Responses,
 }
 
 impl Family {
@@ -60,12 +63,16 @@ impl Family {
         match self {
             Self::OpenAi => "openai",
             Self::Anthropic => "anthropic",
+            Self::Responses => "responses",
         }
     }
 
     /// The family a body's shape shows; OpenAI when nothing tells them apart (plain
     /// `{"role","content":"…"}` messages count the same either way).
     pub fn detect(body: &Value) -> Self {
+        if body.get("input").is_some() && body.get("messages").is_none() {
+            return Self::Responses;
+        }
         if body.get("system").is_some_and(|s| !s.is_null()) {
             return Self::Anthropic;
         }
@@ -147,6 +154,7 @@ pub fn count_messages_with(model: &str, body: &Value, options: &CountOptions) ->
     match options.format.unwrap_or_else(|| Family::detect(body)) {
         Family::OpenAi => counter.openai(body)?,
         Family::Anthropic => counter.anthropic(body)?,
+        Family::Responses => counter.responses(body)?,
     }
     counter.tokens += REPLY_PRIMING_TOKENS;
     Ok(TokenCount { tokens: counter.tokens, encoding: encoding.name, exact: encoding.exact && !counter.estimated })
@@ -386,6 +394,55 @@ impl Counter {
         }
     }
 
+    fn responses(&mut self, body: &Value) -> Result<(), TokenError> {
+        if let Some(instructions) = body.get("instructions").and_then(Value::as_str) {
+            self.tokens += TOKENS_PER_MESSAGE;
+            self.text(instructions);
+        }
+        match body.get("input") {
+            Some(Value::String(text)) => {
+                self.tokens += TOKENS_PER_MESSAGE;
+                self.text(text);
+            }
+            Some(Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    if !item.is_object() {
+                        return Err(TokenError::new(format!("input[{i}] must be an object")));
+                    }
+                    self.tokens += TOKENS_PER_MESSAGE;
+                    self.responses_item(item, &format!("input[{i}]"))?;
+                }
+            }
+            None | Some(Value::Null) => return Err(TokenError::new("`input` is required")),
+            Some(_) => return Err(TokenError::new("`input` must be a string or an array of items")),
+        }
+        self.tools(body, "tools")
+    }
+
+    fn responses_item(&mut self, item: &Value, path: &str) -> Result<(), TokenError> {
+        match item.get("type").and_then(Value::as_str).unwrap_or("message") {
+            "message" => self.openai_content(item.get("content").unwrap_or(&Value::Null), &format!("{path}.content")),
+            "function_call" | "custom_tool_call" => {
+                self.text(item.get("name").and_then(Value::as_str).unwrap_or_default());
+                self.text_or_json(item.get("arguments").or(item.get("input")), item);
+                Ok(())
+            }
+            "function_call_output" | "custom_tool_call_output" => {
+                self.text_or_json(item.get("output"), item);
+                Ok(())
+            }
+            "reasoning" => {
+                let summary = item.get("summary").and_then(Value::as_array).into_iter().flatten();
+                summary.for_each(|part| self.text_or_json(part.get("text"), part));
+                Ok(())
+            }
+            _ => {
+                self.json(item);
+                Ok(())
+            }
+        }
+    }
+
     fn anthropic(&mut self, body: &Value) -> Result<(), TokenError> {
         match body.get("system") {
             None | Some(Value::Null) => {}
@@ -587,5 +644,20 @@ mod tests {
         });
         let with_tool = count_request("openai/gpt-4o", &with_tool);
         assert!(with_tool.tokens > counted.tokens && !with_tool.exact, "tool definitions are estimated");
+    }
+
+    #[test]
+    fn a_responses_body_counts_its_instructions_items_and_tools() {
+        let body = serde_json::json!({"model": "gpt-4o", "instructions": "Be brief.", "input": [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "List the files"}]},
+            {"type": "function_call", "call_id": "c1", "name": "exec_command", "arguments": "{\"cmd\":\"ls\"}"},
+            {"type": "function_call_output", "call_id": "c1", "output": "a.txt b.txt"}
+        ]});
+        assert_eq!(Family::detect(&body), Family::Responses);
+        let counted = count_messages("openai/gpt-4o", &body).unwrap();
+        let plain = count_messages("openai/gpt-4o", &serde_json::json!({"model": "gpt-4o", "input": "List the files"}))
+            .unwrap();
+        assert!(counted.tokens > plain.tokens + 10, "{} vs {}", counted.tokens, plain.tokens);
+        assert!(count_messages("openai/gpt-4o", &serde_json::json!({"input": 5})).is_err());
     }
 }

@@ -27,7 +27,7 @@ pub struct CountTokensArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "messages")]
     pub file: Option<PathBuf>,
 
-    /// Count a request body: OpenAI or Anthropic messages JSON, or a bare array of messages (`-`: stdin)
+    /// Count a request body: OpenAI Chat, Anthropic Messages or OpenAI Responses JSON, or a bare array of messages (`-`: stdin)
     #[arg(long, value_name = "FILE")]
     pub messages: Option<PathBuf>,
 
@@ -44,6 +44,7 @@ pub struct CountTokensArgs {
 pub enum FormatArg {
     Openai,
     Anthropic,
+    Responses,
 }
 
 impl From<FormatArg> for Family {
@@ -51,6 +52,7 @@ impl From<FormatArg> for Family {
         match arg {
             FormatArg::Openai => Self::OpenAi,
             FormatArg::Anthropic => Self::Anthropic,
+            FormatArg::Responses => Self::Responses,
         }
     }
 }

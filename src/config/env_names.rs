@@ -97,6 +97,13 @@ pub const ANTIGRAVITY_PROJECT_ID: &str = "ANTIGRAVITY_PROJECT_ID";
 pub const GOOGLE_CLOUD_PROJECT: &str = "GOOGLE_CLOUD_PROJECT";
 pub const SIGNATURE_CACHE_TTL: &str = "SIGNATURE_CACHE_TTL";
 pub const GEMINI_CLI_SIGNATURE_CACHE_TTL: &str = "GEMINI_CLI_SIGNATURE_CACHE_TTL";
+/// Responses API answers kept for `previous_response_id` and `GET /v1/responses/{id}`: `state`
+/// (in the state store: SQLite, or Redis with `LLMKP_STATE_URL`) or `off`.
+pub const RESPONSES_STORE: &str = "RESPONSES_STORE";
+/// How long a stored Response is kept (s).
+pub const RESPONSES_STORE_TTL: &str = "RESPONSES_STORE_TTL";
+/// Stored Responses kept at most; the oldest go first.
+pub const RESPONSES_STORE_MAX: &str = "RESPONSES_STORE_MAX";
 /// Names clients send mapped to `provider/model` (JSON object; glob keys allowed).
 pub const MODEL_ALIASES: &str = "MODEL_ALIASES";
 /// Ordered cross-provider fallbacks (JSON).
@@ -170,6 +177,9 @@ pub const FIXED: &[&str] = &[
     GOOGLE_CLOUD_PROJECT,
     SIGNATURE_CACHE_TTL,
     GEMINI_CLI_SIGNATURE_CACHE_TTL,
+    RESPONSES_STORE,
+    RESPONSES_STORE_TTL,
+    RESPONSES_STORE_MAX,
     STATE_FLUSH_INTERVAL_MS,
     LLMKP_STATE_URL,
     LLMKP_STATE_PREFIX,

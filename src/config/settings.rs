@@ -34,6 +34,10 @@ pub struct EngineSettings {
     pub qwen_placeholder_tool: bool,
     /// How long reasoning signatures of translated answers are kept for Chat clients (§10).
     pub signature_cache_ttl: Duration,
+    /// Responses API answers are kept (`RESPONSES_STORE`), for how long and how many at most.
+    pub responses_store: bool,
+    pub responses_store_ttl: Duration,
+    pub responses_store_max: usize,
     /// Outbound proxies from the merged environment (reqwest only sees the process environment).
     pub https_proxy: Option<String>,
     pub http_proxy: Option<String>,
@@ -77,6 +81,9 @@ impl EngineSettings {
             } else {
                 r.seconds(names::SIGNATURE_CACHE_TTL, 3600.0)
             },
+            responses_store: responses_store(r),
+            responses_store_ttl: r.seconds(names::RESPONSES_STORE_TTL, 3600.0),
+            responses_store_max: usize::try_from(r.positive(names::RESPONSES_STORE_MAX, 1000)).unwrap_or(usize::MAX),
             https_proxy: proxy_var(env, names::HTTPS_PROXY),
             http_proxy: proxy_var(env, names::HTTP_PROXY),
             no_proxy: proxy_var(env, names::NO_PROXY),
@@ -116,6 +123,22 @@ impl TemperatureZero {
             Some(t) => body.insert("temperature".into(), serde_json::Value::from(t)),
             None => body.remove("temperature"),
         };
+    }
+}
+
+/// `RESPONSES_STORE`: `state` (default; `memory` and `on` are taken as it) or `off`.
+fn responses_store(r: &mut ValueReader<'_>) -> bool {
+    match r.env().get_nonempty(names::RESPONSES_STORE).map(|v| v.trim().to_ascii_lowercase()) {
+        None => true,
+        Some(v) if matches!(v.as_str(), "state" | "memory" | "on" | "true") => true,
+        Some(v) if matches!(v.as_str(), "off" | "false" | "none") => false,
+        Some(_) => {
+            r.warnings.push(LoadWarning(format!(
+                "{}: expected state or off; using the default state",
+                names::RESPONSES_STORE
+            )));
+            true
+        }
     }
 }
 

@@ -299,7 +299,7 @@ impl Engine {
             .map_or_else(|| target.upstream_model.clone(), |s| s.scope_of(&target.upstream_model))
     }
 
-    fn context(&self, target: &Target, attempts: &[AttemptRecord]) -> FailureContext {
+    pub(super) fn context(&self, target: &Target, attempts: &[AttemptRecord]) -> FailureContext {
         FailureContext {
             provider: target.provider.name.clone(),
             model: target.served_id.clone(),

@@ -26,6 +26,13 @@ pub struct ClientStream {
     inner: Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>,
 }
 
+impl ClientStream {
+    /// Any stream of client bytes (a route's tee over a committed stream).
+    pub fn from_stream(stream: impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static) -> Self {
+        Self { inner: Box::pin(stream) }
+    }
+}
+
 impl Stream for ClientStream {
     type Item = Result<Bytes, std::io::Error>;
 

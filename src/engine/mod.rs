@@ -15,6 +15,7 @@ pub mod probe;
 pub mod redact;
 pub mod request;
 pub mod resolve;
+pub mod responses;
 pub mod session;
 pub mod signatures;
 pub mod transport;
@@ -97,6 +98,8 @@ pub struct Engine {
     redactor: Arc<Redactor>,
     catalog: ModelCatalog,
     store: Option<Arc<dyn StateStore>>,
+    /// Where stored Responses live: the state store, or memory when there is none.
+    responses: Arc<dyn StateStore>,
     signatures: Arc<signatures::SignatureCache>,
     /// Set once the server's shutdown grace time is over: committed streams end with their
     /// family's in-band error.
@@ -120,6 +123,7 @@ impl Engine {
         let catalog = ModelCatalog::new(settings.models_cache_ttl);
         let pool = CredentialPool::new(pool, &registry, store.clone());
         let signatures = Arc::new(signatures::SignatureCache::new(settings.signature_cache_ttl));
+        let responses = store.clone().unwrap_or_else(|| Arc::new(store::memory::MemoryStore::new()));
         Ok(Self {
             registry: Arc::new(registry),
             http,
@@ -131,6 +135,7 @@ impl Engine {
             redactor,
             catalog,
             store,
+            responses,
             signatures,
             streams_cut: tokio::sync::watch::Sender::new(false),
         })

@@ -179,6 +179,11 @@ pub trait UpstreamProtocol: Send + Sync + 'static {
         Ok(body)
     }
 
+    /// `POST …/responses/compact` with a client's body, when the protocol has that endpoint.
+    fn compact(&self, _call: UpstreamCall<'_>) -> Option<reqwest::RequestBuilder> {
+        None
+    }
+
     /// The call that counts a same-protocol client body's input tokens exactly, when the
     /// protocol has a count endpoint.
     fn count_tokens(&self, _call: UpstreamCall<'_>, _body: &Map<String, Value>) -> Option<reqwest::RequestBuilder> {

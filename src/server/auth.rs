@@ -54,6 +54,22 @@ impl ProxyAuth {
         &self.secrets
     }
 
+    /// Who a request is, for data only its creator may read back (stored Responses): a short
+    /// hash of the proxy key it presented, or `open` when no key is configured.
+    pub fn owner(&self, headers: &HeaderMap) -> String {
+        if self.is_open() {
+            return "open".to_string();
+        }
+        let key = presented_keys(headers).find(|key| {
+            let presented = digest(key);
+            self.digests.iter().any(|d| bool::from(d.ct_eq(&presented)))
+        });
+        key.map_or_else(
+            || "unknown".to_string(),
+            |key| digest(key).iter().take(12).map(|b| format!("{b:02x}")).collect(),
+        )
+    }
+
     pub fn accepts(&self, headers: &HeaderMap) -> bool {
         self.accepts_with(headers, None)
     }

@@ -22,6 +22,12 @@ pub enum ApiError {
         limit: usize,
     },
     BadRequest(String),
+    /// A resource the client named does not exist (404), with OpenAI's `code` and `param`.
+    NotFound {
+        message: String,
+        code: &'static str,
+        param: Option<&'static str>,
+    },
     /// The request body did not arrive in time (408).
     RequestTimeout,
     /// The request's `Origin` is not allowed to use the proxy (403).
@@ -139,6 +145,11 @@ fn parts(err: &ApiError) -> Parts {
         ApiError::Internal(detail) => {
             tracing::error!("internal error: {detail}");
             Parts::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error", "server_error", "internal_error")
+        }
+        ApiError::NotFound { message, code, param } => {
+            let mut p = Parts::new(StatusCode::NOT_FOUND, message.clone(), "invalid_request_error", code);
+            p.param = param.map_or(Value::Null, |p| json!(p));
+            p
         }
         ApiError::BadRequest(message) => {
             Parts::new(StatusCode::BAD_REQUEST, message, "invalid_request_error", "invalid_request")

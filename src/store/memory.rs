@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 
+use super::responses::StoredResponse;
 use super::{
     CooldownRecord, CredentialKey, FairCycleRecord, LadderRecord, StateChange, StateSnapshot, StateStore, StoreError,
     UsageCounters, UsageRecord,
@@ -55,6 +56,7 @@ struct MemoryState {
     ladders: BTreeMap<(CredentialKey, String, &'static str), LadderRecord>,
     usage: BTreeMap<ScopeKey, UsageRecord>,
     fair_cycle: BTreeMap<(CredentialKey, String), FairCycleRecord>,
+    responses: BTreeMap<String, StoredResponse>,
 }
 
 impl MemoryState {
@@ -123,6 +125,27 @@ impl StateStore for MemoryStore {
 
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    fn put_response(&self, response: StoredResponse, max: usize) -> Result<(), StoreError> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.responses.insert(response.id.clone(), response);
+        while state.responses.len() > max.max(1) {
+            let oldest = state.responses.values().min_by_key(|r| r.created_ms).map(|r| r.id.clone());
+            let Some(oldest) = oldest else { break };
+            state.responses.remove(&oldest);
+        }
+        Ok(())
+    }
+
+    fn get_response(&self, id: &str, now_ms: i64) -> Result<Option<StoredResponse>, StoreError> {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(state.responses.get(id).filter(|r| r.expires_ms > now_ms).cloned())
+    }
+
+    fn delete_response(&self, id: &str) -> Result<bool, StoreError> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(state.responses.remove(id).is_some())
     }
 }
 

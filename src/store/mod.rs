@@ -8,6 +8,7 @@
 
 pub mod memory;
 pub mod redis;
+pub mod responses;
 pub mod shared;
 pub mod sqlite;
 
@@ -242,6 +243,19 @@ pub trait StateStore: Send + Sync {
     /// The OAuth refresh single-flight across instances; `None` for embedded stores.
     fn logins(&self) -> Option<Arc<dyn shared::SharedLogins>> {
         None
+    }
+    /// Keeps a response (blocking: call it off the async workers); beyond `max` stored responses
+    /// the oldest go first.
+    fn put_response(&self, _response: responses::StoredResponse, _max: usize) -> Result<(), StoreError> {
+        Err(StoreError::Config("this state store keeps no responses".into()))
+    }
+    /// A stored response that has not expired by `now_ms`.
+    fn get_response(&self, _id: &str, _now_ms: i64) -> Result<Option<responses::StoredResponse>, StoreError> {
+        Ok(None)
+    }
+    /// Removes a stored response; whether there was one.
+    fn delete_response(&self, _id: &str) -> Result<bool, StoreError> {
+        Ok(false)
     }
 }
 

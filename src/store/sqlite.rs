@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::memory::fold_usage;
+use super::responses::StoredResponse;
 use super::{
     CooldownKindRecord, CooldownRecord, CredentialKey, FairCycleRecord, LadderRecord, LadderRecordKind, StateChange,
     StateSnapshot, StateStore, StoreError, UsageCounters, UsageRecord,
@@ -46,6 +47,10 @@ const MIGRATIONS: &[&str] = &[
     "
     CREATE TABLE fair_cycle (provider TEXT NOT NULL, credential TEXT NOT NULL, tracking TEXT NOT NULL,
         exhausted_at_ms INTEGER NOT NULL, PRIMARY KEY (provider, credential, tracking));",
+    "
+    CREATE TABLE responses (id TEXT PRIMARY KEY, owner TEXT NOT NULL, created_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL, body TEXT NOT NULL);
+    CREATE INDEX responses_by_age ON responses (created_ms);",
 ];
 
 const USAGE_COLUMNS: &str =
@@ -74,6 +79,9 @@ enum Command {
     /// Commit these and everything queued before, then answer.
     Commit(Vec<StateChange>, Reply<()>),
     Load(i64, Reply<StateSnapshot>),
+    PutResponse(StoredResponse, usize, Reply<()>),
+    GetResponse(String, i64, Reply<Option<StoredResponse>>),
+    DeleteResponse(String, Reply<bool>),
 }
 
 impl SqliteStore {
@@ -161,6 +169,18 @@ impl StateStore for SqliteStore {
     fn flush(&self) -> Result<(), StoreError> {
         self.ask(|reply| Command::Commit(Vec::new(), reply))
     }
+
+    fn put_response(&self, response: StoredResponse, max: usize) -> Result<(), StoreError> {
+        self.ask(|reply| Command::PutResponse(response, max, reply))
+    }
+
+    fn get_response(&self, id: &str, now_ms: i64) -> Result<Option<StoredResponse>, StoreError> {
+        self.ask(|reply| Command::GetResponse(id.to_string(), now_ms, reply))
+    }
+
+    fn delete_response(&self, id: &str) -> Result<bool, StoreError> {
+        self.ask(|reply| Command::DeleteResponse(id.to_string(), reply))
+    }
 }
 
 impl Drop for SqliteStore {
@@ -245,6 +265,16 @@ impl Writer {
                             .and_then(|_| read_snapshot(&self.conn, now_ms))
                             .map_err(|e| db_err(&self.path, e))
                     }));
+                }
+                Ok(Command::PutResponse(response, max, reply)) => {
+                    let _ = reply.send(put_response(&self.conn, &response, max).map_err(|e| db_err(&self.path, e)));
+                }
+                Ok(Command::GetResponse(id, now_ms, reply)) => {
+                    let _ = reply.send(get_response(&self.conn, &id, now_ms).map_err(|e| db_err(&self.path, e)));
+                }
+                Ok(Command::DeleteResponse(id, reply)) => {
+                    let deleted = self.conn.execute("DELETE FROM responses WHERE id = ?1", [&id]);
+                    let _ = reply.send(deleted.map(|n| n > 0).map_err(|e| db_err(&self.path, e)));
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     if let Err(e) = self.commit() {
@@ -411,6 +441,38 @@ fn read_snapshot(conn: &Connection, now_ms: i64) -> rusqlite::Result<StateSnapsh
         })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(StateSnapshot { cooldowns, ladders, usage, fair_cycle })
+}
+
+/// Keeps `response`, drops expired ones and, beyond `max`, the oldest.
+fn put_response(conn: &Connection, response: &StoredResponse, max: usize) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO responses (id, owner, created_ms, expires_ms, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![response.id, response.owner, response.created_ms, response.expires_ms, response.body],
+    )?;
+    conn.execute("DELETE FROM responses WHERE expires_ms <= ?1", [response.created_ms])?;
+    let max = i64::try_from(max.max(1)).unwrap_or(i64::MAX);
+    conn.execute(
+        "DELETE FROM responses WHERE id IN (SELECT id FROM responses ORDER BY created_ms DESC LIMIT -1 OFFSET ?1)",
+        [max],
+    )?;
+    Ok(())
+}
+
+fn get_response(conn: &Connection, id: &str, now_ms: i64) -> rusqlite::Result<Option<StoredResponse>> {
+    conn.query_row(
+        "SELECT id, owner, created_ms, expires_ms, body FROM responses WHERE id = ?1 AND expires_ms > ?2",
+        params![id, now_ms],
+        |r| {
+            Ok(StoredResponse {
+                id: r.get(0)?,
+                owner: r.get(1)?,
+                created_ms: r.get(2)?,
+                expires_ms: r.get(3)?,
+                body: r.get(4)?,
+            })
+        },
+    )
+    .optional()
 }
 
 fn prepare_writer(conn: &Connection) -> rusqlite::Result<()> {

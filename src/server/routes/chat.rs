@@ -33,5 +33,5 @@ pub async fn completions(
         Err(invalid) => return ApiError::from(invalid).into_response_shaped(ErrorShape::OpenAi, None),
     };
     let request = ClientRequest::new(Box::new(family), head, body);
-    super::serve_turn(&state, &headers, request, RequestContext::new(arrival, None), None).await
+    super::serve_turn(&state, &headers, request, RequestContext::new(arrival, None), None, None).await
 }

@@ -91,7 +91,7 @@ async fn generate(
         Err(invalid) => return error(invalid),
     };
     let request = ClientRequest::new(Box::new(family), head, raw);
-    super::serve_turn(state, headers, request, RequestContext::new(arrival, None), None).await
+    super::serve_turn(state, headers, request, RequestContext::new(arrival, None), None, None).await
 }
 
 /// `{"totalTokens": N}`: a Gemini upstream's own count when `COUNT_TOKENS_MODE` allows, else the

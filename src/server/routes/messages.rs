@@ -48,7 +48,7 @@ pub async fn messages(
     let mut context = RequestContext::new(arrival, None);
     context.client_headers = forwarded(&headers);
     let request = ClientRequest::new(Box::new(family), head, raw);
-    super::serve_turn(&state, &headers, request, context, Some(&id)).await
+    super::serve_turn(&state, &headers, request, context, Some(&id), None).await
 }
 
 /// The upstream's exact count for `anthropic/…` models (`COUNT_TOKENS_MODE`), else the offline

@@ -93,6 +93,10 @@ pub(crate) fn body_or_error(
     })
 }
 
+/// What a route does with an answer before it is written (the Responses route keeps a copy of the
+/// finished response); a stream stays a stream.
+pub(crate) type ReplyTap = Box<dyn FnOnce(Reply) -> Reply + Send>;
+
 /// Serves a decoded chat turn of any family: the session key from its opening, the engine's
 /// answer written as the family writes it (a complete body or its stream, with the routing
 /// headers), or the error in the family's shape. `context` carries the arrival time and any
@@ -103,6 +107,7 @@ pub(crate) async fn serve_turn(
     request: ClientRequest,
     mut context: RequestContext,
     request_id: Option<&str>,
+    tap: Option<ReplyTap>,
 ) -> Response {
     let requested = request.model().to_string();
     let shape = request.family().error_shape();
@@ -110,7 +115,11 @@ pub(crate) async fn serve_turn(
     context.session = Some(session_key(headers, request.body(), &request.opening()));
     let (mut response, log) = match state.engine.respond(request, context).await {
         Ok(answer) => {
-            let mut response = match answer.reply {
+            let reply = match tap {
+                Some(tap) => tap(answer.reply),
+                None => answer.reply,
+            };
+            let mut response = match reply {
                 Reply::Complete(body) => json_body(body),
                 Reply::Stream(frames) => {
                     let mut response = match presentation.keepalive {

@@ -84,6 +84,16 @@ impl Keys {
         format!("{}:login:{login}:order", self.prefix)
     }
 
+    /// One stored Response (`{owner, created, body}` as JSON, with its TTL).
+    pub fn response(&self, id: &str) -> String {
+        format!("{}:response:{id}", self.prefix)
+    }
+
+    /// The stored Responses by creation time (the oldest go first beyond the cap).
+    pub fn responses(&self) -> String {
+        format!("{}:responses", self.prefix)
+    }
+
     pub fn events(&self) -> String {
         format!("{}:events", self.prefix)
     }

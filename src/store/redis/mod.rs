@@ -26,8 +26,8 @@
 //! queue up, and a probe every second reconnects, re-registers live leases, sends the queue and
 //! resynchronises every pool. A request never fails because Redis is down.
 //!
-//! Stored Responses (`RESPONSES_STORE`) will live here too, as `P:response:<id>` strings with
-//! their TTL, once the Responses API exists; nothing else needs to change for them.
+//! Stored Responses (`responses`) live here too: `P:response:<id>` strings with their TTL and the
+//! `P:responses` index that keeps them under the cap, so every instance sees every response.
 
 mod changes;
 mod connection;
@@ -35,6 +35,7 @@ mod events;
 mod keys;
 mod leases;
 mod logins;
+mod responses;
 mod scripts;
 mod snapshot;
 mod worker;
@@ -52,6 +53,7 @@ use connection::{Health, blocking, manager};
 use keys::Keys;
 use worker::WriterCommand;
 
+use super::responses::StoredResponse;
 use super::shared::{Coordinator, SharedEvent, SharedLogins};
 use super::{StateChange, StateSnapshot, StateStore, StoreError, StoreHealth};
 
@@ -191,5 +193,17 @@ impl StateStore for RedisStore {
 
     fn logins(&self) -> Option<Arc<dyn SharedLogins>> {
         Some(self.inner.clone())
+    }
+
+    fn put_response(&self, response: StoredResponse, max: usize) -> Result<(), StoreError> {
+        responses::put(&self.inner.settings, &response, max).inspect_err(|e| self.inner.health.fail(e))
+    }
+
+    fn get_response(&self, id: &str, now_ms: i64) -> Result<Option<StoredResponse>, StoreError> {
+        responses::get(&self.inner.settings, id, now_ms).inspect_err(|e| self.inner.health.fail(e))
+    }
+
+    fn delete_response(&self, id: &str) -> Result<bool, StoreError> {
+        responses::delete(&self.inner.settings, id).inspect_err(|e| self.inner.health.fail(e))
     }
 }

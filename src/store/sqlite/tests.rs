@@ -237,3 +237,32 @@ fn creates_the_database_0600_in_a_0700_directory() {
     assert_eq!(mode(&dir.path().join("home/state.db-wal")), 0o600);
     assert_eq!(mode(&dir.path().join("home")), 0o700);
 }
+
+/// The rules every state store keeps for stored Responses: expiry, the cap (oldest first), delete.
+pub(crate) fn responses_are_kept_capped_and_expire(store: &dyn StateStore) {
+    let stored = |id: &str, created_ms: i64| StoredResponse {
+        id: id.into(),
+        owner: "o".into(),
+        created_ms,
+        expires_ms: created_ms + 1_000,
+        body: format!("{{\"response\":{{\"id\":\"{id}\"}}}}"),
+    };
+    store.put_response(stored("resp_a", 100), 2).unwrap();
+    store.put_response(stored("resp_b", 200), 2).unwrap();
+    assert_eq!(store.get_response("resp_a", 150).unwrap(), Some(stored("resp_a", 100)));
+    store.put_response(stored("resp_c", 300), 2).unwrap();
+    assert_eq!(store.get_response("resp_a", 350).unwrap(), None, "the oldest went beyond the cap");
+    assert!(store.get_response("resp_b", 350).unwrap().is_some());
+    assert_eq!(store.get_response("resp_c", 1_300).unwrap(), None, "expired");
+    assert!(store.delete_response("resp_b").unwrap());
+    assert!(!store.delete_response("resp_b").unwrap());
+    assert_eq!(store.get_response("resp_b", 350).unwrap(), None);
+}
+
+#[test]
+fn stored_responses_in_sqlite_and_in_memory_follow_the_same_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(&dir.path().join("state.db")).unwrap();
+    responses_are_kept_capped_and_expire(&sqlite);
+    responses_are_kept_capped_and_expire(&crate::store::memory::MemoryStore::new());
+}

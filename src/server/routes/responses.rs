@@ -1,0 +1,194 @@
+//! The OpenAI Responses API (Codex CLI, the OpenAI SDKs' `responses`): `POST /v1/responses` over
+//! any provider, stored responses for `previous_response_id` and `GET`/`DELETE
+//! /v1/responses/{id}` (`…/input_items` too), and `POST /v1/responses/compact` for Responses
+//! upstreams. Errors in OpenAI's shape.
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use serde_json::{Map, Value, json};
+
+use super::ReplyTap;
+use crate::engine::client_stream::ClientStream;
+use crate::engine::{ClientRequest, Reply, RequestContext};
+use crate::formats::family::ErrorShape;
+use crate::formats::protocol::Protocol;
+use crate::formats::responses::family::ResponsesFamily;
+use crate::formats::sse::SseDecoder;
+use crate::server::AppState;
+use crate::server::error::ApiError;
+use crate::server::request_log::RequestArrival;
+
+fn error(err: impl Into<ApiError>) -> Response {
+    err.into().into_response_shaped(ErrorShape::OpenAi, None)
+}
+
+fn object_of(body: &Bytes) -> Result<Map<String, Value>, Response> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(error(ApiError::BadRequest("request body must be a JSON object".into()))),
+        Err(err) => Err(error(ApiError::BadRequest(format!("request body is not valid JSON: {err}")))),
+    }
+}
+
+/// `input` as items: a plain string is one user message.
+fn input_items(body: &Map<String, Value>) -> Vec<Value> {
+    match body.get("input") {
+        Some(Value::String(text)) => vec![json!({"type": "message", "role": "user", "content": text})],
+        Some(Value::Array(items)) => items.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// `POST /v1/responses`.
+pub async fn create(
+    State(state): State<AppState>,
+    arrival: Option<Extension<RequestArrival>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let arrival = arrival.map_or_else(tokio::time::Instant::now, |Extension(RequestArrival(at))| at);
+    let body = match super::body_or_error(&state, body, ErrorShape::OpenAi, None) {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let parsed = object_of(&body);
+    drop(body);
+    let mut body = match parsed {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let owner = state.auth.owner(&headers);
+    let model = body.get("model").and_then(Value::as_str).unwrap_or_default().to_string();
+    if let Some(previous) = body.get("previous_response_id").and_then(Value::as_str).map(str::to_string) {
+        match state.engine.kept_response(&previous, &owner).await {
+            // The stored conversation goes in front of this turn's input (§5.4).
+            Ok(Some(kept)) => {
+                let mut input = kept.input;
+                input.extend(kept.response.get("output").and_then(Value::as_array).cloned().unwrap_or_default());
+                input.extend(input_items(&body));
+                body.insert("input".into(), Value::Array(input));
+                body.remove("previous_response_id");
+            }
+            // A Responses upstream keeps its own responses: the id is forwarded as sent.
+            Ok(None) if state.engine.served_natively(&model, Protocol::Responses) => {}
+            Ok(None) => {
+                return error(ApiError::NotFound {
+                    message: format!("Previous response with id '{previous}' not found."),
+                    code: "previous_response_not_found",
+                    param: Some("previous_response_id"),
+                });
+            }
+            Err(err) => return error(ApiError::Internal(format!("stored responses cannot be read: {err}"))),
+        }
+    }
+    let keep = state.engine.keeps_responses() && body.get("store") != Some(&Value::Bool(false));
+    let input = if keep { input_items(&body) } else { Vec::new() };
+    let (family, head) = match ResponsesFamily::parse(&body) {
+        Ok(parsed) => parsed,
+        Err(invalid) => return error(invalid),
+    };
+    let request = ClientRequest::new(Box::new(family), head, body);
+    let tap = keep.then(|| keeper(state.clone(), owner, input));
+    super::serve_turn(&state, &headers, request, RequestContext::new(arrival, None), None, tap).await
+}
+
+/// Keeps the finished response: from a complete body at once, from a stream when its terminal
+/// event (`response.completed` / `response.incomplete`) has gone by.
+fn keeper(state: AppState, owner: String, input: Vec<Value>) -> ReplyTap {
+    Box::new(move |reply| match reply {
+        Reply::Complete(body) => {
+            if let Ok(response) = serde_json::from_slice::<Value>(&body) {
+                tokio::spawn(async move { state.engine.keep_response(&owner, input, response).await });
+            }
+            Reply::Complete(body)
+        }
+        Reply::Stream(frames) => {
+            let mut decoder = SseDecoder::new();
+            let mut pending = Some((state, owner, input));
+            let tee = frames.inspect(move |frame| {
+                let Ok(frame) = frame else { return };
+                let mut events = Vec::new();
+                decoder.push(frame, &mut events);
+                for event in events {
+                    let Ok(data) = serde_json::from_str::<Value>(&event.data) else { continue };
+                    let terminal = matches!(data["type"].as_str(), Some("response.completed" | "response.incomplete"));
+                    if terminal && let Some((state, owner, input)) = pending.take() {
+                        let response = data["response"].clone();
+                        tokio::spawn(async move { state.engine.keep_response(&owner, input, response).await });
+                    }
+                }
+            });
+            Reply::Stream(ClientStream::from_stream(tee))
+        }
+    })
+}
+
+fn not_found(id: &str) -> Response {
+    error(ApiError::NotFound {
+        message: format!("No response found with id '{id}'."),
+        code: "response_not_found",
+        param: None,
+    })
+}
+
+/// `GET /v1/responses/{id}`: the stored response object.
+pub async fn get(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    match state.engine.kept_response(&id, &state.auth.owner(&headers)).await {
+        Ok(Some(kept)) => axum::Json(kept.response).into_response(),
+        Ok(None) => not_found(&id),
+        Err(err) => error(ApiError::Internal(format!("stored responses cannot be read: {err}"))),
+    }
+}
+
+/// `GET /v1/responses/{id}/input_items`: the input that produced it, as a list.
+pub async fn input_items_of(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    match state.engine.kept_response(&id, &state.auth.owner(&headers)).await {
+        Ok(Some(kept)) => {
+            let id_of = |item: Option<&Value>| item.and_then(|i| i.get("id")).cloned().unwrap_or(Value::Null);
+            let (first, last) = (id_of(kept.input.first()), id_of(kept.input.last()));
+            axum::Json(json!({"object": "list", "data": kept.input, "first_id": first, "last_id": last,
+                "has_more": false}))
+            .into_response()
+        }
+        Ok(None) => not_found(&id),
+        Err(err) => error(ApiError::Internal(format!("stored responses cannot be read: {err}"))),
+    }
+}
+
+/// `DELETE /v1/responses/{id}`.
+pub async fn delete(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    match state.engine.delete_response(&id, &state.auth.owner(&headers)).await {
+        Ok(true) => axum::Json(json!({"id": id, "object": "response.deleted", "deleted": true})).into_response(),
+        Ok(false) => not_found(&id),
+        Err(err) => error(ApiError::Internal(format!("stored responses cannot be changed: {err}"))),
+    }
+}
+
+/// `POST /v1/responses/compact`: forwarded to a Responses upstream; refused (400, naming why)
+/// for models served by any other protocol.
+pub async fn compact(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match super::body_or_error(&state, body, ErrorShape::OpenAi, None) {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let body = match object_of(&body) {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let Some(model) = body.get("model").and_then(Value::as_str).map(str::to_string) else {
+        return error(ApiError::BadRequest("missing required field 'model'".into()));
+    };
+    match state.engine.compact(&model, body).await {
+        Ok(forwarded) => {
+            let status = StatusCode::from_u16(forwarded.status).unwrap_or(StatusCode::BAD_GATEWAY);
+            (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], forwarded.body)
+                .into_response()
+        }
+        Err(err) => error(err),
+    }
+}
