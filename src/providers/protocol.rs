@@ -199,6 +199,8 @@ pub fn adapter_for(protocol: Protocol, name: &str) -> &'static dyn UpstreamProto
         Protocol::Anthropic => &super::anthropic::AnthropicMessages,
         Protocol::Gemini => &super::gemini::GeminiApi,
         Protocol::CodeAssist => super::code_assist::adapter(name),
+        // Until the Responses upstream lands (merged from its branch).
+        Protocol::Responses => &super::openai::OpenAiChat,
     }
 }
 

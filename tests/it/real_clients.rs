@@ -158,7 +158,6 @@ fn assert_codex_shell_turn(run: &ClientRun) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs issue 14: POST /v1/responses"]
 async fn codex_gets_a_text_answer_through_an_openai_chat_upstream() {
     let Some(codex) = Codex::find() else { return };
     let mock = OpenAiMock::start().await;
@@ -168,7 +167,6 @@ async fn codex_gets_a_text_answer_through_an_openai_chat_upstream() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs issue 14: POST /v1/responses"]
 async fn codex_runs_its_shell_tool_through_an_openai_chat_upstream() {
     let Some(codex) = Codex::find() else { return };
     let mock = OpenAiMock::start().await;
@@ -184,7 +182,6 @@ async fn codex_runs_its_shell_tool_through_an_openai_chat_upstream() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs issue 14: POST /v1/responses"]
 async fn codex_gets_a_text_answer_through_an_anthropic_upstream() {
     let Some(codex) = Codex::find() else { return };
     let mock = AnthropicMock::start().await;
@@ -194,7 +191,6 @@ async fn codex_gets_a_text_answer_through_an_anthropic_upstream() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs issue 14: POST /v1/responses"]
 async fn codex_runs_its_shell_tool_through_an_anthropic_upstream() {
     let Some(codex) = Codex::find() else { return };
     let mock = AnthropicMock::start().await;
@@ -208,7 +204,6 @@ async fn codex_runs_its_shell_tool_through_an_anthropic_upstream() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs issue 14: POST /v1/responses"]
 async fn codex_gets_a_text_answer_through_a_gemini_upstream() {
     let Some(codex) = Codex::find() else { return };
     let mock = GeminiMock::start().await;
@@ -218,7 +213,6 @@ async fn codex_gets_a_text_answer_through_a_gemini_upstream() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs issue 14: POST /v1/responses, with thought signatures carried in reasoning.encrypted_content"]
 async fn codex_runs_its_shell_tool_through_a_gemini_upstream_and_the_signature_comes_back() {
     let Some(codex) = Codex::find() else { return };
     let mock = GeminiMock::start().await;

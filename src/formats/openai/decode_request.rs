@@ -395,12 +395,12 @@ fn default_filename(media_type: &str) -> &'static str {
     }
 }
 
-fn is_data_url(url: &str) -> bool {
+pub(crate) fn is_data_url(url: &str) -> bool {
     url.get(..5).is_some_and(|scheme| scheme.eq_ignore_ascii_case("data:"))
 }
 
 /// `data:<media type>[;params];base64,<data>` as (media type, data); anything else is a 400 (§4.3).
-fn parse_data_url(url: &str, path: &str) -> Result<(String, String), InvalidRequest> {
+pub(crate) fn parse_data_url(url: &str, path: &str) -> Result<(String, String), InvalidRequest> {
     let malformed = || {
         InvalidRequest::at(
             format!("malformed data URL at {path} (expected data:<media type>;base64,<data>)"),

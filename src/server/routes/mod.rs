@@ -6,6 +6,7 @@ pub mod gemini;
 pub mod messages;
 pub mod models;
 pub mod quota;
+pub mod responses;
 pub mod status;
 pub mod tokens;
 

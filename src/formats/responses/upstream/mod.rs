@@ -1,0 +1,1 @@
+//! The Responses protocol spoken to a Responses upstream (see `providers::responses`).
