@@ -125,3 +125,15 @@ async fn official_anthropic_python_sdk_reaches_gemini_models() {
     let gw = gemini_and_openai(&gemini, &openai).await;
     run_sdk_script(python, "anthropic_sdk_gemini_check.py", &gw.url(""), "3 passed, 0 failed").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_openai_python_sdk_uses_the_responses_api_over_a_chat_upstream() {
+    let Some(python) = sdk_python("openai") else { return };
+    let mock = OpenAiMock::start().await;
+    let gw = Gateway::openai(&mock.base_url(), &["sk-good-sdk"], &[]).await;
+    run_sdk_script(python, "openai_responses_check.py", &gw.url("/v1"), "9 passed, 0 failed").await;
+    // Structured output reached the upstream as Chat's `response_format`.
+    let formats: Vec<_> =
+        mock.requests().iter().filter_map(|r| r.body["response_format"]["type"].as_str().map(str::to_owned)).collect();
+    assert_eq!(formats, ["json_schema"]);
+}

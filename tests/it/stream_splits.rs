@@ -9,6 +9,10 @@ use llmkp::formats::anthropic::upstream::AnthropicDecoder;
 use llmkp::formats::openai::chat_output::{ChatEncoder, ChatStreamEncoder};
 use llmkp::formats::openai::stream_decoder::ChatDecoder;
 use llmkp::formats::relay::{Relay, Translate};
+use llmkp::formats::responses::passthrough::ResponsesPassthrough;
+use llmkp::formats::responses::response::Shell;
+use llmkp::formats::responses::stream::ResponsesStreamEncoder;
+use llmkp::formats::responses::tools::ToolNames;
 use llmkp::formats::sse::SseDecoder;
 
 /// A Chat stream with reasoning, text with multi-byte characters, and a tool call in fragments.
@@ -44,6 +48,26 @@ const MESSAGES_UPSTREAM: &str = concat!(
     "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":30}}\n\n",
     "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
 );
+
+/// A Responses stream with a reasoning item, multi-byte text, a function call in fragments, an
+/// event type no client knows, and usage in `response.completed`.
+const RESPONSES_UPSTREAM: &str = concat!(
+    "event: response.created\r\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"in_progress\",\"model\":\"gpt-5.5\",\"output\":[]}}\r\n\r\n",
+    "event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\",\"sequence_number\":1,\"output_index\":0,\"item\":{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":[]}}\n\n",
+    "event: response.reasoning_summary_text.delta\ndata: {\"type\":\"response.reasoning_summary_text.delta\",\"sequence_number\":2,\"item_id\":\"rs_1\",\"output_index\":0,\"summary_index\":0,\"delta\":\"Denke nach…\"}\n\n",
+    "event: response.output_item.done\ndata: {\"type\":\"response.output_item.done\",\"sequence_number\":3,\"output_index\":0,\"item\":{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":[{\"type\":\"summary_text\",\"text\":\"Denke nach…\"}],\"encrypted_content\":\"gAAAA\"}}\n\n",
+    "event: response.vendor_extension\ndata: {\"type\":\"response.vendor_extension\",\"sequence_number\":4}\n\n",
+    "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":5,\"item_id\":\"msg_1\",\"output_index\":1,\"content_index\":0,\"delta\":\"Grüße 👋\"}\n\n",
+    "event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\",\"sequence_number\":6,\"output_index\":2,\"item\":{\"type\":\"function_call\",\"id\":\"fc_1\",\"call_id\":\"call_1\",\"name\":\"get_weather\",\"arguments\":\"\"}}\n\n",
+    "event: response.function_call_arguments.delta\ndata: {\"type\":\"response.function_call_arguments.delta\",\"sequence_number\":7,\"item_id\":\"fc_1\",\"output_index\":2,\"delta\":\"{\\\"city\\\":\\\"Zürich\\\"}\"}\n\n",
+    "event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":8,\"response\":{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"completed\",\"model\":\"gpt-5.5\",\"output\":[],\"usage\":{\"input_tokens\":20,\"input_tokens_details\":{\"cached_tokens\":4},\"output_tokens\":9,\"output_tokens_details\":{\"reasoning_tokens\":3},\"total_tokens\":29}}}\n\n",
+);
+
+/// A Responses client encoder whose ids and times are fixed.
+fn responses_encoder(model: &str) -> Box<ResponsesStreamEncoder> {
+    let shell = Shell { id: "resp_fixed".into(), created_at: 1, model: model.into() };
+    Box::new(ResponsesStreamEncoder::new(shell, std::sync::Arc::new(ToolNames::default())))
+}
 
 /// The client bytes a relay makes of an upstream body that arrives in `pieces`.
 fn relay_all(relay: &mut dyn Relay, pieces: &[&[u8]]) -> Vec<u8> {
@@ -108,4 +132,42 @@ fn a_messages_passthrough_forwards_every_event_unchanged_at_every_split() {
     let upstream_tail = &MESSAGES_UPSTREAM[MESSAGES_UPSTREAM.find("\r\n\r\n").unwrap() + 4..];
     assert!(text.ends_with(upstream_tail), "{text}");
     assert!(text.starts_with("event: message_start\ndata: {") && text.contains(r#""model":"claude-alias""#));
+}
+
+#[test]
+fn a_chat_upstream_stream_translates_to_responses_identically_at_every_split() {
+    let text = assert_split_invariant(CHAT_UPSTREAM, || {
+        Box::new(Translate::new(Box::new(ChatDecoder::default()), responses_encoder("openai/gpt-4o")))
+    });
+    assert!(text.starts_with("event: response.created\n"), "{text}");
+    assert!(text.contains(r#""delta":"Denke nach… ""#) && text.contains(r#""delta":"Grüße 👋 ""#), "{text}");
+    assert!(text.contains(r#""arguments":"{\"city\":\"Zürich\"}""#), "{text}");
+    let last = text.rsplit("event: ").next().unwrap();
+    assert!(last.starts_with("response.completed\n") && last.contains(r#""total_tokens":29"#), "{text}");
+    assert!(!text.contains("[DONE]"));
+}
+
+#[test]
+fn a_messages_upstream_stream_translates_to_responses_identically_at_every_split() {
+    let text = assert_split_invariant(MESSAGES_UPSTREAM, || {
+        Box::new(Translate::new(Box::new(AnthropicDecoder::default()), responses_encoder("anthropic/claude-x")))
+    });
+    // The thinking signature rides in the reasoning item's encrypted_content.
+    assert!(text.contains(r#""encrypted_content":"llmkp:r1:anthropic:"#), "{text}");
+    assert!(!text.contains("response.custom_tool_call_input") && text.contains("Zürich"), "{text}");
+    assert!(text.rsplit("event: ").next().unwrap().starts_with("response.completed\n"), "{text}");
+}
+
+#[test]
+fn a_responses_passthrough_forwards_every_event_unchanged_at_every_split() {
+    let text =
+        assert_split_invariant(RESPONSES_UPSTREAM, || Box::new(ResponsesPassthrough::new("resp/gpt-5.5".into())));
+    // Events without a response object keep the upstream's bytes; unknown events pass.
+    let middle = &RESPONSES_UPSTREAM[RESPONSES_UPSTREAM.find("\r\n\r\n").unwrap() + 4
+        ..RESPONSES_UPSTREAM.find("event: response.completed").unwrap()];
+    assert!(text.contains(middle), "{text}");
+    assert!(
+        text.contains("response.vendor_extension") && text.matches(r#""model":"resp/gpt-5.5""#).count() == 2,
+        "{text}"
+    );
 }

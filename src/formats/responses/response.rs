@@ -6,9 +6,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
+use super::new_call_id;
 use super::reasoning::{self, REDACTED};
 use super::tools::{CallShape, ToolNames, custom_input};
-use super::{new_call_id, new_item_id};
 use crate::formats::failure::{ErrorClass, UpstreamFailure};
 use crate::formats::ir::{Part, Response, Signature, StopReason, ToolCall, Usage};
 
@@ -25,6 +25,13 @@ impl Shell {
     pub fn new(id: String, model: &str) -> Self {
         let created_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         Self { id, created_at, model: model.to_string() }
+    }
+
+    /// The id of output item `at`: `<prefix>_` + the response id's tail + the index, so that one
+    /// answer's ids are unique and follow from the response id.
+    pub fn item_id(&self, prefix: &str, at: usize) -> String {
+        let tail = self.id.split_once('_').map_or(self.id.as_str(), |(_, tail)| tail);
+        format!("{prefix}_{tail}{at:02}")
     }
 
     /// The `response` object in `status` with `output` and `usage`.
@@ -154,29 +161,32 @@ pub fn call_item(id: &str, call_id: &str, name: &str, arguments: &str, names: &T
 }
 
 /// The output items of a complete answer.
-pub fn output_items(parts: &[Part], names: &ToolNames) -> Vec<Value> {
+pub fn output_items(shell: &Shell, parts: &[Part], names: &ToolNames) -> Vec<Value> {
     let mut items = Vec::new();
     for part in parts {
+        let at = items.len();
         match part {
             Part::Reasoning { text, signature, redacted } => {
                 let redacted = redacted.as_ref().map(|data| Signature { origin: REDACTED.into(), value: data.clone() });
-                items.push(reasoning_item(new_item_id("rs"), text, signature.as_ref().or(redacted.as_ref())));
+                items.push(reasoning_item(shell.item_id("rs", at), text, signature.as_ref().or(redacted.as_ref())));
             }
             Part::Text { text, .. } if !text.is_empty() => {
-                items.push(message_item(new_item_id("msg"), text_part(text), "completed"));
+                items.push(message_item(shell.item_id("msg", at), text_part(text), "completed"));
             }
             Part::Refusal(text) => {
-                items.push(message_item(new_item_id("msg"), json!({"type": "refusal", "refusal": text}), "completed"));
+                let part = json!({"type": "refusal", "refusal": text});
+                items.push(message_item(shell.item_id("msg", at), part, "completed"));
             }
             Part::ToolCall(ToolCall { id, name, arguments, signature }) => {
                 // Signatures other than Anthropic's sign the call: they ride in a reasoning item
                 // right before it.
                 if let Some(signature) = signature {
-                    items.push(reasoning_item(new_item_id("rs"), "", Some(signature)));
+                    items.push(reasoning_item(shell.item_id("rs", at), "", Some(signature)));
                 }
                 let call_id = if id.is_empty() { new_call_id() } else { id.clone() };
                 let prefix = if names.is_custom(name) { "ctc" } else { "fc" };
-                items.push(call_item(&new_item_id(prefix), &call_id, name, arguments, names, "completed"));
+                let item_id = shell.item_id(prefix, items.len());
+                items.push(call_item(&item_id, &call_id, name, arguments, names, "completed"));
             }
             _ => {}
         }
@@ -187,7 +197,7 @@ pub fn output_items(parts: &[Part], names: &ToolNames) -> Vec<Value> {
 /// A complete canonical answer as the client's `response` object.
 pub fn encode_response(response: &Response, served: &str, names: &ToolNames) -> Value {
     let shell = Shell::new(super::new_response_id(), served);
-    shell.finished(output_items(&response.parts, names), response.stop_reason, &response.usage)
+    shell.finished(output_items(&shell, &response.parts, names), response.stop_reason, &response.usage)
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::new_item_id;
 use super::reasoning::REDACTED;
 use super::response::{Shell, call_item, message_item, reasoning_item, text_part};
 use super::tools::{ToolNames, custom_input};
@@ -139,7 +138,7 @@ impl ResponsesStreamEncoder {
     /// A reasoning item with no text that only carries a signature.
     fn carrier(&mut self, out: &mut Vec<u8>, signature: &Signature) {
         let at = self.reserve();
-        let id = new_item_id("rs");
+        let id = self.shell.item_id("rs", at);
         self.added(out, at, json!({"type": "reasoning", "id": id, "summary": []}));
         let item = reasoning_item(id, "", Some(signature));
         self.item_done(out, at, item);
@@ -149,7 +148,7 @@ impl ResponsesStreamEncoder {
         if !matches!(self.open, Some(Open::Reasoning { .. })) {
             self.close(out, None);
             let at = self.reserve();
-            let id = new_item_id("rs");
+            let id = self.shell.item_id("rs", at);
             self.added(out, at, json!({"type": "reasoning", "id": id, "summary": []}));
             let part = json!({"type": "response.reasoning_summary_part.added", "item_id": id, "output_index": at,
                 "summary_index": 0, "part": {"type": "summary_text", "text": ""}});
@@ -167,7 +166,7 @@ impl ResponsesStreamEncoder {
         if !matches!(self.open, Some(Open::Message { .. })) {
             self.close(out, None);
             let at = self.reserve();
-            let id = new_item_id("msg");
+            let id = self.shell.item_id("msg", at);
             let item =
                 json!({"type": "message", "id": id, "status": "in_progress", "role": "assistant", "content": []});
             self.added(out, at, item);
@@ -187,7 +186,7 @@ impl ResponsesStreamEncoder {
         self.close(out, None);
         let at = self.reserve();
         let custom = self.names.is_custom(name);
-        let id = new_item_id(if custom { "ctc" } else { "fc" });
+        let id = self.shell.item_id(if custom { "ctc" } else { "fc" }, at);
         let call_id = if call_id.is_empty() { super::new_call_id() } else { call_id.to_string() };
         let item = call_item(&id, &call_id, name, "", &self.names, "in_progress");
         self.added(out, at, item);

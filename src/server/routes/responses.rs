@@ -6,7 +6,7 @@
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
@@ -42,6 +42,25 @@ fn input_items(body: &Map<String, Value>) -> Vec<Value> {
         Some(Value::Array(items)) => items.clone(),
         _ => Vec::new(),
     }
+}
+
+/// An input item as the API lists it: with an `id`, and a message's text content as parts.
+fn listed_item(mut item: Value) -> Value {
+    let Some(map) = item.as_object_mut() else { return item };
+    let message = map.get("type").is_none_or(|t| t == "message") && map.contains_key("role");
+    if message {
+        map.insert("type".into(), json!("message"));
+        if let Some(Value::String(text)) = map.get("content") {
+            let kind = if map.get("role").is_some_and(|r| r == "assistant") { "output_text" } else { "input_text" };
+            let parts = json!([{ "type": kind, "text": text }]);
+            map.insert("content".into(), parts);
+        }
+    }
+    if !map.contains_key("id") {
+        let prefix = if message { "msg" } else { "item" };
+        map.insert("id".into(), json!(crate::formats::responses::new_item_id(prefix)));
+    }
+    item
 }
 
 /// `POST /v1/responses`.
@@ -87,7 +106,7 @@ pub async fn create(
         }
     }
     let keep = state.engine.keeps_responses() && body.get("store") != Some(&Value::Bool(false));
-    let input = if keep { input_items(&body) } else { Vec::new() };
+    let input = if keep { input_items(&body).into_iter().map(listed_item).collect() } else { Vec::new() };
     let (family, head) = match ResponsesFamily::parse(&body) {
         Ok(parsed) => parsed,
         Err(invalid) => return error(invalid),
@@ -145,19 +164,46 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, Path(id): Pa
     }
 }
 
-/// `GET /v1/responses/{id}/input_items`: the input that produced it, as a list.
-pub async fn input_items_of(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    match state.engine.kept_response(&id, &state.auth.owner(&headers)).await {
-        Ok(Some(kept)) => {
-            let id_of = |item: Option<&Value>| item.and_then(|i| i.get("id")).cloned().unwrap_or(Value::Null);
-            let (first, last) = (id_of(kept.input.first()), id_of(kept.input.last()));
-            axum::Json(json!({"object": "list", "data": kept.input, "first_id": first, "last_id": last,
-                "has_more": false}))
-            .into_response()
+/// `GET /v1/responses/{id}/input_items`: the input that produced it, as a list (`order`
+/// `desc` by default, `limit` 1–100, default 20, `after` an item id).
+pub async fn input_items_of(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(page): Query<Page>,
+) -> Response {
+    let kept = match state.engine.kept_response(&id, &state.auth.owner(&headers)).await {
+        Ok(Some(kept)) => kept,
+        Ok(None) => return not_found(&id),
+        Err(err) => return error(ApiError::Internal(format!("stored responses cannot be read: {err}"))),
+    };
+    let mut items = kept.input;
+    match page.order.as_deref() {
+        None | Some("desc") => items.reverse(),
+        Some("asc") => {}
+        Some(other) => {
+            return error(ApiError::BadRequest(format!("'order' must be \"asc\" or \"desc\", got \"{other}\"")));
         }
-        Ok(None) => not_found(&id),
-        Err(err) => error(ApiError::Internal(format!("stored responses cannot be read: {err}"))),
     }
+    if let Some(after) = &page.after {
+        let at = items.iter().position(|i| i.get("id").and_then(Value::as_str) == Some(after));
+        items.drain(..at.map_or(items.len(), |at| at + 1));
+    }
+    let limit = page.limit.unwrap_or(20).clamp(1, 100);
+    let has_more = items.len() > limit;
+    items.truncate(limit);
+    let id_of = |item: Option<&Value>| item.and_then(|i| i.get("id")).cloned().unwrap_or(Value::Null);
+    let (first, last) = (id_of(items.first()), id_of(items.last()));
+    axum::Json(json!({"object": "list", "data": items, "first_id": first, "last_id": last, "has_more": has_more}))
+        .into_response()
+}
+
+/// The paging of `input_items`.
+#[derive(Debug, serde::Deserialize)]
+pub struct Page {
+    order: Option<String>,
+    limit: Option<usize>,
+    after: Option<String>,
 }
 
 /// `DELETE /v1/responses/{id}`.
