@@ -15,19 +15,22 @@
 //! ```
 //!
 //! - **Routes** ([`server::routes`]) are thin: a route reads the body, asks its family to parse
-//!   it (`ChatFamily::parse_bytes`, `MessagesFamily::parse_bytes`, `GeminiFamily::parse`), builds
+//!   it (`ChatFamily::parse_bytes`, `MessagesFamily::parse_bytes`, `GeminiFamily::parse`,
+//!   `ResponsesFamily::parse`), builds
 //!   one immutable [`engine::ClientRequest`] and hands it to [`server::routes`]'s `serve_turn`,
 //!   which computes the session key from the request's canonical opening, calls the engine and
 //!   writes the answer (a complete body or the family's stream) or the error in the family's
 //!   shape.
 //! - **Client families** ([`formats::family::ClientFamily`], one per folder under [`formats`]:
-//!   `openai`, `anthropic`, `gemini`) decode client bodies into the canonical model
+//!   `openai`, `anthropic`, `gemini`, `responses`) decode client bodies into the canonical model
 //!   ([`formats::ir`]), name what translation cannot carry, relay a same-protocol stream as it
 //!   is, encode canonical answers complete and streamed, and say how their errors and streams
 //!   look. Each folder keeps the directions apart: client decode, client encode, upstream encode,
-//!   upstream decode, passthrough.
+//!   upstream decode, passthrough. What a family must remember from the request to answer in
+//!   its clients' shapes lives in the family value (the Responses family's freeform and
+//!   namespaced tool names).
 //! - **Upstream protocols** ([`providers::protocol::UpstreamProtocol`]: OpenAI Chat, Anthropic
-//!   Messages, Gemini, Code Assist) encode the canonical request, edit a same-protocol body for
+//!   Messages, Gemini, Code Assist, OpenAI Responses) encode the canonical request, edit a same-protocol body for
 //!   passthrough, build the HTTP call, decode streams and bodies, find errors in them, classify
 //!   failures, choose how non-stream clients are served (fold policy), list models, embed and
 //!   count tokens where they can.
@@ -45,7 +48,7 @@
 //!   passthrough keeps every choice and field through its family's passthrough fold).
 //! - **The pool** ([`pool`]) picks the credential (priorities, rotation, stickiness, leases,
 //!   cooldowns, fair cycle) and records outcomes and canonical usage; **the store** ([`store`])
-//!   keeps what outlives a request.
+//!   keeps what outlives a request (credential state, usage, stored Responses answers).
 //!
 //! Layers point down only: [`formats`] (pure wire types and translators, the lowest), [`store`],
 //! [`auth`], [`pool`] and [`providers`] never import from [`engine`], [`server`] or [`cli`];
