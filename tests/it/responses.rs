@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 
+use crate::support::anthropic_mock::{AnthropicMock, THINKING_SIGNATURE};
 use crate::support::gateway::{Gateway, PROXY_KEY, error_of};
 use crate::support::openai_mock::OpenAiMock;
 
@@ -199,4 +200,34 @@ async fn compaction_is_refused_clearly_for_a_model_without_a_responses_upstream(
     let error = error_of(response).await;
     assert!(error["message"].as_str().unwrap().contains("Responses upstream"), "{error}");
     assert!(mock.requests().is_empty());
+}
+
+#[tokio::test]
+async fn an_anthropic_thinking_signature_travels_in_encrypted_content_and_comes_back() {
+    let mock = AnthropicMock::start().await;
+    let gw = Gateway::provider("ANTHROPIC", &mock.base_url(), &["sk-ant-a"], &[]).await;
+    let first = json!({"model": "anthropic/thinking-claude", "input": "hi", "stream": true, "store": false,
+        "max_output_tokens": 2000});
+    let sequence = events(&gw.post("/v1/responses", &first).await.text().await.unwrap());
+    let done = sequence.last().unwrap();
+    assert_eq!(done["type"], "response.completed");
+    let output = done["response"]["output"].as_array().unwrap().clone();
+    assert_eq!(output[0]["type"], "reasoning");
+    assert!(output[0]["summary"][0]["text"].as_str().unwrap().contains("I should greet them back"));
+    let sealed = output[0]["encrypted_content"].as_str().unwrap();
+    assert!(sealed.starts_with("llmkp:r1:anthropic:") && !sealed.contains(THINKING_SIGNATURE));
+
+    // Codex resends the whole history with `store: false`.
+    let mut input = vec![json!({"type": "message", "role": "user", "content": "hi"})];
+    input.extend(output);
+    input.push(json!({"type": "message", "role": "user", "content": "again"}));
+    let second =
+        json!({"model": "anthropic/thinking-claude", "input": input, "store": false, "max_output_tokens": 2000});
+    let response = gw.post("/v1/responses", &second).await;
+    assert_eq!(response.status(), 200);
+    let requests = mock.requests();
+    let replayed = &requests.last().unwrap().body["messages"][1];
+    assert_eq!(replayed["role"], "assistant");
+    assert_eq!(replayed["content"][0]["type"], "thinking");
+    assert_eq!(replayed["content"][0]["signature"], THINKING_SIGNATURE);
 }
