@@ -11,6 +11,7 @@ mod cooldowns;
 mod crash;
 mod oauth;
 mod outage;
+mod responses;
 mod usage;
 
 use std::path::Path;
