@@ -1,6 +1,6 @@
 //! Every client family on every upstream protocol (issue 13): the same conversation — a tool
-//! call, the tool's result, the answer to it, and reasoning — from Chat, Messages and Gemini
-//! clients to OpenAI, Anthropic, Gemini and Code Assist upstreams, stream and non-stream, each
+//! call, the tool's result, the answer to it, and reasoning — from Chat, Messages, Gemini and
+//! Responses clients to OpenAI, Anthropic, Gemini and Code Assist upstreams, stream and non-stream, each
 //! checked in the client's own wire shape.
 
 use serde_json::{Value, json};
@@ -20,6 +20,7 @@ enum Client {
     Chat,
     Messages,
     Gemini,
+    Responses,
 }
 
 /// What a client read from one answer.
@@ -113,6 +114,40 @@ fn request(client: Client, model: &str, stream: bool, history: Option<(&Value, &
             let method = if stream { "streamGenerateContent?alt=sse" } else { "generateContent" };
             (format!("/v1beta/models/{model}:{method}"), json!({"contents": contents, "tools": tools}))
         }
+        Client::Responses => {
+            let mut input = vec![json!({"role": "user", "content": PROMPT})];
+            if let Some((turn, call_id)) = history {
+                input.extend(turn.as_array().unwrap().iter().cloned());
+                input.push(
+                    json!({"type": "function_call_output", "call_id": call_id, "output": format!("{SHELL_OUTPUT}\n")}),
+                );
+            }
+            let tools = json!([{"type": "function", "name": "exec_command", "parameters": schema()}]);
+            let body = json!({"model": model, "input": input, "tools": tools, "stream": stream, "store": false});
+            ("/v1/responses".into(), body)
+        }
+    }
+}
+
+/// A Responses output item as the client reads it.
+fn read_item(out: &mut Read, item: &Value) {
+    match item["type"].as_str().unwrap_or_default() {
+        "message" => {
+            for part in item["content"].as_array().into_iter().flatten() {
+                out.text += part["text"].as_str().unwrap_or_default();
+            }
+        }
+        "reasoning" => {
+            for part in item["summary"].as_array().into_iter().flatten() {
+                out.reasoning += part["text"].as_str().unwrap_or_default();
+            }
+        }
+        "function_call" => {
+            let arguments = serde_json::from_str(item["arguments"].as_str().unwrap()).unwrap();
+            out.call =
+                Some((item["call_id"].as_str().unwrap().into(), item["name"].as_str().unwrap().into(), arguments));
+        }
+        _ => {}
     }
 }
 
@@ -200,6 +235,34 @@ fn read(client: Client, stream: bool, body: &str) -> Read {
                 call.2 = serde_json::from_str(&arguments).unwrap();
             }
         }
+        (Client::Responses, false) => {
+            let response = parse(body);
+            assert_eq!(response["object"], "response", "{response}");
+            for item in response["output"].as_array().unwrap() {
+                read_item(&mut out, item);
+            }
+            out.history = response["output"].clone();
+        }
+        (Client::Responses, true) => {
+            let events: Vec<Value> = sse_data(body).iter().map(|d| parse(d)).collect();
+            let last = events.last().unwrap();
+            assert_eq!(last["type"], "response.completed", "{body}");
+            let (mut text, mut reasoning) = (String::new(), String::new());
+            for event in &events {
+                match event["type"].as_str().unwrap() {
+                    "response.output_text.delta" => text += event["delta"].as_str().unwrap(),
+                    "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => {
+                        reasoning += event["delta"].as_str().unwrap()
+                    }
+                    "response.output_item.done" if event["item"]["type"] == "function_call" => {
+                        read_item(&mut out, &event["item"])
+                    }
+                    _ => {}
+                }
+            }
+            (out.text, out.reasoning) = (text, reasoning);
+            out.history = last["response"]["output"].clone();
+        }
         (Client::Gemini, stream) => {
             // Gemini frames its events with CRLF.
             let data = body.lines().filter_map(|l| l.trim_end_matches('\r').strip_prefix("data: "));
@@ -280,7 +343,7 @@ async fn conversation(gw: &Gateway, client: Client, provider: &str, reasoning: b
 async fn every_client_family_holds_a_tool_conversation_on_every_upstream_protocol() {
     let upstreams = upstreams().await;
     let gw = &upstreams.gateway;
-    for client in [Client::Chat, Client::Messages, Client::Gemini] {
+    for client in [Client::Chat, Client::Messages, Client::Gemini, Client::Responses] {
         // The OpenAI mock has no reasoning model; the others think when asked.
         for (provider, reasoning) in [("openai", false), ("anthropic", true), ("gemini", true), ("gemini_cli", true)] {
             conversation(gw, client, provider, reasoning).await;
