@@ -92,4 +92,5 @@ pub mod pool;
 pub mod providers;
 pub mod server;
 pub mod store;
+pub mod telemetry;
 pub mod tokens;

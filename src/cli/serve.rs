@@ -8,6 +8,7 @@ use crate::engine::{Engine, EngineConfig};
 use crate::server::{AppState, ProxyAuth};
 
 pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
+    crate::telemetry::install();
     let mut settings = context.settings.server.clone();
     if let Some(host) = args.host {
         settings.host = host;
@@ -75,6 +76,7 @@ pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
     }
 
     let engine = Engine::new(config, auth.secrets().to_vec()).map_err(|e| CliError::usage(e.to_string()))?;
+    crate::telemetry::labels::set_providers(engine.registry().names());
     let summary: Vec<String> =
         engine.registry().providers().map(|p| format!("{} ({} key(s))", p.name, p.credentials.len())).collect();
     // The tokenizer's first load is slow; pay it now, off the request path.

@@ -22,6 +22,8 @@ pub const REQUIRE_PROXY_KEY: &str = "REQUIRE_PROXY_KEY";
 pub const HEALTH_PUBLIC: &str = "HEALTH_PUBLIC";
 /// Allowed CORS origins (comma list or `*`).
 pub const CORS_ALLOW_ORIGINS: &str = "CORS_ALLOW_ORIGINS";
+/// `GET /metrics` answers without the proxy key (default false).
+pub const METRICS_PUBLIC: &str = "METRICS_PUBLIC";
 /// Request body size limit in bytes.
 pub const MAX_REQUEST_BODY_BYTES: &str = "MAX_REQUEST_BODY_BYTES";
 /// Send `x-llmkp-*` routing headers.
@@ -133,6 +135,7 @@ pub const FIXED: &[&str] = &[
     PROXY_API_KEYS,
     REQUIRE_PROXY_KEY,
     HEALTH_PUBLIC,
+    METRICS_PUBLIC,
     CORS_ALLOW_ORIGINS,
     MAX_REQUEST_BODY_BYTES,
     EXPOSE_ROUTING_HEADERS,

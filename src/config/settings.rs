@@ -197,6 +197,8 @@ pub struct ServerSettings {
     pub port: u16,
     pub require_proxy_key: bool,
     pub health_public: bool,
+    /// `GET /metrics` without the proxy key (`METRICS_PUBLIC`).
+    pub metrics_public: bool,
     pub cors_allow_origins: Vec<String>,
     pub max_request_body_bytes: usize,
     pub expose_routing_headers: bool,
@@ -235,6 +237,7 @@ impl ServerSettings {
             port,
             require_proxy_key: r.bool(names::REQUIRE_PROXY_KEY, false),
             health_public: r.bool(names::HEALTH_PUBLIC, true),
+            metrics_public: r.bool(names::METRICS_PUBLIC, false),
             cors_allow_origins: cors,
             max_request_body_bytes: usize::try_from(r.u64(names::MAX_REQUEST_BODY_BYTES, 33_554_432))
                 .unwrap_or(usize::MAX),

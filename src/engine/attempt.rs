@@ -131,6 +131,7 @@ impl Engine {
         for (i, target) in targets.iter().enumerate() {
             if i > 0 {
                 tracing::info!(from = %targets[i - 1].served_id, to = %target.served_id, "falling back");
+                crate::telemetry::fallback(&targets[i - 1].served_id, &target.served_id);
             }
             let mode = self.mode(inbound, target);
             let outbound = inbound.outbound(target, !matches!(mode, Mode::Direct), &self.settings)?;
@@ -201,6 +202,9 @@ impl Engine {
                 Err(unavailable) => return Err(TargetEnd::Exhausted { unavailable: Some(unavailable) }),
             };
             lease.priced_as = Some(target.served_id.clone());
+            if !excluded.is_empty() {
+                crate::telemetry::rotation(&provider.name);
+            }
             let credential = lease.credential.clone();
             let mut tries = 0;
             loop {
@@ -209,6 +213,7 @@ impl Engine {
                 let call = Call { target, credential: &credential, inbound, body: outbound.body.clone(), context };
                 let failure = match self.attempt(call, mode, deadline).await {
                     Attempt::Served(reply) => {
+                        crate::telemetry::attempt(&provider.name, "success", started.elapsed());
                         let reply = match reply {
                             PendingReply::Complete(Completed { body, usage }) => {
                                 lease.record_success(usage);
@@ -225,6 +230,7 @@ impl Engine {
                         return Ok((served, reply));
                     }
                     Attempt::Deadline => {
+                        crate::telemetry::attempt(&provider.name, "deadline", started.elapsed());
                         return Err(TargetEnd::Fatal(EngineError::DeadlineExceeded {
                             timeout: self.settings.global_timeout,
                             context: self.context(target, attempts),
@@ -234,6 +240,7 @@ impl Engine {
                 };
                 // Everything of it that can reach a client or a log, scrubbed once here.
                 let failure = self.redactor.scrub_failure(failure);
+                crate::telemetry::attempt(&provider.name, failure.class.as_str(), started.elapsed());
                 let message = failure.message.clone();
                 tracing::warn!(
                     provider = %provider.name,
@@ -278,7 +285,10 @@ impl Engine {
                 };
                 lease.record_failure(failure.class, failure.retry_after, retry.is_none());
                 match retry {
-                    Some(delay) => sleep(delay).await,
+                    Some(delay) => {
+                        crate::telemetry::retry(&provider.name);
+                        sleep(delay).await;
+                    }
                     None => break,
                 }
             }
@@ -359,6 +369,7 @@ impl Engine {
 
     async fn attempt(&self, call: Call<'_>, mode: Mode, deadline: Instant) -> Attempt {
         let Call { target, credential, inbound, body, context } = call;
+        let began = Instant::now();
         if let Some(handle) = &credential.oauth {
             match timeout_at(deadline, self.prepare_oauth(handle, target)).await {
                 Err(_) => return Attempt::Deadline,
@@ -396,6 +407,7 @@ impl Engine {
                 Ok(Ok(response)) => response,
             };
         }
+        crate::telemetry::upstream_head(&target.provider.name, began.elapsed());
         let status = response.status();
         if !status.is_success() {
             let headers = response.headers().clone();

@@ -17,6 +17,7 @@ pub mod report;
 pub mod select;
 pub mod settings;
 mod shared;
+pub mod standing;
 pub mod state;
 pub mod usage;
 
@@ -162,6 +163,7 @@ impl ProviderPool {
         let mut changes = Vec::new();
         let clock = WallClock::now();
         if let Some(c) = &cooldown {
+            crate::telemetry::cooldown(&self.provider, c.kind.as_str());
             tracing::info!(
                 provider = %self.provider,
                 credential = %self.credentials[index].masked,

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::{ConnectInfo, MatchedPath, Request};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -40,8 +40,12 @@ pub async fn request_log(mut request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.to_string());
+    // The route template, never the raw path: a bounded metrics label.
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_string();
 
-    let mut response = next.run(request).await;
+    let in_flight = crate::telemetry::request_in_flight();
+    let (mut response, upstream_wait) = crate::telemetry::request_scope::measured(next.run(request)).await;
+    drop(in_flight);
 
     if let Ok(value) = HeaderValue::from_str(&id) {
         // The Anthropic SDKs read `request-id`, the OpenAI ones `x-request-id`.
@@ -50,7 +54,16 @@ pub async fn request_log(mut request: Request, next: Next) -> Response {
         }
         response.headers_mut().insert("x-request-id", value);
     }
-    let route = response.extensions().get::<RouteLog>();
+    let routed = response.extensions().get::<RouteLog>();
+    crate::telemetry::request_done(
+        &route,
+        routed.and_then(|r| r.served.as_deref()),
+        routed.map(|r| r.requested.as_str()),
+        response.status().as_u16(),
+        started.elapsed(),
+        upstream_wait,
+    );
+    let route = routed;
     tracing::info!(
         request_id = %id,
         client = client.as_deref().unwrap_or("-"),
