@@ -10,6 +10,7 @@ pub mod keys_test;
 pub mod models;
 pub mod output;
 pub mod quota;
+pub mod reload;
 pub mod serve;
 pub mod state;
 
@@ -153,6 +154,8 @@ impl CliError {
 /// What every subcommand starts from.
 pub struct Context {
     pub home: PathBuf,
+    /// Where `env` was read from (`serve` reads them again on a reload).
+    pub files: EnvFiles,
     pub env: Env,
     pub settings: Settings,
 }
@@ -208,7 +211,7 @@ pub fn run(cli: Cli) -> ExitCode {
     for LoadWarning(message) in &warnings {
         tracing::warn!("{message}");
     }
-    let context = Context { home, env, settings };
+    let context = Context { home, files, env, settings };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {

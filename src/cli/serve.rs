@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
+use super::reload::Reloader;
 use super::{CliError, Context, ServeArgs};
 use crate::config::LoadWarning;
 use crate::engine::{Engine, EngineConfig};
+use crate::server::live::LiveApp;
 use crate::server::{AppState, ProxyAuth};
 
 pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
@@ -95,8 +97,13 @@ pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
         .is_some_and(|v| crate::config::values::parse_bool(v) == Some(true));
     let refresher = engine.spawn_login_refresher(!skip_first);
     let state = AppState { engine, auth: Arc::new(auth), settings: Arc::new(settings) };
-    let served = crate::server::serve(listener, state, shutdown_signal()).await;
-    refresher.abort();
+    let live = LiveApp::new(state);
+    // `.env`, the other env files and `oauth_creds/` are watched; SIGHUP reloads too.
+    let reloader =
+        Reloader::new(context.home.clone(), context.files, context.env, store.clone(), local, live.clone(), refresher);
+    let watching = reloader.spawn();
+    let served = crate::server::live::serve(listener, live, shutdown_signal()).await;
+    reloader.stop(&watching);
     // Everything counted while serving reaches the database before the process ends.
     if let Err(err) = store.flush() {
         tracing::error!("could not save credential state: {err}");
@@ -106,7 +113,7 @@ pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
 
 /// A base URL that would send requests back into this server (client-side variables such as
 /// `OPENAI_BASE_URL` often point at the proxy; copied into `<NAME>_API_BASE` it loops forever).
-fn points_at_listener(base_url: &str, local: std::net::SocketAddr) -> bool {
+pub(super) fn points_at_listener(base_url: &str, local: std::net::SocketAddr) -> bool {
     let Ok(url) = reqwest::Url::parse(base_url) else { return false };
     if url.port_or_known_default() != Some(local.port()) {
         return false;

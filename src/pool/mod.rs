@@ -11,6 +11,7 @@
 //! the local state. Without one (or while it is unreachable) nothing of this runs.
 
 pub mod caps;
+mod carry;
 mod lease;
 mod persist;
 pub mod report;

@@ -7,6 +7,7 @@ pub mod error;
 pub mod fd_limit;
 pub mod inbound;
 pub mod listener;
+pub mod live;
 pub mod request_log;
 pub mod routes;
 pub mod sse;

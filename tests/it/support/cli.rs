@@ -106,6 +106,29 @@ impl Server {
         format!("http://{}{path}", self.addr)
     }
 
+    /// Waits (on a blocking thread's behalf: call it through `spawn_blocking` or from a
+    /// multi-thread runtime) for the next log line containing `needle`; lines read on the way are
+    /// kept for [`Self::stop`]. Panics after 20 s so a missing line fails the test.
+    pub fn wait_for_log(&mut self, needle: &str) -> String {
+        let until = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            let Ok(line) = self.log.recv_timeout(left) else {
+                panic!("no log line with {needle:?}; log: {:#?}", self.early);
+            };
+            self.early.push(line.clone());
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+
+    /// Sends a signal (`HUP`, `TERM`, …) to the server.
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args([&format!("-{name}"), &pid]).status().unwrap().success());
+    }
+
     /// SIGTERM, then the exit status and everything it logged.
     pub fn stop(&mut self) -> (std::process::ExitStatus, String) {
         let pid = self.child.id().to_string();
