@@ -108,6 +108,11 @@ pub struct ServeArgs {
     /// Listen port [default: $LLMKP_PORT, else $PORT, else 8000]
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
+
+    /// Write every request, upstream exchange and stream chunk (secrets redacted) to
+    /// <home>/logs/detailed_logs/ [default: $ENABLE_REQUEST_LOGGING, else off]
+    #[arg(long)]
+    pub enable_request_logging: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

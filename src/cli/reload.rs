@@ -251,6 +251,7 @@ impl Reloader {
         let engine = Engine::new(config, auth.secrets().to_vec()).map_err(|e| e.to_string())?;
         engine.pool().carry_over(current.engine.pool());
         crate::telemetry::labels::set_providers(engine.registry().names());
+        crate::telemetry::detailed_writer::set_scrubber(engine.redactor());
         let summary: Vec<String> =
             engine.registry().providers().map(|p| format!("{} ({} key(s))", p.name, p.credentials.len())).collect();
         let engine = Arc::new(engine);

@@ -89,6 +89,18 @@ pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
     }
 
     let engine = Arc::new(engine);
+    if args.enable_request_logging || settings.request_logging {
+        let dir = context.home.join("logs").join("detailed_logs");
+        let log = crate::telemetry::detailed_writer::RequestLogSettings {
+            dir: dir.clone(),
+            max_age: settings.request_log_max_age,
+            max_bytes: settings.request_log_max_bytes,
+        };
+        match crate::telemetry::detailed_writer::install(log, engine.redactor()) {
+            Ok(()) => tracing::info!("request logging on: {}", dir.display()),
+            Err(err) => tracing::warn!("request logging is off: cannot use {}: {err}", dir.display()),
+        }
+    }
     // Tokens refreshed before they are due and projects found ahead of requests (§6); the first
     // pass is the start-up check unless SKIP_OAUTH_INIT_CHECK is set.
     let skip_first = context

@@ -370,6 +370,14 @@ impl Engine {
     async fn attempt(&self, call: Call<'_>, mode: Mode, deadline: Instant) -> Attempt {
         let Call { target, credential, inbound, body, context } = call;
         let began = Instant::now();
+        if crate::telemetry::detailed::active() {
+            crate::telemetry::detailed::attempt_started(
+                &target.provider.name,
+                &target.served_id,
+                &credential.label(),
+                &body,
+            );
+        }
         if let Some(handle) = &credential.oauth {
             match timeout_at(deadline, self.prepare_oauth(handle, target)).await {
                 Err(_) => return Attempt::Deadline,
@@ -412,8 +420,10 @@ impl Engine {
         if !status.is_success() {
             let headers = response.headers().clone();
             let body = read_error_body(response, deadline).await;
+            crate::telemetry::detailed::attempt_answered(status.as_u16(), &headers, Some(&body), began.elapsed());
             return Attempt::Failed(target.provider.adapter.classify(status.as_u16(), &headers, &body));
         }
+        crate::telemetry::detailed::attempt_answered(status.as_u16(), response.headers(), None, began.elapsed());
         // Upstream answers are read as what they are, not as what was asked: servers that
         // ignore `stream: true` answer one JSON body, others stream to a non-stream request.
         let result = match (mode, answers_with_events(response.headers(), !matches!(mode, Mode::Direct))) {

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod connections;
 pub mod cross_site;
+pub mod detailed_body;
 pub mod error;
 pub mod fd_limit;
 pub mod inbound;

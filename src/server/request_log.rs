@@ -43,8 +43,14 @@ pub async fn request_log(mut request: Request, next: Next) -> Response {
     // The route template, never the raw path: a bounded metrics label.
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_string();
 
+    let record = crate::telemetry::detailed_writer::enabled().then(|| {
+        let target = request.uri().path_and_query().map_or(path.as_str(), |p| p.as_str());
+        crate::telemetry::detailed::Record::new(&id, method.as_str(), target, request.headers())
+    });
+
     let in_flight = crate::telemetry::request_in_flight();
-    let (mut response, upstream_wait) = crate::telemetry::request_scope::measured(next.run(request)).await;
+    let served = crate::telemetry::request_scope::measured(next.run(request));
+    let ((mut response, upstream_wait), record) = crate::telemetry::detailed::collecting(record, served).await;
     drop(in_flight);
 
     if let Ok(value) = HeaderValue::from_str(&id) {
@@ -64,17 +70,26 @@ pub async fn request_log(mut request: Request, next: Next) -> Response {
         upstream_wait,
     );
     let route = routed;
+    let served = route.and_then(|r| r.served.clone());
+    let log_line_status = response.status().as_u16();
+    let took = started.elapsed();
     tracing::info!(
         request_id = %id,
         client = client.as_deref().unwrap_or("-"),
         model = route.map_or("-", |r| r.requested.as_str()),
         served = route.and_then(|r| r.served.as_deref()).unwrap_or("-"),
         attempts = route.map_or(0, |r| r.attempts),
-        status = response.status().as_u16(),
-        ms = started.elapsed().as_millis() as u64,
+        status = log_line_status,
+        ms = took.as_millis() as u64,
         "{method} {path}"
     );
-    response
+    match record {
+        Some(mut record) => {
+            record.served = served;
+            super::detailed_body::logged(response, record, started)
+        }
+        None => response,
+    }
 }
 
 /// `^[A-Za-z0-9._-]{1,128}$`

@@ -2,6 +2,8 @@
 //! record through the functions here, so names, label sets and their bounds live in one place
 //! ([`labels`]). Without [`install`] (tests in-process, CLI commands) recording is a no-op.
 
+pub mod detailed;
+pub mod detailed_writer;
 pub mod labels;
 pub mod request_scope;
 

@@ -4,3 +4,4 @@
 mod metrics;
 mod readyz;
 mod reload;
+mod request_logging;

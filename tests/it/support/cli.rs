@@ -78,8 +78,19 @@ impl Drop for Server {
 }
 
 impl Server {
-    pub fn start(mut cmd: Command) -> Self {
-        let child = cmd.args(["serve", "--port", "0"]).stderr(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    pub fn start(cmd: Command) -> Self {
+        Self::start_with(cmd, &[])
+    }
+
+    /// [`Self::start`] with more `serve` flags.
+    pub fn start_with(mut cmd: Command, flags: &[&str]) -> Self {
+        let child = cmd
+            .args(["serve", "--port", "0"])
+            .args(flags)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
         let (tx, rx) = mpsc::channel();
         let mut server = Self { child, addr: String::new(), log: rx, early: Vec::new() };
         let stderr = server.child.stderr.take().unwrap();
