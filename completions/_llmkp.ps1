@@ -47,6 +47,7 @@ Register-ArgumentCompleter -Native -CommandName 'llmkp' -ScriptBlock {
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Home directory: .env, oauth_creds/, state database, logs [default: $XDG_CONFIG_HOME/llmkp]')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Extra env file, loaded before ./.env and <home>/.env (repeatable)')
             [CompletionResult]::new('--log-level', '--log-level', [CompletionResultType]::ParameterName, 'Log level on stderr [default: $LOG_LEVEL, else info]')
+            [CompletionResult]::new('--enable-request-logging', '--enable-request-logging', [CompletionResultType]::ParameterName, 'Write every request, upstream exchange and stream chunk (secrets redacted) to <home>/logs/detailed_logs/ [default: $ENABLE_REQUEST_LOGGING, else off]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr (no progress, no warnings)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr (no progress, no warnings)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')

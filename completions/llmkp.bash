@@ -1080,7 +1080,7 @@ _llmkp() {
             return 0
             ;;
         llmkp__subcmd__serve)
-            opts="-q -h -V --host --port --home --env-file --log-level --quiet --help --version"
+            opts="-q -h -V --host --port --enable-request-logging --home --env-file --log-level --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -43,6 +43,7 @@ set edit:completion:arg-completer[llmkp] = {|@words|
             cand --home 'Home directory: .env, oauth_creds/, state database, logs [default: $XDG_CONFIG_HOME/llmkp]'
             cand --env-file 'Extra env file, loaded before ./.env and <home>/.env (repeatable)'
             cand --log-level 'Log level on stderr [default: $LOG_LEVEL, else info]'
+            cand --enable-request-logging 'Write every request, upstream exchange and stream chunk (secrets redacted) to <home>/logs/detailed_logs/ [default: $ENABLE_REQUEST_LOGGING, else off]'
             cand -q 'Only errors on stderr (no progress, no warnings)'
             cand --quiet 'Only errors on stderr (no progress, no warnings)'
             cand -h 'Print help'

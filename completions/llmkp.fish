@@ -52,6 +52,7 @@ warn\t''
 info\t''
 debug\t''
 trace\t''"
+complete -c llmkp -n "__fish_llmkp_using_subcommand serve" -l enable-request-logging -d 'Write every request, upstream exchange and stream chunk (secrets redacted) to <home>/logs/detailed_logs/ [default: $ENABLE_REQUEST_LOGGING, else off]'
 complete -c llmkp -n "__fish_llmkp_using_subcommand serve" -s q -l quiet -d 'Only errors on stderr (no progress, no warnings)'
 complete -c llmkp -n "__fish_llmkp_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c llmkp -n "__fish_llmkp_using_subcommand serve" -s V -l version -d 'Print version'

@@ -14,6 +14,11 @@
 //!   answer ◄─ family encoder ◄─ canonical ◄─ protocol decoder ◄──┘   (passthrough: family relay)
 //! ```
 //!
+//! - **The server** ([`server`]) serves one [`server::AppState`] (engine, proxy keys, settings)
+//!   at a time; `serve` swaps in a new one when the configuration changes ([`server::live`],
+//!   `cli::reload`): each request keeps the state it arrived under until it ends. Its outermost
+//!   layer gives the request its id and log line and records the request metrics
+//!   ([`telemetry`]: every layer records through it; `GET /metrics` renders it).
 //! - **Routes** ([`server::routes`]) are thin: a route reads the body, asks its family to parse
 //!   it (`ChatFamily::parse_bytes`, `MessagesFamily::parse_bytes`, `GeminiFamily::parse`,
 //!   `ResponsesFamily::parse`), builds
@@ -95,4 +100,5 @@ pub mod pool;
 pub mod providers;
 pub mod server;
 pub mod store;
+pub mod telemetry;
 pub mod tokens;

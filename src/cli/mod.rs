@@ -10,6 +10,7 @@ pub mod keys_test;
 pub mod models;
 pub mod output;
 pub mod quota;
+pub mod reload;
 pub mod serve;
 pub mod state;
 
@@ -107,6 +108,11 @@ pub struct ServeArgs {
     /// Listen port [default: $LLMKP_PORT, else $PORT, else 8000]
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
+
+    /// Write every request, upstream exchange and stream chunk (secrets redacted) to
+    /// <home>/logs/detailed_logs/ [default: $ENABLE_REQUEST_LOGGING, else off]
+    #[arg(long)]
+    pub enable_request_logging: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -153,6 +159,8 @@ impl CliError {
 /// What every subcommand starts from.
 pub struct Context {
     pub home: PathBuf,
+    /// Where `env` was read from (`serve` reads them again on a reload).
+    pub files: EnvFiles,
     pub env: Env,
     pub settings: Settings,
 }
@@ -208,7 +216,7 @@ pub fn run(cli: Cli) -> ExitCode {
     for LoadWarning(message) in &warnings {
         tracing::warn!("{message}");
     }
-    let context = Context { home, env, settings };
+    let context = Context { home, files, env, settings };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {

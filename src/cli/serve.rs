@@ -2,12 +2,15 @@
 
 use std::sync::Arc;
 
+use super::reload::Reloader;
 use super::{CliError, Context, ServeArgs};
 use crate::config::LoadWarning;
 use crate::engine::{Engine, EngineConfig};
+use crate::server::live::LiveApp;
 use crate::server::{AppState, ProxyAuth};
 
 pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
+    crate::telemetry::install();
     let mut settings = context.settings.server.clone();
     if let Some(host) = args.host {
         settings.host = host;
@@ -75,6 +78,7 @@ pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
     }
 
     let engine = Engine::new(config, auth.secrets().to_vec()).map_err(|e| CliError::usage(e.to_string()))?;
+    crate::telemetry::labels::set_providers(engine.registry().names());
     let summary: Vec<String> =
         engine.registry().providers().map(|p| format!("{} ({} key(s))", p.name, p.credentials.len())).collect();
     // The tokenizer's first load is slow; pay it now, off the request path.
@@ -85,6 +89,18 @@ pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
     }
 
     let engine = Arc::new(engine);
+    if args.enable_request_logging || settings.request_logging {
+        let dir = context.home.join("logs").join("detailed_logs");
+        let log = crate::telemetry::detailed_writer::RequestLogSettings {
+            dir: dir.clone(),
+            max_age: settings.request_log_max_age,
+            max_bytes: settings.request_log_max_bytes,
+        };
+        match crate::telemetry::detailed_writer::install(log, engine.redactor()) {
+            Ok(()) => tracing::info!("request logging on: {}", dir.display()),
+            Err(err) => tracing::warn!("request logging is off: cannot use {}: {err}", dir.display()),
+        }
+    }
     // Tokens refreshed before they are due and projects found ahead of requests (§6); the first
     // pass is the start-up check unless SKIP_OAUTH_INIT_CHECK is set.
     let skip_first = context
@@ -93,8 +109,13 @@ pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
         .is_some_and(|v| crate::config::values::parse_bool(v) == Some(true));
     let refresher = engine.spawn_login_refresher(!skip_first);
     let state = AppState { engine, auth: Arc::new(auth), settings: Arc::new(settings) };
-    let served = crate::server::serve(listener, state, shutdown_signal()).await;
-    refresher.abort();
+    let live = LiveApp::new(state);
+    // `.env`, the other env files and `oauth_creds/` are watched; SIGHUP reloads too.
+    let reloader =
+        Reloader::new(context.home.clone(), context.files, context.env, store.clone(), local, live.clone(), refresher);
+    let watching = reloader.spawn();
+    let served = crate::server::live::serve(listener, live, shutdown_signal()).await;
+    reloader.stop(&watching);
     // Everything counted while serving reaches the database before the process ends.
     if let Err(err) = store.flush() {
         tracing::error!("could not save credential state: {err}");
@@ -104,7 +125,7 @@ pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
 
 /// A base URL that would send requests back into this server (client-side variables such as
 /// `OPENAI_BASE_URL` often point at the proxy; copied into `<NAME>_API_BASE` it loops forever).
-fn points_at_listener(base_url: &str, local: std::net::SocketAddr) -> bool {
+pub(super) fn points_at_listener(base_url: &str, local: std::net::SocketAddr) -> bool {
     let Ok(url) = reqwest::Url::parse(base_url) else { return false };
     if url.port_or_known_default() != Some(local.port()) {
         return false;

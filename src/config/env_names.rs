@@ -22,6 +22,14 @@ pub const REQUIRE_PROXY_KEY: &str = "REQUIRE_PROXY_KEY";
 pub const HEALTH_PUBLIC: &str = "HEALTH_PUBLIC";
 /// Allowed CORS origins (comma list or `*`).
 pub const CORS_ALLOW_ORIGINS: &str = "CORS_ALLOW_ORIGINS";
+/// Detailed request logs under `<home>/logs/detailed_logs/` (also `serve --enable-request-logging`).
+pub const ENABLE_REQUEST_LOGGING: &str = "ENABLE_REQUEST_LOGGING";
+/// Request-log folders older than this many hours are removed (default 168).
+pub const REQUEST_LOG_MAX_AGE_HOURS: &str = "REQUEST_LOG_MAX_AGE_HOURS";
+/// The oldest request-log folders are removed beyond this many MiB in total (default 512).
+pub const REQUEST_LOG_MAX_MB: &str = "REQUEST_LOG_MAX_MB";
+/// `GET /metrics` answers without the proxy key (default false).
+pub const METRICS_PUBLIC: &str = "METRICS_PUBLIC";
 /// Request body size limit in bytes.
 pub const MAX_REQUEST_BODY_BYTES: &str = "MAX_REQUEST_BODY_BYTES";
 /// Send `x-llmkp-*` routing headers.
@@ -133,6 +141,7 @@ pub const FIXED: &[&str] = &[
     PROXY_API_KEYS,
     REQUIRE_PROXY_KEY,
     HEALTH_PUBLIC,
+    METRICS_PUBLIC,
     CORS_ALLOW_ORIGINS,
     MAX_REQUEST_BODY_BYTES,
     EXPOSE_ROUTING_HEADERS,
@@ -186,6 +195,9 @@ pub const FIXED: &[&str] = &[
     LLMKP_STATE_LEASE_TTL,
     LOG_LEVEL,
     LOG_FORMAT,
+    ENABLE_REQUEST_LOGGING,
+    REQUEST_LOG_MAX_AGE_HOURS,
+    REQUEST_LOG_MAX_MB,
 ];
 
 /// Suffix of API-key variables: `<P>_API_KEY`, `<P>_API_KEY_<suffix>`.

@@ -197,6 +197,12 @@ pub struct ServerSettings {
     pub port: u16,
     pub require_proxy_key: bool,
     pub health_public: bool,
+    /// `GET /metrics` without the proxy key (`METRICS_PUBLIC`).
+    pub metrics_public: bool,
+    /// Detailed request logs (`ENABLE_REQUEST_LOGGING`) and their retention.
+    pub request_logging: bool,
+    pub request_log_max_age: Duration,
+    pub request_log_max_bytes: u64,
     pub cors_allow_origins: Vec<String>,
     pub max_request_body_bytes: usize,
     pub expose_routing_headers: bool,
@@ -235,6 +241,10 @@ impl ServerSettings {
             port,
             require_proxy_key: r.bool(names::REQUIRE_PROXY_KEY, false),
             health_public: r.bool(names::HEALTH_PUBLIC, true),
+            metrics_public: r.bool(names::METRICS_PUBLIC, false),
+            request_logging: r.bool(names::ENABLE_REQUEST_LOGGING, false),
+            request_log_max_age: Duration::from_secs(r.positive(names::REQUEST_LOG_MAX_AGE_HOURS, 168) * 3600),
+            request_log_max_bytes: r.positive(names::REQUEST_LOG_MAX_MB, 512) << 20,
             cors_allow_origins: cors,
             max_request_body_bytes: usize::try_from(r.u64(names::MAX_REQUEST_BODY_BYTES, 33_554_432))
                 .unwrap_or(usize::MAX),

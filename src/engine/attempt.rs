@@ -131,6 +131,7 @@ impl Engine {
         for (i, target) in targets.iter().enumerate() {
             if i > 0 {
                 tracing::info!(from = %targets[i - 1].served_id, to = %target.served_id, "falling back");
+                crate::telemetry::fallback(&targets[i - 1].served_id, &target.served_id);
             }
             let mode = self.mode(inbound, target);
             let outbound = inbound.outbound(target, !matches!(mode, Mode::Direct), &self.settings)?;
@@ -201,6 +202,9 @@ impl Engine {
                 Err(unavailable) => return Err(TargetEnd::Exhausted { unavailable: Some(unavailable) }),
             };
             lease.priced_as = Some(target.served_id.clone());
+            if !excluded.is_empty() {
+                crate::telemetry::rotation(&provider.name);
+            }
             let credential = lease.credential.clone();
             let mut tries = 0;
             loop {
@@ -209,6 +213,7 @@ impl Engine {
                 let call = Call { target, credential: &credential, inbound, body: outbound.body.clone(), context };
                 let failure = match self.attempt(call, mode, deadline).await {
                     Attempt::Served(reply) => {
+                        crate::telemetry::attempt(&provider.name, "success", started.elapsed());
                         let reply = match reply {
                             PendingReply::Complete(Completed { body, usage }) => {
                                 lease.record_success(usage);
@@ -225,6 +230,7 @@ impl Engine {
                         return Ok((served, reply));
                     }
                     Attempt::Deadline => {
+                        crate::telemetry::attempt(&provider.name, "deadline", started.elapsed());
                         return Err(TargetEnd::Fatal(EngineError::DeadlineExceeded {
                             timeout: self.settings.global_timeout,
                             context: self.context(target, attempts),
@@ -234,6 +240,7 @@ impl Engine {
                 };
                 // Everything of it that can reach a client or a log, scrubbed once here.
                 let failure = self.redactor.scrub_failure(failure);
+                crate::telemetry::attempt(&provider.name, failure.class.as_str(), started.elapsed());
                 let message = failure.message.clone();
                 tracing::warn!(
                     provider = %provider.name,
@@ -278,7 +285,10 @@ impl Engine {
                 };
                 lease.record_failure(failure.class, failure.retry_after, retry.is_none());
                 match retry {
-                    Some(delay) => sleep(delay).await,
+                    Some(delay) => {
+                        crate::telemetry::retry(&provider.name);
+                        sleep(delay).await;
+                    }
                     None => break,
                 }
             }
@@ -359,6 +369,15 @@ impl Engine {
 
     async fn attempt(&self, call: Call<'_>, mode: Mode, deadline: Instant) -> Attempt {
         let Call { target, credential, inbound, body, context } = call;
+        let began = Instant::now();
+        if crate::telemetry::detailed::active() {
+            crate::telemetry::detailed::attempt_started(
+                &target.provider.name,
+                &target.served_id,
+                &credential.label(),
+                &body,
+            );
+        }
         if let Some(handle) = &credential.oauth {
             match timeout_at(deadline, self.prepare_oauth(handle, target)).await {
                 Err(_) => return Attempt::Deadline,
@@ -396,12 +415,15 @@ impl Engine {
                 Ok(Ok(response)) => response,
             };
         }
+        crate::telemetry::upstream_head(&target.provider.name, began.elapsed());
         let status = response.status();
         if !status.is_success() {
             let headers = response.headers().clone();
             let body = read_error_body(response, deadline).await;
+            crate::telemetry::detailed::attempt_answered(status.as_u16(), &headers, Some(&body), began.elapsed());
             return Attempt::Failed(target.provider.adapter.classify(status.as_u16(), &headers, &body));
         }
+        crate::telemetry::detailed::attempt_answered(status.as_u16(), response.headers(), None, began.elapsed());
         // Upstream answers are read as what they are, not as what was asked: servers that
         // ignore `stream: true` answer one JSON body, others stream to a non-stream request.
         let result = match (mode, answers_with_events(response.headers(), !matches!(mode, Mode::Direct))) {

@@ -57,6 +57,8 @@ struct State {
     redactor: Arc<Redactor>,
     /// Held until the stream ends or the client goes away; settles the credential's outcome.
     lease: Option<CredentialLease>,
+    /// Counts the stream in `llmkp_in_flight_streams` while it is relayed.
+    in_flight: Option<crate::telemetry::InFlight>,
     /// The output seen so far, for a stream that ends without the upstream's usage.
     meter: OutputMeter,
     /// Turns true when the server stops waiting for streams (end of the shutdown grace time).
@@ -76,8 +78,19 @@ impl PendingStream {
     ) -> Self {
         let held = if held.is_empty() { VecDeque::new() } else { VecDeque::from([Bytes::from(held)]) };
         let meter = OutputMeter::default();
-        let state =
-            State { held, events, relay, finished, done: false, served_id, redactor, lease: None, meter, cut: None };
+        let state = State {
+            held,
+            events,
+            relay,
+            finished,
+            done: false,
+            served_id,
+            redactor,
+            lease: None,
+            in_flight: None,
+            meter,
+            cut: None,
+        };
         Self { state }
     }
 
@@ -103,6 +116,7 @@ impl PendingStream {
     /// on the credential at the end; a client that goes away just releases it (no cooldown).
     pub fn with_lease(mut self, lease: CredentialLease) -> ClientStream {
         self.state.lease = Some(lease);
+        self.state.in_flight = Some(crate::telemetry::stream_in_flight());
         let inner = futures::stream::unfold(self.state, |mut state| async move {
             let frame = state.next_frame().await?;
             Some((Ok(frame), state))

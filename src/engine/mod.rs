@@ -156,6 +156,11 @@ impl Engine {
         &self.settings
     }
 
+    /// Scrubs this engine's secrets (credentials, OAuth tokens, proxy keys) from text.
+    pub fn redactor(&self) -> Arc<Redactor> {
+        self.redactor.clone()
+    }
+
     pub fn pool(&self) -> &CredentialPool {
         &self.pool
     }

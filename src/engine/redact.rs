@@ -34,6 +34,10 @@ impl Redactor {
     }
 
     pub fn scrub(&self, text: &str) -> String {
+        self.scrub_text(text)
+    }
+
+    fn scrub_text(&self, text: &str) -> String {
         let mut out = text.to_string();
         let mut live: Vec<String> = self.logins.iter().flat_map(|l| l.secrets()).collect();
         live.retain(|s| s.len() >= MIN_SECRET_LEN);
@@ -68,6 +72,13 @@ impl Redactor {
             param: self.scrub_value(&failure.param),
             ..failure
         }
+    }
+}
+
+/// Detailed request logs are scrubbed with the engine's secrets.
+impl crate::telemetry::detailed::Scrub for Redactor {
+    fn scrub(&self, text: &str) -> String {
+        self.scrub_text(text)
     }
 }
 

@@ -84,6 +84,18 @@ impl CredentialLease {
             let output = tokens.completion + tokens.reasoning;
             pricing::cost(info, tokens.prompt, output, tokens.cache_read, tokens.cache_write)
         });
+        let served = self.priced_as.clone().unwrap_or_else(|| format!("{}/", self.pool.provider));
+        crate::telemetry::usage(
+            &served,
+            &[
+                ("prompt", tokens.prompt),
+                ("completion", tokens.completion),
+                ("reasoning", tokens.reasoning),
+                ("cache_read", tokens.cache_read),
+                ("cache_write", tokens.cache_write),
+            ],
+            cost_usd,
+        );
         UsageCounters {
             requests: 1,
             prompt_tokens: tokens.prompt,
@@ -130,6 +142,7 @@ impl CredentialLease {
             "custom cap reached; cooling for {} s",
             until.saturating_duration_since(now).as_secs()
         );
+        crate::telemetry::cooldown(&self.pool.provider, CooldownKind::Quota.as_str());
         credential.restore_cooldown(cooldown.clone());
         Some(cooldown)
     }

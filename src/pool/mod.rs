@@ -11,12 +11,14 @@
 //! the local state. Without one (or while it is unreachable) nothing of this runs.
 
 pub mod caps;
+mod carry;
 mod lease;
 mod persist;
 pub mod report;
 pub mod select;
 pub mod settings;
 mod shared;
+pub mod standing;
 pub mod state;
 pub mod usage;
 
@@ -162,6 +164,7 @@ impl ProviderPool {
         let mut changes = Vec::new();
         let clock = WallClock::now();
         if let Some(c) = &cooldown {
+            crate::telemetry::cooldown(&self.provider, c.kind.as_str());
             tracing::info!(
                 provider = %self.provider,
                 credential = %self.credentials[index].masked,

@@ -123,6 +123,25 @@ impl CredentialState {
         result
     }
 
+    /// How the credential stands overall (readiness, metrics): its credential-wide state, else
+    /// the best of the scopes it has been used or cooled in — cooling only when every one of them
+    /// is cooling.
+    pub fn standing(&self, now: Instant) -> Availability {
+        let mut scopes = self.usage.keys().chain(self.cooldowns.keys()).filter(|s| s.as_str() != GLOBAL_SCOPE);
+        let Some(first) = scopes.next() else { return self.availability(GLOBAL_SCOPE, now) };
+        let rank = |a: &Availability| match a {
+            Availability::Eligible => 0,
+            Availability::Resting => 1,
+            Availability::CoolingUntil(_) => 2,
+            Availability::LockedUntil(_) => 3,
+        };
+        std::iter::once(first)
+            .chain(scopes)
+            .map(|scope| self.availability(scope, now))
+            .min_by_key(rank)
+            .unwrap_or(Availability::Eligible)
+    }
+
     /// Requests in the current usage window of `scope`.
     pub fn usage(&self, scope: &str, now: Instant) -> u64 {
         self.usage.get(scope).filter(|u| now.duration_since(u.window_start) < USAGE_WINDOW).map_or(0, |u| u.requests)

@@ -254,6 +254,24 @@ impl Registry {
         removed
     }
 
+    /// After a reload: an OAuth login that `previous` already held (same provider and id) keeps
+    /// its live handle (the token it refreshed, its single-flight refresh) instead of the copy
+    /// just read from its file — unless it needs a new login, when the file's may be that login.
+    pub fn keep_logins_of(&mut self, previous: &Registry) {
+        for (name, provider) in &mut self.providers {
+            let (Some(old), Some(provider)) = (previous.providers.get(name), Arc::get_mut(provider)) else {
+                continue;
+            };
+            for credential in provider.credentials.iter_mut().filter(|c| c.oauth.is_some()) {
+                let kept =
+                    old.credentials.iter().find(|o| o.id == credential.id && o.oauth.is_some() && !o.needs_reauth());
+                if let Some(kept) = kept {
+                    *credential = kept.clone();
+                }
+            }
+        }
+    }
+
     /// Every secret this process holds, for redaction of upstream messages.
     pub fn secrets(&self) -> Vec<String> {
         self.providers

@@ -53,6 +53,7 @@ pub async fn read_body(State(state): State<AppState>, request: Request, next: Ne
             return fail(ApiError::BadRequest(format!("cannot read the request body: {reason}")));
         }
     };
+    crate::telemetry::detailed::request_body(&bytes);
     let busy = parts.extensions.get::<ConnectionHandle>().map(ConnectionHandle::busy);
     let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
     match busy {

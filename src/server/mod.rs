@@ -3,10 +3,12 @@
 pub mod auth;
 pub mod connections;
 pub mod cross_site;
+pub mod detailed_body;
 pub mod error;
 pub mod fd_limit;
 pub mod inbound;
 pub mod listener;
+pub mod live;
 pub mod request_log;
 pub mod routes;
 pub mod sse;
@@ -53,9 +55,13 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/quota-stats", get(routes::quota::get).post(routes::quota::post))
         .route("/v1/token-count", post(routes::tokens::token_count))
         .route("/v1/cost-estimate", post(routes::tokens::cost_estimate));
-    let health = Router::new().route("/healthz", get(routes::status::healthz));
+    let health =
+        Router::new().route("/healthz", get(routes::status::healthz)).route("/readyz", get(routes::ops::readyz));
     let (protected, health) =
         if state.settings.health_public { (protected, health) } else { (protected.merge(health), Router::new()) };
+    let metrics = Router::new().route("/metrics", get(routes::ops::metrics));
+    let (protected, metrics) =
+        if state.settings.metrics_public { (protected, metrics) } else { (protected.merge(metrics), Router::new()) };
     let protected = protected
         .route_layer(from_fn_with_state(state.clone(), inbound::read_body))
         .route_layer(from_fn_with_state(state.clone(), auth::require_proxy_key));
@@ -63,6 +69,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(routes::status::root))
         .merge(health)
+        .merge(metrics)
         .merge(protected)
         .fallback(routes::status::not_found)
         .method_not_allowed_fallback(routes::status::method_not_allowed)

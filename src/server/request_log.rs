@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::{ConnectInfo, MatchedPath, Request};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -40,8 +40,18 @@ pub async fn request_log(mut request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.to_string());
+    // The route template, never the raw path: a bounded metrics label.
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_string();
 
-    let mut response = next.run(request).await;
+    let record = crate::telemetry::detailed_writer::enabled().then(|| {
+        let target = request.uri().path_and_query().map_or(path.as_str(), |p| p.as_str());
+        crate::telemetry::detailed::Record::new(&id, method.as_str(), target, request.headers())
+    });
+
+    let in_flight = crate::telemetry::request_in_flight();
+    let served = crate::telemetry::request_scope::measured(next.run(request));
+    let ((mut response, upstream_wait), record) = crate::telemetry::detailed::collecting(record, served).await;
+    drop(in_flight);
 
     if let Ok(value) = HeaderValue::from_str(&id) {
         // The Anthropic SDKs read `request-id`, the OpenAI ones `x-request-id`.
@@ -50,18 +60,36 @@ pub async fn request_log(mut request: Request, next: Next) -> Response {
         }
         response.headers_mut().insert("x-request-id", value);
     }
-    let route = response.extensions().get::<RouteLog>();
+    let routed = response.extensions().get::<RouteLog>();
+    crate::telemetry::request_done(
+        &route,
+        routed.and_then(|r| r.served.as_deref()),
+        routed.map(|r| r.requested.as_str()),
+        response.status().as_u16(),
+        started.elapsed(),
+        upstream_wait,
+    );
+    let route = routed;
+    let served = route.and_then(|r| r.served.clone());
+    let log_line_status = response.status().as_u16();
+    let took = started.elapsed();
     tracing::info!(
         request_id = %id,
         client = client.as_deref().unwrap_or("-"),
         model = route.map_or("-", |r| r.requested.as_str()),
         served = route.and_then(|r| r.served.as_deref()).unwrap_or("-"),
         attempts = route.map_or(0, |r| r.attempts),
-        status = response.status().as_u16(),
-        ms = started.elapsed().as_millis() as u64,
+        status = log_line_status,
+        ms = took.as_millis() as u64,
         "{method} {path}"
     );
-    response
+    match record {
+        Some(mut record) => {
+            record.served = served;
+            super::detailed_body::logged(response, record, started)
+        }
+        None => response,
+    }
 }
 
 /// `^[A-Za-z0-9._-]{1,128}$`

@@ -250,6 +250,7 @@ impl Writer {
             match received {
                 Ok(Command::Record(changes, recorded_at)) => {
                     self.pending.extend(changes);
+                    crate::telemetry::state_backlog(self.pending.len());
                     let by = recorded_at + flush_interval - self.head_start(flush_interval);
                     due = Some(due.map_or(by, |due| due.min(by)));
                     continue;
@@ -311,6 +312,8 @@ impl Writer {
             self.pending.clear();
         }
         self.last_commit = started.elapsed();
+        crate::telemetry::state_write(self.last_commit);
+        crate::telemetry::state_backlog(self.pending.len());
         result.map_err(|e| db_err(&self.path, e))
     }
 }

@@ -21,6 +21,7 @@ mod models;
 mod models_cli;
 mod oauth;
 mod oauth_mock_selftest;
+mod ops;
 mod persistence;
 mod real_clients;
 mod redis;

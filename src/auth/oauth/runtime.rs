@@ -257,6 +257,12 @@ impl OAuthHandle {
         } else {
             refresh::refresh(http, &self.endpoints, &stored).await
         };
+        let result = match &refreshed {
+            Ok(_) => "ok",
+            Err(RefreshError::NeedsReauth(_)) => "needs_reauth",
+            Err(_) => "failed",
+        };
+        crate::telemetry::oauth_refresh(self.provider.name(), result);
         match refreshed {
             Ok(tokens) => {
                 stored.tokens = tokens;

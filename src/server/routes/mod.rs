@@ -5,6 +5,7 @@ pub mod embeddings;
 pub mod gemini;
 pub mod messages;
 pub mod models;
+pub mod ops;
 pub mod quota;
 pub mod responses;
 pub mod status;

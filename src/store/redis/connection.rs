@@ -102,6 +102,7 @@ impl Health {
     /// Redis did not answer: from now on requests are decided locally until a probe succeeds.
     pub fn fail(&self, error: &dyn std::fmt::Display) {
         if self.up.swap(false, Ordering::Relaxed) {
+            crate::telemetry::state_store_up(false);
             let reason = error.to_string();
             tracing::warn!(
                 "shared state store {} unreachable ({reason}); serving on local state and reconnecting in the background",
@@ -114,6 +115,7 @@ impl Health {
 
     pub fn recover(&self) {
         if !self.up.swap(true, Ordering::Relaxed) {
+            crate::telemetry::state_store_up(true);
             tracing::info!("shared state store {} reachable again; state resynchronised", self.url);
             *self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = StoreHealth::Ok;
         }

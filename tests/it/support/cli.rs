@@ -78,8 +78,19 @@ impl Drop for Server {
 }
 
 impl Server {
-    pub fn start(mut cmd: Command) -> Self {
-        let child = cmd.args(["serve", "--port", "0"]).stderr(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    pub fn start(cmd: Command) -> Self {
+        Self::start_with(cmd, &[])
+    }
+
+    /// [`Self::start`] with more `serve` flags.
+    pub fn start_with(mut cmd: Command, flags: &[&str]) -> Self {
+        let child = cmd
+            .args(["serve", "--port", "0"])
+            .args(flags)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
         let (tx, rx) = mpsc::channel();
         let mut server = Self { child, addr: String::new(), log: rx, early: Vec::new() };
         let stderr = server.child.stderr.take().unwrap();
@@ -104,6 +115,29 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// Waits (on a blocking thread's behalf: call it through `spawn_blocking` or from a
+    /// multi-thread runtime) for the next log line containing `needle`; lines read on the way are
+    /// kept for [`Self::stop`]. Panics after 20 s so a missing line fails the test.
+    pub fn wait_for_log(&mut self, needle: &str) -> String {
+        let until = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            let Ok(line) = self.log.recv_timeout(left) else {
+                panic!("no log line with {needle:?}; log: {:#?}", self.early);
+            };
+            self.early.push(line.clone());
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+
+    /// Sends a signal (`HUP`, `TERM`, …) to the server.
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args([&format!("-{name}"), &pid]).status().unwrap().success());
     }
 
     /// SIGTERM, then the exit status and everything it logged.

@@ -4,6 +4,7 @@ pub mod code_assist_mock;
 pub mod fault_upstream;
 pub mod gateway;
 pub mod gemini_mock;
+pub mod metrics_text;
 pub mod oauth_mock;
 pub mod openai_mock;
 pub mod real_clients;
