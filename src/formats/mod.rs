@@ -11,6 +11,7 @@ pub mod json;
 pub mod openai;
 pub mod protocol;
 pub mod relay;
+pub mod responses;
 pub mod sse;
 
 /// Why a client's request (or its translation) was refused: HTTP 400 in the client's family,

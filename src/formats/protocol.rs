@@ -13,6 +13,8 @@ pub enum Protocol {
     Gemini,
     /// Google Code Assist envelope (Gemini CLI, Antigravity).
     CodeAssist,
+    /// OpenAI Responses (`{base}/responses`, `{base}/models`).
+    Responses,
 }
 
 impl Protocol {
@@ -22,6 +24,7 @@ impl Protocol {
             Self::Anthropic => "anthropic",
             Self::Gemini => "gemini",
             Self::CodeAssist => "code_assist",
+            Self::Responses => "responses",
         }
     }
 
@@ -32,6 +35,7 @@ impl Protocol {
             "openai" | "chat" => Some(Self::OpenAi),
             "anthropic" => Some(Self::Anthropic),
             "gemini" => Some(Self::Gemini),
+            "responses" => Some(Self::Responses),
             _ => None,
         }
     }
@@ -39,7 +43,7 @@ impl Protocol {
     /// Where the live model list is, relative to the normalised base URL.
     pub fn models_path(self) -> &'static str {
         match self {
-            Self::OpenAi | Self::CodeAssist => "/models",
+            Self::OpenAi | Self::CodeAssist | Self::Responses => "/models",
             Self::Anthropic => "/v1/models",
             Self::Gemini => "/v1beta/models",
         }
@@ -49,7 +53,7 @@ impl Protocol {
     pub fn normalize_base(self, raw: &str) -> String {
         let mut base = raw.trim().trim_end_matches('/').to_string();
         let strip: &[&str] = match self {
-            Self::OpenAi => &["/chat/completions", "/responses"],
+            Self::OpenAi | Self::Responses => &["/chat/completions", "/responses"],
             Self::Anthropic => &["/v1/messages", "/v1"],
             Self::Gemini => &["/v1beta/models", "/v1beta"],
             Self::CodeAssist => &[],
@@ -74,5 +78,13 @@ mod tests {
         assert_eq!(Protocol::OpenAi.normalize_base("http://h:9/v1/chat/completions"), "http://h:9/v1");
         assert_eq!(Protocol::Anthropic.normalize_base("http://h:9/anthropic/v1"), "http://h:9/anthropic");
         assert_eq!(Protocol::Gemini.normalize_base("http://h:9/gemini/v1beta/"), "http://h:9/gemini");
+        assert_eq!(Protocol::Responses.normalize_base("http://h:9/v1/responses/"), "http://h:9/v1");
+    }
+
+    #[test]
+    fn responses_is_named_by_its_format() {
+        assert_eq!(Protocol::from_format(" Responses "), Some(Protocol::Responses));
+        assert_eq!(Protocol::Responses.as_str(), "responses");
+        assert_eq!(Protocol::Responses.models_path(), "/models");
     }
 }

@@ -199,6 +199,7 @@ pub fn adapter_for(protocol: Protocol, name: &str) -> &'static dyn UpstreamProto
         Protocol::Anthropic => &super::anthropic::AnthropicMessages,
         Protocol::Gemini => &super::gemini::GeminiApi,
         Protocol::CodeAssist => super::code_assist::adapter(name),
+        Protocol::Responses => &super::responses::ResponsesApi,
     }
 }
 

@@ -282,7 +282,7 @@ fn custom_protocol(env: &Env, name: &str, warnings: &mut Vec<LoadWarning>) -> Pr
     let var = format!("{}{API_FORMAT_SUFFIX}", name.to_ascii_uppercase());
     let Some(value) = env.get_nonempty(&var) else { return Protocol::OpenAi };
     Protocol::from_format(value).unwrap_or_else(|| {
-        warnings.push(LoadWarning(format!("{var}: expected openai, anthropic or gemini; using openai")));
+        warnings.push(LoadWarning(format!("{var}: expected openai, anthropic, gemini or responses; using openai")));
         Protocol::OpenAi
     })
 }
