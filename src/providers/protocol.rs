@@ -125,6 +125,13 @@ pub trait UpstreamProtocol: Send + Sync + 'static {
         false
     }
 
+    /// Every signature this protocol's decoder emits signs the reasoning before it (Responses'
+    /// `encrypted_content` of a reasoning item), never the part after it (Gemini's call
+    /// signatures): how a folded stream attaches them.
+    fn signatures_sign_reasoning(&self) -> bool {
+        false
+    }
+
     /// Tool names of `request` this protocol cannot take as they are: (the name sent, the
     /// client's). Answers get the client's names back.
     fn tool_renames(&self, _request: &ir::Request) -> Vec<(String, String)> {

@@ -95,6 +95,11 @@ impl UpstreamProtocol for ResponsesApi {
         wire::error_in_body(body)
     }
 
+    /// A reasoning item's `encrypted_content` comes when the item is done, after its summary.
+    fn signatures_sign_reasoning(&self) -> bool {
+        true
+    }
+
     fn models_request(&self, http: &reqwest::Client, url: &str, credential: &Credential) -> reqwest::RequestBuilder {
         list_models(http, url, credential)
     }

@@ -25,6 +25,7 @@ mod persistence;
 mod real_clients;
 mod redis;
 mod resilience;
+mod responses_upstream;
 mod rotation;
 mod sdk;
 mod shell_turn;

@@ -6,7 +6,8 @@ use serde_json::{Map, Value, json};
 
 use crate::formats::InvalidRequest;
 use crate::formats::ir::{
-    DocumentSource, ImageSource, Message, Part, Reasoning, Request, ResponseFormat, Role, Tool, ToolChoice, ToolResult,
+    DocumentSource, ImageSource, Message, Part, Reasoning, Request, ResponseFormat, Role, Tool, ToolCall, ToolChoice,
+    ToolResult,
 };
 
 /// The smallest `max_output_tokens` the Responses API accepts.
@@ -187,6 +188,8 @@ fn encode_input(messages: &[Message], origin: &str) -> Result<Vec<Value>, Invali
             Role::User | Role::Tool => "user",
         };
         let mut content: Vec<Value> = Vec::new();
+        // Encrypted reasoning already sent for this turn.
+        let mut sent: Vec<&str> = Vec::new();
         for part in &message.parts {
             let item = match part {
                 Part::ToolCall(_) if message.role != Role::Assistant => {
@@ -195,17 +198,22 @@ fn encode_input(messages: &[Message], origin: &str) -> Result<Vec<Value>, Invali
                         format!("messages[{i}]"),
                     ));
                 }
-                Part::ToolCall(call) => Some(json!({
-                    "type": "function_call",
-                    "call_id": if call.id.is_empty() { new_call_id() } else { call.id.clone() },
-                    "name": call.name,
-                    "arguments": if call.arguments.trim().is_empty() { "{}" } else { call.arguments.as_str() },
-                })),
+                Part::ToolCall(call) => {
+                    // A signature kept on the call (by a fold that attached it there) is the
+                    // reasoning before it.
+                    if let Some(signature) = call.signature.as_ref().filter(|s| s.origin == origin)
+                        && !sent.contains(&signature.value.as_str())
+                    {
+                        flush(&mut items, &mut content, role);
+                        sent.push(&signature.value);
+                        items.push(reasoning_item("", &signature.value));
+                    }
+                    Some(function_call(call))
+                }
                 Part::ToolResult(result) => Some(function_call_output(result)),
                 Part::Reasoning { text, signature: Some(signature), redacted: None } if signature.origin == origin => {
-                    let summary: Vec<Value> =
-                        if text.is_empty() { Vec::new() } else { vec![json!({"type": "summary_text", "text": text})] };
-                    Some(json!({"type": "reasoning", "summary": summary, "encrypted_content": signature.value}))
+                    sent.push(&signature.value);
+                    Some(reasoning_item(text, &signature.value))
                 }
                 // Reasoning of another provider (or without its encrypted form) cannot be read here.
                 Part::Reasoning { .. } => None,
@@ -220,6 +228,22 @@ fn encode_input(messages: &[Message], origin: &str) -> Result<Vec<Value>, Invali
         flush(&mut items, &mut content, role);
     }
     Ok(items)
+}
+
+fn function_call(call: &ToolCall) -> Value {
+    json!({
+        "type": "function_call",
+        "call_id": if call.id.is_empty() { new_call_id() } else { call.id.clone() },
+        "name": call.name,
+        "arguments": if call.arguments.trim().is_empty() { "{}" } else { call.arguments.as_str() },
+    })
+}
+
+/// A reasoning item sent back: its summary (when there is text) and its encrypted content.
+fn reasoning_item(text: &str, encrypted: &str) -> Value {
+    let summary: Vec<Value> =
+        if text.is_empty() { Vec::new() } else { vec![json!({"type": "summary_text", "text": text})] };
+    json!({"type": "reasoning", "summary": summary, "encrypted_content": encrypted})
 }
 
 /// The content parts gathered so far as one `message` item of `role`.

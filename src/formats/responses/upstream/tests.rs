@@ -166,6 +166,30 @@ fn encrypted_reasoning_is_asked_of_reasoning_models_only() {
 }
 
 #[test]
+fn a_signature_kept_on_a_call_goes_back_as_the_reasoning_before_it_once() {
+    let own = Signature { origin: ORIGIN.into(), value: "enc-openai".into() };
+    let foreign = Signature { origin: "gemini".into(), value: "g".into() };
+    let call = |id: &str, signature: &Signature| {
+        Part::ToolCall(ToolCall {
+            id: id.into(),
+            name: "f".into(),
+            arguments: "{}".into(),
+            signature: Some(signature.clone()),
+        })
+    };
+    let turn = |parts: Vec<Part>| Request { messages: vec![message(Role::Assistant, parts)], ..Request::default() };
+    let input = encode(&turn(vec![signed("", ORIGIN), call("c1", &own), call("c2", &foreign), call("c3", &own)])).body
+        ["input"]
+        .clone();
+    let kinds: Vec<&str> = input.as_array().unwrap().iter().map(|i| i["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["reasoning", "function_call", "function_call", "function_call"]);
+    assert_eq!(
+        encode(&turn(vec![call("c1", &own)])).body["input"][0],
+        json!({"type": "reasoning", "summary": [], "encrypted_content": "enc-openai"})
+    );
+}
+
+#[test]
 fn tool_results_with_images_are_part_lists_and_user_tool_calls_are_refused() {
     let req = Request {
         messages: vec![message(
