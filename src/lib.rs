@@ -26,8 +26,8 @@
 //!   is, encode canonical answers complete and streamed, and say how their errors and streams
 //!   look. Each folder keeps the directions apart: client decode, client encode, upstream encode,
 //!   upstream decode, passthrough.
-//! - **Upstream protocols** ([`providers::protocol::UpstreamProtocol`]: OpenAI Chat, Anthropic
-//!   Messages, Gemini, Code Assist) encode the canonical request, edit a same-protocol body for
+//! - **Upstream protocols** ([`providers::protocol::UpstreamProtocol`]: OpenAI Chat, OpenAI
+//!   Responses, Anthropic Messages, Gemini, Code Assist) encode the canonical request, edit a same-protocol body for
 //!   passthrough, build the HTTP call, decode streams and bodies, find errors in them, classify
 //!   failures, choose how non-stream clients are served (fold policy), list models, embed and
 //!   count tokens where they can.

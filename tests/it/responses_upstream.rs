@@ -283,6 +283,41 @@ async fn a_rate_limited_key_rotates_to_the_next_and_a_failed_response_is_an_erro
     }
 }
 
+#[tokio::test]
+async fn models_named_in_responses_models_go_over_responses_with_the_providers_keys() {
+    let mock = ResponsesMock::start().await;
+    let gw =
+        Gateway::openai(&mock.base_url(), &["sk-openai-1"], &[("OPENAI_RESPONSES_MODELS", "gpt-5-pro, shell*")]).await;
+    for model in ["openai/gpt-5-pro", "openai/shell-x"] {
+        let (status, body) = post_chat(&gw, &chat_request(model, false, &[])).await;
+        assert_eq!(status, 200, "{model}: {body}");
+    }
+    let body = json!({"model": "openai/gpt-5-pro", "max_tokens": 64, "messages": [{"role": "user", "content": "hey"}]});
+    let (status, answer) = post_messages(&gw, &body).await;
+    assert_eq!(
+        (status, messages_answer(&answer, false).0[0]["text"].as_str()),
+        (200, Some("Hello from responses: hey"))
+    );
+    // Any other model of the provider is still called over Chat Completions.
+    gw.post("/v1/chat/completions", &chat_request("openai/gpt-4o", false, &[])).await;
+    let calls: Vec<(String, String, Option<String>)> = mock
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| (r.path.clone(), r.body["model"].as_str().unwrap().to_string(), r.bearer().map(str::to_string)))
+        .collect();
+    let call = |path: &str, model: &str| (path.to_string(), model.to_string(), Some("sk-openai-1".to_string()));
+    assert_eq!(
+        calls,
+        [
+            call("/v1/responses", "gpt-5-pro"),
+            call("/v1/responses", "shell-x"),
+            call("/v1/responses", "gpt-5-pro"),
+            call("/v1/chat/completions", "gpt-4o"),
+        ]
+    );
+}
+
 /// A Responses stream with a reasoning summary and its encrypted content, text with multi-byte
 /// characters, and a function call whose arguments arrive in pieces.
 const RESPONSES_UPSTREAM: &str = concat!(
