@@ -12,7 +12,7 @@ use crate::auth::Credential;
 use crate::formats::InvalidRequest;
 use crate::formats::failure::UpstreamFailure;
 use crate::formats::ir;
-use crate::formats::json::Edits;
+use crate::formats::json::{Edits, to_bytes};
 use crate::formats::protocol::Protocol;
 use crate::formats::relay::UpstreamDecoder;
 use crate::formats::responses::upstream::{self as wire, ResponsesDecoder};
@@ -110,18 +110,45 @@ impl UpstreamProtocol for ResponsesApi {
 
     /// `POST {base}/responses/compact` with the client's body.
     fn compact(&self, call: UpstreamCall<'_>) -> Option<reqwest::RequestBuilder> {
-        let profile = call.provider.profile;
-        let secret = call.credential.secret();
-        let base = profile.api_base(call.provider, call.credential);
-        let request = call
-            .http
-            .post(format!("{base}/responses/compact"))
-            .bearer_auth(&secret)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .header(http::header::ACCEPT, "application/json")
-            .body(call.body);
-        Some(profile.sign(request, &secret))
+        Some(json_call(&call, "responses/compact", call.body.clone()))
     }
+
+    /// `POST {base}/responses/input_tokens` with the fields of the client's body it takes.
+    fn count_tokens(&self, call: UpstreamCall<'_>, body: &Map<String, Value>) -> Option<reqwest::RequestBuilder> {
+        let mut request: Map<String, Value> =
+            COUNT_FIELDS.iter().filter_map(|k| Some(((*k).to_string(), body.get(*k)?.clone()))).collect();
+        request.insert("model".into(), Value::from(call.upstream_model));
+        Some(json_call(&call, "responses/input_tokens", to_bytes(&request)))
+    }
+}
+
+/// The fields of a Responses request the input token count takes.
+pub const COUNT_FIELDS: &[&str] = &[
+    "input",
+    "instructions",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "reasoning",
+    "text",
+    "previous_response_id",
+    "conversation",
+    "truncation",
+];
+
+/// `POST {base}/{path}` with a JSON body and a JSON answer, authorised like generation.
+fn json_call(call: &UpstreamCall<'_>, path: &str, body: Bytes) -> reqwest::RequestBuilder {
+    let profile = call.provider.profile;
+    let secret = call.credential.secret();
+    let base = profile.api_base(call.provider, call.credential);
+    let request = call
+        .http
+        .post(format!("{base}/{path}"))
+        .bearer_auth(&secret)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::ACCEPT, "application/json")
+        .body(body);
+    profile.sign(request, &secret)
 }
 
 /// A `reasoning` item the API can only find by its id (it has no `encrypted_content`).
@@ -171,6 +198,34 @@ mod tests {
         );
         assert_eq!(adjustments, ["max_tokens_lowered_to_128000"]);
         assert_eq!(ResponsesApi.id(), Protocol::Responses);
+    }
+
+    #[test]
+    fn compaction_and_token_counts_go_to_their_endpoints_with_the_key() {
+        let provider = Provider::new("resp", Protocol::Responses, "http://127.0.0.1:9/v1".into());
+        let credential = Credential::api_key("resp", "RESP_API_KEY", "sk-resp");
+        let http = reqwest::Client::new();
+        let call = || UpstreamCall {
+            http: &http,
+            provider: &provider,
+            credential: &credential,
+            upstream_model: "gpt-5",
+            client_headers: &[],
+            body: Bytes::from_static(b"{\"model\":\"gpt-5\",\"input\":[]}"),
+            stream: false,
+        };
+        let compact = ResponsesApi.compact(call()).unwrap().build().unwrap();
+        assert_eq!(compact.url().as_str(), "http://127.0.0.1:9/v1/responses/compact");
+        assert_eq!(compact.headers()["authorization"], "Bearer sk-resp");
+        let body = json!({"model": "resp/gpt-5", "input": "hi", "instructions": "x", "stream": true, "store": false,
+            "max_output_tokens": 5, "tools": []});
+        let count = ResponsesApi.count_tokens(call(), body.as_object().unwrap()).unwrap().build().unwrap();
+        assert_eq!(count.url().as_str(), "http://127.0.0.1:9/v1/responses/input_tokens");
+        let sent: Value = serde_json::from_slice(count.body().unwrap().as_bytes().unwrap()).unwrap();
+        assert_eq!(sent, json!({"input": "hi", "instructions": "x", "tools": [], "model": "gpt-5"}));
+        let generate = ResponsesApi.generate(UpstreamCall { stream: true, ..call() }).build().unwrap();
+        assert_eq!(generate.url().as_str(), "http://127.0.0.1:9/v1/responses");
+        assert_eq!(generate.headers()["accept"], "text/event-stream");
     }
 
     #[test]

@@ -246,6 +246,42 @@ async fn a_messages_client_gets_reasoning_back_to_the_responses_upstream_that_wr
 }
 
 #[tokio::test]
+async fn a_gemini_client_holds_a_tool_conversation_with_its_reasoning_on_a_responses_upstream() {
+    let mock = ResponsesMock::start().await;
+    let gw = gateway(&mock, &["sk-resp-1"], &[]).await;
+    let tools = json!([{"functionDeclarations": [{"name": "shell_command", "parameters": tool_schema()}]}]);
+    let prompt = json!({"role": "user", "parts": [{"text": "hi"}]});
+    let post = |contents: Value| {
+        let body = json!({"contents": contents, "tools": tools});
+        gw.client()
+            .post(gw.url("/v1beta/models/resp/shell-1:generateContent"))
+            .header("x-goog-api-key", PROXY_KEY)
+            .json(&body)
+            .send()
+    };
+    let response = post(json!([prompt])).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    let turn = answer["candidates"][0]["content"].clone();
+    let call = turn["parts"].as_array().unwrap().iter().find_map(|p| p.get("functionCall")).cloned().unwrap();
+    assert_eq!((call["name"].as_str(), &call["args"]), (Some("shell_command"), &json!({"command": SHELL_COMMAND})));
+
+    let mut result = json!({"name": "shell_command", "response": {"output": SHELL_OUTPUT}});
+    if let Some(id) = call.get("id") {
+        result["id"] = id.clone();
+    }
+    let contents = json!([prompt, turn, {"role": "user", "parts": [{"functionResponse": result}]}]);
+    let response = post(contents).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    let text = answer["candidates"][0]["content"]["parts"][0]["text"].as_str().unwrap();
+    assert!(text.starts_with(SHELL_ANSWER) && text.contains(SHELL_OUTPUT), "{answer}");
+    let second = &mock.responses_requests()[1].body;
+    let reasoning = second["input"].as_array().unwrap().iter().find(|i| i["type"] == "reasoning");
+    assert_eq!(reasoning.map(|r| &r["encrypted_content"]), Some(&json!(ENCRYPTED_REASONING)), "{second}");
+}
+
+#[tokio::test]
 async fn a_messages_client_gets_plain_text_and_the_output_limit_stop() {
     let mock = ResponsesMock::start().await;
     let gw = gateway(&mock, &["sk-resp-1"], &[]).await;
@@ -274,12 +310,13 @@ async fn a_rate_limited_key_rotates_to_the_next_and_a_failed_response_is_an_erro
     let keys: Vec<Option<String>> = mock.responses_requests().iter().map(|r| r.bearer().map(str::to_string)).collect();
     assert_eq!(keys, [Some("rl-resp-1".to_string()), Some("sk-resp-2".to_string())]);
 
-    let gw = gateway(&mock, &["sk-resp-3"], &[("MAX_ATTEMPTS_PER_CREDENTIAL", "1")]).await;
-    for stream in [false, true] {
+    for (stream, fold) in [(false, "true"), (false, "false"), (true, "true")] {
+        let extra = [("MAX_ATTEMPTS_PER_CREDENTIAL", "1"), ("UPSTREAM_STREAM_FOR_NON_STREAM", fold)];
+        let gw = gateway(&mock, &["sk-resp-3"], &extra).await;
         let response = gw.post("/v1/chat/completions", &chat_request("resp/failed-1", stream, &[])).await;
         assert!(response.status().is_server_error(), "{}", response.status());
         let error = error_of(response).await;
-        assert!(error["message"].as_str().unwrap().contains(FAILURE_MESSAGE), "{error}");
+        assert!(error["message"].as_str().unwrap().contains(FAILURE_MESSAGE), "stream {stream}, fold {fold}: {error}");
     }
 }
 
