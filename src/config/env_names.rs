@@ -206,6 +206,9 @@ pub const API_KEY_MARKER: &str = "_API_KEY";
 pub const API_BASE_SUFFIX: &str = "_API_BASE";
 /// Suffix of a custom provider's protocol variable: `<NAME>_API_FORMAT`.
 pub const API_FORMAT_SUFFIX: &str = "_API_FORMAT";
+/// Suffix of the models an OpenAI-compatible provider serves over the Responses API:
+/// `<NAME>_RESPONSES_MODELS`.
+pub const RESPONSES_MODELS_SUFFIX: &str = "_RESPONSES_MODELS";
 
 /// Pattern names, as `.env.example` writes them.
 pub const PATTERNS: &[&str] = &[
@@ -213,6 +216,7 @@ pub const PATTERNS: &[&str] = &[
     "<PROVIDER>_API_KEY_<N>",
     "<NAME>_API_BASE",
     "<NAME>_API_FORMAT",
+    "<NAME>_RESPONSES_MODELS",
     "ROTATION_MODE_<P>",
     "ROTATION_TOLERANCE_<P>",
     "SESSION_AFFINITY_<P>",

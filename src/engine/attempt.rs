@@ -605,7 +605,7 @@ async fn collect(
     mut events: UpstreamEvents,
 ) -> Result<crate::formats::ir::Response, UpstreamFailure> {
     let mut decoder = inbound.decoder(target);
-    let mut collector = Collector::default();
+    let mut collector = Collector::new(target.provider.adapter.signatures_sign_reasoning());
     loop {
         match events.next().await {
             Some(Ok(event)) => {

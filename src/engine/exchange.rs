@@ -149,7 +149,11 @@ impl Conversation {
     fn client_encoder(&self, target: &Target) -> Box<dyn ClientEncoder> {
         let encoder = self.request.family().stream_encoder(&target.served_id, self.request.canonical().ok());
         match &self.signatures {
-            Some(cache) => Box::new(RecordingEncoder::new(encoder, cache.clone())),
+            Some(cache) => Box::new(RecordingEncoder::new(
+                encoder,
+                cache.clone(),
+                target.provider.adapter.signatures_sign_reasoning(),
+            )),
             None => encoder,
         }
     }

@@ -89,6 +89,8 @@ pub fn resolve(registry: &Registry, model: &str) -> Result<Target, EngineError> 
         )));
     };
     if let Some(provider) = registry.get(provider_name) {
+        // Some models of a provider may be served over another protocol (its model routes).
+        let provider = provider.for_model(upstream_model);
         // Gemini-family upstreams take the model in the URL path: it must stay one segment.
         if provider.adapter.model_in_path() && !is_path_segment(upstream_model) {
             return Err(not_found(format!(
@@ -99,7 +101,7 @@ pub fn resolve(registry: &Registry, model: &str) -> Result<Target, EngineError> 
         return Ok(Target {
             served_id: format!("{}/{upstream_model}", provider.name),
             upstream_model: upstream_model.to_string(),
-            provider: provider.clone(),
+            provider,
         });
     }
     if let Some(unroutable) = registry.unroutable.iter().find(|u| u.name == provider_name) {

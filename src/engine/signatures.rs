@@ -127,8 +127,9 @@ pub struct RecordingEncoder {
 }
 
 impl RecordingEncoder {
-    pub fn new(inner: Box<dyn ClientEncoder>, cache: Arc<SignatureCache>) -> Self {
-        Self { inner, recorder: Some(Collector::default()), cache }
+    /// `signatures_sign_reasoning`: how the upstream's signatures attach ([`Collector::new`]).
+    pub fn new(inner: Box<dyn ClientEncoder>, cache: Arc<SignatureCache>, signatures_sign_reasoning: bool) -> Self {
+        Self { inner, recorder: Some(Collector::new(signatures_sign_reasoning)), cache }
     }
 }
 

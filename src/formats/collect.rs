@@ -18,14 +18,25 @@ pub struct Collector {
     pending_signature: Option<Signature>,
     stop: Option<(StopReason, Option<String>)>,
     usage: Usage,
+    /// Every signature signs the reasoning before it (see [`Self::new`]).
+    signatures_sign_reasoning: bool,
 }
 
 impl Collector {
+    /// A collector for a stream whose signatures all sign the reasoning before them (OpenAI
+    /// Responses' `encrypted_content`) when `signatures_sign_reasoning`; otherwise only
+    /// Anthropic's do and any other signature signs the part that follows it (Gemini's).
+    pub fn new(signatures_sign_reasoning: bool) -> Self {
+        Self { signatures_sign_reasoning, ..Self::default() }
+    }
+
     pub fn push(&mut self, event: StreamEvent) {
         match event {
             StreamEvent::ReasoningDelta(text) => self.reasoning.push_str(&text),
             // Anthropic signs its thinking block; any other origin signs the part that follows.
-            StreamEvent::ReasoningSignature(signature) if signature.origin == crate::formats::anthropic::ORIGIN => {
+            StreamEvent::ReasoningSignature(signature)
+                if self.signatures_sign_reasoning || signature.origin == crate::formats::anthropic::ORIGIN =>
+            {
                 self.reasoning_signature = Some(signature);
             }
             StreamEvent::ReasoningSignature(signature) => {
@@ -118,5 +129,13 @@ mod tests {
         assert!(matches!(&response.parts[0], Part::Reasoning { signature: Some(s), .. } if s.value == "A1"));
         assert!(matches!(&response.parts[1], Part::ToolCall(c) if c.signature.is_none()));
         assert_eq!(response.stop_reason, StopReason::ToolUse);
+
+        let mut responses = Collector::new(true);
+        responses.push(StreamEvent::ReasoningDelta("plan".into()));
+        responses.push(StreamEvent::ReasoningSignature(sig("openai", "gAAA")));
+        responses.push(StreamEvent::ToolCallStart { index: 0, id: "call_1".into(), name: "g".into() });
+        let response = responses.finish("r".into(), "openai/x".into());
+        assert!(matches!(&response.parts[0], Part::Reasoning { signature: Some(s), .. } if s.value == "gAAA"));
+        assert!(matches!(&response.parts[1], Part::ToolCall(c) if c.signature.is_none()));
     }
 }

@@ -187,6 +187,33 @@ pub fn classify_anthropic_error(error: &Value) -> UpstreamFailure {
     failure
 }
 
+/// Classifies the `error` of a Responses `response.failed` event, an `error` event or a failed
+/// response body, by its `code` (`rate_limit_exceeded` with "try again in N s",
+/// `context_length_exceeded`, `insufficient_quota`, `server_error`, the image and prompt codes).
+/// The upstream's code and type are kept.
+pub fn classify_responses_error(error: &Value) -> UpstreamFailure {
+    let code = error.get("code").and_then(Value::as_str);
+    let kind = error.get("type").and_then(Value::as_str);
+    let status: u16 = match code {
+        Some("rate_limit_exceeded" | "insufficient_quota") => 429,
+        Some("context_length_exceeded") => 400,
+        Some("server_error" | "vector_store_timeout") => 500,
+        Some(code) if code.starts_with("invalid_") || code.contains("image") => 400,
+        None if kind == Some("invalid_request_error") => 400,
+        _ => 500,
+    };
+    let mut with_status = error.clone();
+    if let Value::Object(map) = &mut with_status {
+        map.insert("status".into(), Value::from(status));
+    } else {
+        with_status = serde_json::json!({ "message": error.as_str().unwrap_or_default(), "status": status });
+    }
+    let mut failure = classify_stream_error(&with_status);
+    failure.code = code.map(str::to_string);
+    failure.kind = kind.map(str::to_string);
+    failure
+}
+
 fn class_for(status: u16, text: &str) -> ErrorClass {
     let has = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
     const CONTEXT: &[&str] = &[
@@ -383,6 +410,31 @@ mod tests {
                 assert!(wait.is_none_or(|w| w <= MAX_RETRY_WAIT), "{value}: {wait:?}");
             }
         }
+    }
+
+    #[test]
+    fn responses_errors_are_classified_by_their_code() {
+        let f = classify_responses_error(&serde_json::json!({"code": "rate_limit_exceeded",
+            "message": "Rate limit reached for gpt-5 on tokens per min. Please try again in 7s."}));
+        assert_eq!(
+            (f.class, f.status, f.code.as_deref()),
+            (ErrorClass::RateLimit, Some(429), Some("rate_limit_exceeded"))
+        );
+        assert_eq!(f.retry_after, Some(Duration::from_secs(7)));
+        let class = |code: &str| classify_responses_error(&serde_json::json!({"code": code, "message": "m"})).class;
+        assert_eq!(class("context_length_exceeded"), ErrorClass::ContextWindow);
+        assert_eq!(class("insufficient_quota"), ErrorClass::Billing);
+        assert_eq!(class("server_error"), ErrorClass::ServerError);
+        assert_eq!(class("invalid_image_url"), ErrorClass::ClientError);
+        assert_eq!(class("something_new"), ErrorClass::ServerError);
+        let f = classify_responses_error(
+            &serde_json::json!({"type": "invalid_request_error", "code": null, "message": "x"}),
+        );
+        assert_eq!(
+            (f.class, f.kind.as_deref(), f.message.as_str()),
+            (ErrorClass::ClientError, Some("invalid_request_error"), "x")
+        );
+        assert_eq!(classify_responses_error(&serde_json::json!({"message": "boom"})).class, ErrorClass::ServerError);
     }
 
     #[test]

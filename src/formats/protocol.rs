@@ -13,7 +13,7 @@ pub enum Protocol {
     Gemini,
     /// Google Code Assist envelope (Gemini CLI, Antigravity).
     CodeAssist,
-    /// OpenAI Responses (`{base}/responses`).
+    /// OpenAI Responses (`{base}/responses`, `{base}/models`).
     Responses,
 }
 
@@ -78,5 +78,13 @@ mod tests {
         assert_eq!(Protocol::OpenAi.normalize_base("http://h:9/v1/chat/completions"), "http://h:9/v1");
         assert_eq!(Protocol::Anthropic.normalize_base("http://h:9/anthropic/v1"), "http://h:9/anthropic");
         assert_eq!(Protocol::Gemini.normalize_base("http://h:9/gemini/v1beta/"), "http://h:9/gemini");
+        assert_eq!(Protocol::Responses.normalize_base("http://h:9/v1/responses/"), "http://h:9/v1");
+    }
+
+    #[test]
+    fn responses_is_named_by_its_format() {
+        assert_eq!(Protocol::from_format(" Responses "), Some(Protocol::Responses));
+        assert_eq!(Protocol::Responses.as_str(), "responses");
+        assert_eq!(Protocol::Responses.models_path(), "/models");
     }
 }

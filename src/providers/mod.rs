@@ -14,6 +14,7 @@ pub mod profile;
 pub mod protocol;
 pub mod qwen_code;
 pub mod registry;
+pub mod responses;
 
 pub use crate::formats::protocol::Protocol;
 pub use registry::{Provider, Registry};

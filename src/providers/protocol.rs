@@ -125,6 +125,13 @@ pub trait UpstreamProtocol: Send + Sync + 'static {
         false
     }
 
+    /// Every signature this protocol's decoder emits signs the reasoning before it (Responses'
+    /// `encrypted_content` of a reasoning item), never the part after it (Gemini's call
+    /// signatures): how a folded stream attaches them.
+    fn signatures_sign_reasoning(&self) -> bool {
+        false
+    }
+
     /// Tool names of `request` this protocol cannot take as they are: (the name sent, the
     /// client's). Answers get the client's names back.
     fn tool_renames(&self, _request: &ir::Request) -> Vec<(String, String)> {
@@ -199,8 +206,7 @@ pub fn adapter_for(protocol: Protocol, name: &str) -> &'static dyn UpstreamProto
         Protocol::Anthropic => &super::anthropic::AnthropicMessages,
         Protocol::Gemini => &super::gemini::GeminiApi,
         Protocol::CodeAssist => super::code_assist::adapter(name),
-        // Until the Responses upstream lands (merged from its branch).
-        Protocol::Responses => &super::openai::OpenAiChat,
+        Protocol::Responses => &super::responses::ResponsesApi,
     }
 }
 

@@ -14,7 +14,7 @@ use crate::auth::Credential;
 use crate::auth::env_keys::api_key_vars;
 use crate::auth::oauth::runtime::OAuthHandle;
 use crate::auth::oauth::{OAuthEndpoints, OAuthProvider, store};
-use crate::config::env_names::{API_BASE_SUFFIX, API_FORMAT_SUFFIX};
+use crate::config::env_names::{API_BASE_SUFFIX, API_FORMAT_SUFFIX, RESPONSES_MODELS_SUFFIX};
 use crate::config::{Env, LoadWarning};
 
 /// One routable provider.
@@ -42,6 +42,28 @@ pub struct Provider {
     pub generation_bases: Vec<String>,
     /// Which generation base is in use; it moves on after a failure of the current one.
     pub generation_cursor: std::sync::atomic::AtomicUsize,
+    /// Models served over another protocol than the provider's own (`<NAME>_RESPONSES_MODELS`).
+    pub model_routes: Vec<ModelRoute>,
+}
+
+/// Models of a provider served over another protocol (OpenAI's models offered on the Responses
+/// API only): the model patterns (`gpt-5-pro`, `o3*`) and the provider's twin speaking that
+/// protocol, with the same name, base and credentials, so the same pool serves both.
+pub struct ModelRoute {
+    pub patterns: Vec<String>,
+    pub provider: Arc<Provider>,
+}
+
+impl ModelRoute {
+    /// `pattern` is a model id, or a prefix ending in `*` (`*` alone: every model); case does not
+    /// matter.
+    pub fn matches(&self, model: &str) -> bool {
+        let model = model.to_ascii_lowercase();
+        self.patterns.iter().any(|pattern| match pattern.strip_suffix('*') {
+            Some(prefix) => model.starts_with(prefix),
+            None => model == *pattern,
+        })
+    }
 }
 
 impl std::fmt::Debug for Provider {
@@ -72,7 +94,13 @@ impl Provider {
             base_overridden: false,
             generation_bases: Vec::new(),
             generation_cursor: std::sync::atomic::AtomicUsize::new(0),
+            model_routes: Vec::new(),
         }
+    }
+
+    /// The provider that serves `model`: the twin of a [`ModelRoute`] matching it, else this one.
+    pub fn for_model(self: &Arc<Self>, model: &str) -> Arc<Provider> {
+        self.model_routes.iter().find(|r| r.matches(model)).map_or_else(|| self.clone(), |r| r.provider.clone())
     }
 
     /// Where generation requests go now.
@@ -193,6 +221,19 @@ impl Registry {
                 ModelListing::Static => None,
             };
             let base_overridden = bases.contains_key(&name);
+            let model_routes = match responses_models(env, &name, protocol, &mut warnings) {
+                Some(patterns) => {
+                    let twin = Provider {
+                        models_url: models_url.clone(),
+                        credentials: credentials.clone(),
+                        custom,
+                        base_overridden,
+                        ..Provider::new(&name, Protocol::Responses, base_url.clone())
+                    };
+                    vec![ModelRoute { patterns, provider: Arc::new(twin) }]
+                }
+                None => Vec::new(),
+            };
             let provider = Provider {
                 generation_bases: if base_overridden { Vec::new() } else { default_generation_bases(&name) },
                 project: configured_project(env, &name),
@@ -200,6 +241,7 @@ impl Registry {
                 credentials,
                 custom,
                 base_overridden,
+                model_routes,
                 ..Provider::new(&name, protocol, base_url)
             };
             registry.providers.insert(name, Arc::new(provider));
@@ -300,9 +342,26 @@ fn custom_protocol(env: &Env, name: &str, warnings: &mut Vec<LoadWarning>) -> Pr
     let var = format!("{}{API_FORMAT_SUFFIX}", name.to_ascii_uppercase());
     let Some(value) = env.get_nonempty(&var) else { return Protocol::OpenAi };
     Protocol::from_format(value).unwrap_or_else(|| {
-        warnings.push(LoadWarning(format!("{var}: expected openai, anthropic or gemini; using openai")));
+        warnings.push(LoadWarning(format!("{var}: expected openai, anthropic, gemini or responses; using openai")));
         Protocol::OpenAi
     })
+}
+
+/// The models `<NAME>_RESPONSES_MODELS` sends over the Responses API (lower case), for an
+/// OpenAI-compatible provider.
+fn responses_models(env: &Env, name: &str, protocol: Protocol, warnings: &mut Vec<LoadWarning>) -> Option<Vec<String>> {
+    let var = format!("{}{RESPONSES_MODELS_SUFFIX}", name.to_ascii_uppercase());
+    let value = env.get_nonempty(&var)?;
+    if protocol != Protocol::OpenAi {
+        warnings.push(LoadWarning(format!(
+            "{var}: provider '{name}' speaks {}, not OpenAI Chat Completions; ignored",
+            protocol.as_str()
+        )));
+        return None;
+    }
+    let patterns: Vec<String> =
+        value.split(',').map(|p| p.trim().to_ascii_lowercase()).filter(|p| !p.is_empty()).collect();
+    (!patterns.is_empty()).then_some(patterns)
 }
 
 /// The Code Assist generation bases of the OAuth providers, in the order the clients try them.
@@ -437,6 +496,40 @@ mod tests {
         );
         assert_eq!(r.get("odd").unwrap().protocol, Protocol::OpenAi);
         assert!(warnings.iter().any(|w| w.0.starts_with("ODD_API_FORMAT")));
+    }
+
+    #[test]
+    fn responses_models_of_an_openai_provider_are_served_by_its_responses_twin() {
+        let (r, warnings) = registry(&[
+            ("OPENAI_API_KEY_1", "k1"),
+            ("OPENAI_API_KEY_2", "k2"),
+            ("OPENAI_RESPONSES_MODELS", " gpt-5-pro, O3* ,"),
+            ("ANTHROPIC_API_KEY", "a"),
+            ("ANTHROPIC_RESPONSES_MODELS", "claude*"),
+            ("RESP_API_BASE", "http://127.0.0.1:9/v1/responses"),
+            ("RESP_API_FORMAT", "responses"),
+            ("RESP_API_KEY", "r"),
+        ]);
+        let openai = r.get("openai").unwrap();
+        assert_eq!(openai.model_routes[0].patterns, ["gpt-5-pro", "o3*"]);
+        for (model, protocol) in [
+            ("gpt-5-pro", Protocol::Responses),
+            ("o3-deep-research", Protocol::Responses),
+            ("O3", Protocol::Responses),
+            ("gpt-5-pro-2", Protocol::OpenAi),
+            ("gpt-4o", Protocol::OpenAi),
+        ] {
+            assert_eq!(openai.for_model(model).protocol, protocol, "{model}");
+        }
+        let twin = openai.for_model("o3");
+        assert_eq!((twin.name.as_str(), twin.base_url.as_str()), ("openai", openai.base_url.as_str()));
+        assert!(Arc::ptr_eq(&twin.credentials[1], &openai.credentials[1]), "the same credentials");
+        assert_eq!(twin.adapter.id(), Protocol::Responses);
+        assert!(r.get("anthropic").unwrap().model_routes.is_empty());
+        assert!(warnings.iter().any(|w| w.0.starts_with("ANTHROPIC_RESPONSES_MODELS")), "{warnings:?}");
+        let resp = r.get("resp").unwrap();
+        assert_eq!((resp.protocol, resp.base_url.as_str()), (Protocol::Responses, "http://127.0.0.1:9/v1"));
+        assert_eq!(resp.models_url.as_deref(), Some("http://127.0.0.1:9/v1/models"));
     }
 
     #[test]

@@ -27,6 +27,7 @@ mod real_clients;
 mod redis;
 mod resilience;
 mod responses;
+mod responses_upstream;
 mod rotation;
 mod sdk;
 mod shell_turn;

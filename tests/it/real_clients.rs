@@ -250,7 +250,6 @@ async fn codex_runs_its_shell_tool_against_the_responses_mock_itself() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs issue 14: POST /v1/responses and the `responses` upstream protocol (<NAME>_API_FORMAT=responses)"]
 async fn codex_gets_a_text_answer_through_a_responses_upstream() {
     let Some(codex) = Codex::find() else { return };
     let mock = ResponsesMock::start().await;
@@ -261,7 +260,6 @@ async fn codex_gets_a_text_answer_through_a_responses_upstream() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs issue 14: POST /v1/responses and the `responses` upstream protocol (<NAME>_API_FORMAT=responses)"]
 async fn codex_runs_its_shell_tool_through_a_responses_upstream_in_passthrough() {
     let Some(codex) = Codex::find() else { return };
     let mock = ResponsesMock::start().await;

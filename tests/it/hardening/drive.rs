@@ -111,6 +111,7 @@ fn providers() -> Vec<Provider> {
         ("anthropic", Protocol::Anthropic),
         ("gemini", Protocol::Gemini),
         ("gemini_cli", Protocol::CodeAssist),
+        ("resp", Protocol::Responses),
     ]
     .into_iter()
     .map(|(name, protocol)| Provider::new(name, protocol, "http://127.0.0.1:9".into()))
@@ -127,6 +128,7 @@ pub enum Upstream {
     OpenAi,
     Anthropic,
     Gemini,
+    Responses,
 }
 
 /// The client encodings a stream goes to.
@@ -138,7 +140,7 @@ pub enum Client {
     GeminiJson,
 }
 
-pub const UPSTREAMS: [Upstream; 3] = [Upstream::OpenAi, Upstream::Anthropic, Upstream::Gemini];
+pub const UPSTREAMS: [Upstream; 4] = [Upstream::OpenAi, Upstream::Anthropic, Upstream::Gemini, Upstream::Responses];
 pub const CLIENTS: [Client; 4] = [Client::Chat, Client::Messages, Client::GeminiSse, Client::GeminiJson];
 
 /// The relay the engine uses for this pair: passthrough when they speak the same protocol.
@@ -154,6 +156,7 @@ pub fn relay(upstream: Upstream, client: Client) -> Box<dyn Relay> {
         Upstream::OpenAi => Protocol::OpenAi,
         Upstream::Anthropic => Protocol::Anthropic,
         Upstream::Gemini => Protocol::Gemini,
+        Upstream::Responses => Protocol::Responses,
     };
     if family.protocol() == Some(protocol) {
         return family.passthrough_relay(served);

@@ -2,10 +2,12 @@
 //! not, and `GET /v1/models`), for a provider whose protocol is Responses.
 //!
 //! The bearer token selects faults (`rl…` 429, `bad…` 401); the model selects the answer: `shell…`
-//! plays the shell turn of [`super::shell_turn`] (with a `reasoning` item carrying
+//! plays the shell turn of [`super::shell_turn`] (with a `reasoning` item carrying a summary and
 //! `encrypted_content`, as the real API does for `include: ["reasoning.encrypted_content"]`),
-//! anything else greets with the last user text. Like the real API with `store: false`, a
-//! `reasoning` input item without `encrypted_content` is refused.
+//! `incomplete…` stops at the output limit (`status: "incomplete"`), `failed…` fails with
+//! `server_error` (`response.failed` in a stream, a failed response body otherwise), anything else
+//! greets with the last user text. Like the real API with `store: false`, a `reasoning` input
+//! item without `encrypted_content` is refused.
 
 #![allow(dead_code)]
 
@@ -26,6 +28,10 @@ use super::shell_turn::{shell_answer, shell_call};
 
 /// The `encrypted_content` of every reasoning item the mock sends.
 pub const ENCRYPTED_REASONING: &str = "gAAAAmock-encrypted-reasoning";
+/// The reasoning summary of the shell turn's first answer.
+pub const REASONING_SUMMARY: &str = "The user wants the shell run.";
+/// The message of the `failed…` models' failure.
+pub const FAILURE_MESSAGE: &str = "The server had an error while processing your request.";
 
 #[derive(Default)]
 struct Shared {
@@ -125,7 +131,17 @@ fn respond(body: &Value) -> Response {
         return error(404, &msg, "invalid_request_error", None);
     }
     let output = output_items(model, body, &input);
-    let response = response_object(model, &output);
+    let mut response = response_object(model, &output);
+    if model.starts_with("incomplete") {
+        response["status"] = json!("incomplete");
+        response["incomplete_details"] = json!({"reason": "max_output_tokens"});
+    }
+    if model.starts_with("failed") {
+        response["status"] = json!("failed");
+        response["output"] = json!([]);
+        response["usage"] = Value::Null;
+        response["error"] = json!({"code": "server_error", "message": FAILURE_MESSAGE});
+    }
     if body["stream"].as_bool() == Some(true) { stream(&response) } else { json_response(200, &response) }
 }
 
@@ -141,7 +157,7 @@ fn output_items(model: &str, body: &Value, input: &[Value]) -> Vec<Value> {
             let reasoning = json!({
                 "type": "reasoning",
                 "id": format!("rs_{}", random_alnum(24)),
-                "summary": [],
+                "summary": [{"type": "summary_text", "text": REASONING_SUMMARY}],
                 "encrypted_content": ENCRYPTED_REASONING,
             });
             let call = json!({
@@ -212,7 +228,12 @@ fn stream(response: &Value) -> Response {
     for (index, item) in response["output"].as_array().into_iter().flatten().enumerate() {
         item_events(&mut events, index, item);
     }
-    events.push(json!({"type": "response.completed", "response": response}));
+    let terminal = match response["status"].as_str() {
+        Some("incomplete") => "response.incomplete",
+        Some("failed") => "response.failed",
+        _ => "response.completed",
+    };
+    events.push(json!({"type": terminal, "response": response}));
     let body: String = events
         .into_iter()
         .enumerate()
@@ -257,6 +278,26 @@ fn item_events(events: &mut Vec<Value>, index: usize, item: &Value) {
             let args = item["arguments"].clone();
             events.push(json!({"type": "response.function_call_arguments.delta", "item_id": id, "output_index": index, "delta": args}));
             events.push(json!({"type": "response.function_call_arguments.done", "item_id": id, "output_index": index, "arguments": args}));
+        }
+        Some("reasoning") => {
+            added["summary"] = json!([]);
+            added.as_object_mut().map(|a| a.remove("encrypted_content"));
+            events.push(json!({"type": "response.output_item.added", "output_index": index, "item": added}));
+            for (n, part) in item["summary"].as_array().into_iter().flatten().enumerate() {
+                let at = |kind: &str| json!({"type": kind, "item_id": id, "output_index": index, "summary_index": n});
+                let mut e = at("response.reasoning_summary_part.added");
+                e["part"] = json!({"type": "summary_text", "text": ""});
+                events.push(e);
+                let mut e = at("response.reasoning_summary_text.delta");
+                e["delta"] = part["text"].clone();
+                events.push(e);
+                let mut e = at("response.reasoning_summary_text.done");
+                e["text"] = part["text"].clone();
+                events.push(e);
+                let mut e = at("response.reasoning_summary_part.done");
+                e["part"] = part.clone();
+                events.push(e);
+            }
         }
         _ => events.push(json!({"type": "response.output_item.added", "output_index": index, "item": added})),
     }
