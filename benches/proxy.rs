@@ -327,9 +327,9 @@ async fn streaming(config: &Config, paths: &[Arc<Path>]) -> String {
     out
 }
 
-/// Opens the slow streams on `llmkp serve`, reads its RSS while they are all open, then lets
-/// them finish.
-async fn slow_streams(config: &Config, serve: &ServeTarget, found: &mut Found) {
+/// Opens the slow streams on `llmkp serve`, reads its RSS while they are all open, lets them
+/// finish and closes their connections (the client goes away), then reads the RSS once more.
+async fn slow_streams(config: &Config, serve: ServeTarget, found: &mut Found) {
     let n = config.slow_streams;
     eprintln!("slow streams: opening {n} on llmkp serve ...");
     let (tasks, opened, failed) = load::open_streams(serve.slow.clone(), n, config.max_duration()).await;
@@ -350,6 +350,8 @@ async fn slow_streams(config: &Config, serve: &ServeTarget, found: &mut Found) {
         eprintln!("  slow streams: {errors} error(s); first: {message}");
     }
     found.slow = Some((opened, errors.min(n), held));
+    // The last handle on the client: its kept-alive connections close with it.
+    drop(serve.slow);
     tokio::time::sleep(Duration::from_secs(2)).await;
     found.rss_after_slow = rss(serve.pid);
 }
@@ -382,7 +384,7 @@ async fn bench(config: Arc<Config>, targets: Targets) -> (String, Found) {
     if config.stream_requests > 0 {
         out.push_str(&streaming(&config, &targets.stream).await);
     }
-    if let Some(serve) = &targets.serve {
+    if let Some(serve) = targets.serve {
         tokio::time::sleep(Duration::from_secs(1)).await;
         found.rss_after_load = rss(serve.pid);
         if config.slow_streams > 0 {
@@ -469,7 +471,7 @@ fn summary(config: &Config, found: &Found, startup: &Startup) -> String {
             "≤ 100 MB".into(),
         ]);
         table.row(vec![
-            "llmkp serve: RSS 2 s after they ended".into(),
+            "llmkp serve: RSS 2 s after they ended and closed".into(),
             mb(found.rss_after_slow),
             "—".into(),
             String::new(),
