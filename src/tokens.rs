@@ -1,8 +1,9 @@
 //! Offline token counting (translation.md §11): the BPE encodings bundled with tiktoken-rs, the
 //! right one per OpenAI model family, and the `o200k_base` estimate for every other model.
 //!
-//! Encodings are loaded once, on first use, by tiktoken-rs' singletons; [`warm`] pays that cost
-//! ahead of time. Counting is CPU work proportional to the input: async callers should run it on
+//! Encodings are loaded once, on first use, by tiktoken-rs' singletons, and shared from then on;
+//! [`warm`] pays that cost ahead of time. `serve` does not warm them: an encoding is tens of MB
+//! of memory, and a gateway that never counts tokens never loads one. Counting is CPU work proportional to the input: async callers should run it on
 //! a blocking thread.
 
 use serde::Serialize;

@@ -81,8 +81,8 @@ pub async fn run(context: Context, args: ServeArgs) -> Result<(), CliError> {
     crate::telemetry::labels::set_providers(engine.registry().names());
     let summary: Vec<String> =
         engine.registry().providers().map(|p| format!("{} ({} key(s))", p.name, p.credentials.len())).collect();
-    // The tokenizer's first load is slow; pay it now, off the request path.
-    tokio::task::spawn_blocking(crate::tokens::warm);
+    // The tokenizer is not loaded here: it costs tens of MB and many deployments never count
+    // tokens. It loads on first use (`crate::tokens`) and is shared from then on.
     tracing::info!("llmkp {} listening on http://{local}", env!("CARGO_PKG_VERSION"));
     if !summary.is_empty() {
         tracing::info!("providers: {}", summary.join(", "));

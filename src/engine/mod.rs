@@ -194,6 +194,9 @@ fn upstream_client(settings: &EngineSettings) -> Result<reqwest::Client, ClientB
         .connect_timeout(settings.connect_timeout)
         .read_timeout(settings.read_timeout_streaming)
         .pool_idle_timeout(std::time::Duration::from_secs(90))
+        // Kept-alive connections per upstream host: enough for a busy server to reuse them, few
+        // enough that a burst of streams does not leave hundreds of idle buffers behind.
+        .pool_max_idle_per_host(128)
         .tcp_nodelay(true)
         .redirect(reqwest::redirect::Policy::none())
         // The engine's attempt loop is the only retry loop: reqwest would otherwise resend on

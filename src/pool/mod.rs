@@ -338,6 +338,16 @@ impl CredentialPool {
         self.providers.get(provider).map(|p| p.settings())
     }
 
+    /// Whether a request's session can change which credential serves it: some provider keeps
+    /// conversations on one credential (sequential rotation or session affinity) and has more
+    /// than one. When none does, callers may skip deriving the session key.
+    pub fn uses_sessions(&self) -> bool {
+        self.providers.values().any(|pool| {
+            let settings = pool.settings();
+            pool.credentials.len() > 1 && (settings.mode == RotationMode::Sequential || settings.session_affinity)
+        })
+    }
+
     /// Leases a credential of `provider` for `scope`, waiting (event-driven, never past
     /// `deadline`) for a busy credential or a quota cooldown that ends in time.
     pub async fn acquire(

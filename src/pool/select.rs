@@ -116,13 +116,15 @@ fn choose(
     }
     let usage = |i: usize| candidates[i].state.usage(ask.scope, ask.now);
     let last_used = |i: usize| candidates[i].state.last_used(ask.scope);
+    // Each candidate's usage is looked up once, not once per comparison.
+    let keyed = |set: Vec<usize>| set.into_iter().map(|i| (i, usage(i), last_used(i)));
     match settings.mode {
-        RotationMode::Sequential => set.into_iter().min_by(|&a, &b| {
-            usage(b).cmp(&usage(a)).then_with(|| last_used(b).cmp(&last_used(a))).then_with(|| a.cmp(&b))
-        }),
-        RotationMode::Balanced if settings.tolerance <= 0.0 => set.into_iter().min_by(|&a, &b| {
-            usage(a).cmp(&usage(b)).then_with(|| last_used(a).cmp(&last_used(b))).then_with(|| a.cmp(&b))
-        }),
+        RotationMode::Sequential => keyed(set)
+            .min_by(|(a, ua, la), (b, ub, lb)| ub.cmp(ua).then_with(|| lb.cmp(la)).then_with(|| a.cmp(b)))
+            .map(|(i, _, _)| i),
+        RotationMode::Balanced if settings.tolerance <= 0.0 => keyed(set)
+            .min_by(|(a, ua, la), (b, ub, lb)| ua.cmp(ub).then_with(|| la.cmp(lb)).then_with(|| a.cmp(b)))
+            .map(|(i, _, _)| i),
         RotationMode::Balanced => {
             let max = set.iter().map(|&i| usage(i)).max().unwrap_or(0);
             let weights: Vec<f64> =

@@ -107,6 +107,10 @@ impl CredentialState {
 
     /// Whether the credential may be attempted for `scope` now.
     pub fn availability(&self, scope: &str, now: Instant) -> Availability {
+        // The common case, and the one a pool of thousands of keys checks for each of them.
+        if self.cooldowns.is_empty() {
+            return Availability::Eligible;
+        }
         let mut result = Availability::Eligible;
         for key in [GLOBAL_SCOPE, scope] {
             let Some(c) = self.cooldowns.get(key).filter(|c| c.until > now) else { continue };

@@ -1,7 +1,8 @@
 //! The embedded state store: `<home>/state.db`, SQLite in WAL mode.
 //!
 //! One writer thread owns the read-write connection so no disk I/O happens on the async request
-//! path: `record` hands changes over a channel and the thread commits them in one transaction so
+//! path: `record` appends changes to a queue (the channel carries one wake-up per batch, not one
+//! message per request) and the thread commits them in one transaction so
 //! that each change is on disk within the flush interval of when it was recorded (the commit
 //! starts early enough for its own duration), or at once (with the caller waiting) for urgent
 //! changes. WAL lets the
@@ -12,6 +13,7 @@
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -64,6 +66,8 @@ fn db_err(path: &Path, e: impl std::fmt::Display) -> StoreError {
 pub struct SqliteStore {
     path: PathBuf,
     commands: Option<Sender<Command>>,
+    /// Non-urgent changes not yet taken by the writer.
+    queue: Queue,
     writer: Option<JoinHandle<()>>,
     /// Held (exclusively locked) for the store's lifetime; released when dropped. `None` for a
     /// shared store ([`SqliteStore::open_shared`]).
@@ -72,10 +76,19 @@ pub struct SqliteStore {
 
 type Reply<T> = Sender<Result<T, StoreError>>;
 
+/// Changes recorded and not yet taken by the writer. Appending is a short lock; only the change
+/// that finds the queue empty wakes the writer, so a busy server sends one channel message (and
+/// one thread wake-up) per flush instead of one per request.
+type Queue = Arc<Mutex<Vec<StateChange>>>;
+
+fn lock(queue: &Queue) -> MutexGuard<'_, Vec<StateChange>> {
+    queue.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 enum Command {
-    /// Changes and when they were handed over (their flush deadline counts from then, not from
-    /// when the busy writer got to them).
-    Record(Vec<StateChange>, Instant),
+    /// The queue was empty and has changes now, handed over at this instant (their flush
+    /// deadline counts from then, not from when the busy writer got to them).
+    Queued(Instant),
     /// Commit these and everything queued before, then answer.
     Commit(Vec<StateChange>, Reply<()>),
     Load(i64, Reply<StateSnapshot>),
@@ -117,12 +130,19 @@ impl SqliteStore {
         migrate(&conn, path)?;
 
         let (commands, rx) = mpsc::channel();
-        let writer = Writer { conn, path: path.to_owned(), pending: Vec::new(), last_commit: Duration::ZERO };
+        let queue = Queue::default();
+        let writer = Writer {
+            conn,
+            path: path.to_owned(),
+            queue: queue.clone(),
+            pending: Vec::new(),
+            last_commit: Duration::ZERO,
+        };
         let handle = std::thread::Builder::new()
             .name("llmkp-state-writer".into())
             .spawn(move || writer.run(&rx, flush_interval))
             .map_err(|e| db_err(path, e))?;
-        Ok(Self { path: path.to_owned(), commands: Some(commands), writer: Some(handle), _lock: lock })
+        Ok(Self { path: path.to_owned(), commands: Some(commands), queue, writer: Some(handle), _lock: lock })
     }
 
     /// A reader for the CLI: takes no lock and never blocks a running `serve`.
@@ -159,7 +179,13 @@ impl StateStore for SqliteStore {
         } else if changes.iter().any(StateChange::is_urgent) {
             self.ask(|reply| Command::Commit(changes, reply))
         } else {
-            self.send(Command::Record(changes, Instant::now()))
+            let first = {
+                let mut queue = lock(&self.queue);
+                let first = queue.is_empty();
+                queue.extend(changes);
+                first
+            };
+            if first { self.send(Command::Queued(Instant::now())) } else { Ok(()) }
         };
         if let Err(e) = result {
             tracing::error!(error = %e, "state change not persisted");
@@ -227,6 +253,8 @@ impl SqliteReader {
 struct Writer {
     conn: Connection,
     path: PathBuf,
+    /// Shared with the store: what `record` queued since the last commit.
+    queue: Queue,
     pending: Vec<StateChange>,
     /// How long the last commit took: the next one starts at least twice that early.
     last_commit: Duration,
@@ -248,14 +276,14 @@ impl Writer {
                 None => commands.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
             match received {
-                Ok(Command::Record(changes, recorded_at)) => {
-                    self.pending.extend(changes);
-                    crate::telemetry::state_backlog(self.pending.len());
+                Ok(Command::Queued(recorded_at)) => {
                     let by = recorded_at + flush_interval - self.head_start(flush_interval);
                     due = Some(due.map_or(by, |due| due.min(by)));
                     continue;
                 }
                 Ok(Command::Commit(changes, reply)) => {
+                    // What was queued before these goes first.
+                    self.take_queued();
                     self.pending.extend(changes);
                     let _ = reply.send(self.commit());
                 }
@@ -294,8 +322,15 @@ impl Writer {
         }
     }
 
-    /// Commits everything pending in one transaction; on failure keeps it for the next try.
+    fn take_queued(&mut self) {
+        let queued = std::mem::take(&mut *lock(&self.queue));
+        self.pending.extend(queued);
+    }
+
+    /// Commits everything pending and queued in one transaction; on failure keeps it for the
+    /// next try.
     fn commit(&mut self) -> Result<(), StoreError> {
+        self.take_queued();
         if self.pending.is_empty() {
             return Ok(());
         }

@@ -114,7 +114,10 @@ pub(crate) async fn serve_turn(
     let requested = request.model().to_string();
     let shape = request.family().error_shape();
     let presentation = request.family().stream_presentation();
-    context.session = Some(session_key(headers, request.body(), &request.opening()));
+    // Hashing the conversation's opening is work only stickiness uses.
+    if state.engine.pool().uses_sessions() {
+        context.session = Some(session_key(headers, request.body(), &request.opening()));
+    }
     let (mut response, log) = match state.engine.respond(request, context).await {
         Ok(answer) => {
             let reply = match tap {
