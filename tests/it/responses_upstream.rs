@@ -13,7 +13,6 @@ use llmkp::formats::anthropic::stream::MessagesEncoder;
 use llmkp::formats::openai::chat_output::{ChatEncoder, ChatStreamEncoder};
 use llmkp::formats::relay::{Relay, Translate};
 use llmkp::formats::responses::upstream::ResponsesDecoder;
-use llmkp::formats::sse::SseDecoder;
 
 use crate::support::gateway::{Gateway, PROXY_KEY, chunks, error_of, sse_data};
 use crate::support::responses_mock::{ENCRYPTED_REASONING, FAILURE_MESSAGE, REASONING_SUMMARY, ResponsesMock};
@@ -371,25 +370,7 @@ const RESPONSES_UPSTREAM: &str = concat!(
     "event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_1\",\"status\":\"completed\",\"usage\":{\"input_tokens\":25,\"input_tokens_details\":{\"cached_tokens\":5},\"output_tokens\":30,\"output_tokens_details\":{\"reasoning_tokens\":10}}}}\n\n",
 );
 
-/// The client bytes a relay makes of an upstream body that arrives in `pieces`.
-fn relay_all(relay: &mut dyn Relay, pieces: &[&[u8]]) -> Vec<u8> {
-    let mut sse = SseDecoder::new();
-    let mut events = Vec::new();
-    for piece in pieces {
-        sse.push(piece, &mut events);
-    }
-    sse.finish(&mut events);
-    let mut out = Vec::new();
-    for event in events {
-        let step = relay.event(&event).expect("no upstream error in this stream");
-        out.extend(step.frames);
-        if step.done {
-            return out;
-        }
-    }
-    out.extend(relay.end().expect("the stream ends properly"));
-    out
-}
+use crate::stream_splits::relay_all;
 
 /// Whole, split at every byte, one byte at a time, and in random pieces: the same output.
 fn assert_split_invariant(make: impl Fn() -> Box<dyn Relay>) -> String {

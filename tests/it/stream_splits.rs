@@ -70,7 +70,7 @@ fn responses_encoder(model: &str) -> Box<ResponsesStreamEncoder> {
 }
 
 /// The client bytes a relay makes of an upstream body that arrives in `pieces`.
-fn relay_all(relay: &mut dyn Relay, pieces: &[&[u8]]) -> Vec<u8> {
+pub fn relay_all(relay: &mut dyn Relay, pieces: &[&[u8]]) -> Vec<u8> {
     let mut sse = SseDecoder::new();
     let mut events = Vec::new();
     for piece in pieces {
