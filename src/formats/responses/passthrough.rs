@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use super::response::{decode_usage, error_json};
-use crate::formats::failure::{ErrorClass, UpstreamFailure, classify_stream_error};
+use super::response::error_json;
+use super::upstream::decode_usage;
+use crate::formats::failure::{ErrorClass, UpstreamFailure, classify_responses_error};
 use crate::formats::ir::Usage;
 use crate::formats::relay::{PassthroughFold, Relay, Step, parse_object, premature_end};
 use crate::formats::sse::SseEvent;
@@ -22,10 +23,10 @@ fn kind_of(event: &SseEvent, data: &Map<String, Value>) -> String {
 /// The failure an `error` or `response.failed` event reports.
 fn failure_of(kind: &str, data: &Map<String, Value>) -> Option<UpstreamFailure> {
     match kind {
-        "error" => Some(classify_stream_error(data.get("error").unwrap_or(&Value::Object(data.clone())))),
+        "error" => Some(classify_responses_error(data.get("error").unwrap_or(&Value::Object(data.clone())))),
         "response.failed" => {
             let error = data.get("response").and_then(|r| r.get("error")).cloned().unwrap_or(Value::Null);
-            let mut failure = classify_stream_error(&error);
+            let mut failure = classify_responses_error(&error);
             if error.is_null() {
                 failure.message = "upstream response failed".into();
             }

@@ -86,18 +86,6 @@ pub fn usage_json(usage: &Usage) -> Value {
     })
 }
 
-/// Canonical counts from a Responses `usage` object.
-pub fn decode_usage(usage: &Value) -> Usage {
-    let count = |v: &Value| v.as_u64().unwrap_or(0);
-    Usage {
-        input_total: count(&usage["input_tokens"]),
-        cache_read: count(&usage["input_tokens_details"]["cached_tokens"]),
-        cache_write: 0,
-        output_total: count(&usage["output_tokens"]),
-        reasoning: count(&usage["output_tokens_details"]["reasoning_tokens"]),
-    }
-}
-
 /// The `error` of a failed response, with the codes Codex acts on: it waits and retries on
 /// `rate_limit_exceeded` (reading "try again in N s"), stops on `context_length_exceeded` and
 /// `insufficient_quota`, and retries `server_error`.

@@ -133,11 +133,16 @@ fn keeper(state: AppState, owner: String, input: Vec<Value>) -> ReplyTap {
                 let Ok(frame) = frame else { return };
                 let mut events = Vec::new();
                 decoder.push(frame, &mut events);
+                // Only the terminal event is read: the family's encoder and a Responses upstream
+                // name every event, so the others pass without being parsed.
                 for event in events {
-                    let Ok(data) = serde_json::from_str::<Value>(&event.data) else { continue };
-                    let terminal = matches!(data["type"].as_str(), Some("response.completed" | "response.incomplete"));
-                    if terminal && let Some((state, owner, input)) = pending.take() {
-                        let response = data["response"].clone();
+                    let terminal = matches!(event.event.as_deref(), Some("response.completed" | "response.incomplete"));
+                    if !terminal {
+                        continue;
+                    }
+                    let Ok(mut data) = serde_json::from_str::<Value>(&event.data) else { continue };
+                    if let Some((state, owner, input)) = pending.take() {
+                        let response = data["response"].take();
                         tokio::spawn(async move { state.engine.keep_response(&owner, input, response).await });
                     }
                 }
