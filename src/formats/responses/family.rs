@@ -31,15 +31,14 @@ impl ResponsesFamily {
         Ok((Self { names: Arc::new(names) }, head))
     }
 
-    /// [`Self::parse`] of the bytes a client sent.
-    pub fn parse_bytes(bytes: &[u8]) -> Result<(Self, Head, Map<String, Value>), InvalidRequest> {
-        let body = match serde_json::from_slice::<Value>(bytes) {
-            Ok(Value::Object(body)) => body,
-            Ok(_) => return Err(InvalidRequest::body("request body must be a JSON object")),
-            Err(err) => return Err(InvalidRequest::body(format!("request body is not valid JSON: {err}"))),
-        };
-        let (family, head) = Self::parse(&body)?;
-        Ok((family, head, body))
+    /// The JSON object a client sent (routes read it before [`Self::parse`]: `previous_response_id`
+    /// may add to its input).
+    pub fn body_of(bytes: &[u8]) -> Result<Map<String, Value>, InvalidRequest> {
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(Value::Object(body)) => Ok(body),
+            Ok(_) => Err(InvalidRequest::body("request body must be a JSON object")),
+            Err(err) => Err(InvalidRequest::body(format!("request body is not valid JSON: {err}"))),
+        }
     }
 }
 

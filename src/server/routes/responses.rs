@@ -28,11 +28,7 @@ fn error(err: impl Into<ApiError>) -> Response {
 }
 
 fn object_of(body: &Bytes) -> Result<Map<String, Value>, Response> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(error(ApiError::BadRequest("request body must be a JSON object".into()))),
-        Err(err) => Err(error(ApiError::BadRequest(format!("request body is not valid JSON: {err}")))),
-    }
+    ResponsesFamily::body_of(body).map_err(error)
 }
 
 /// `input` as items: a plain string is one user message.
