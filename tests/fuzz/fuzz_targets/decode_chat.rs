@@ -2,6 +2,6 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use llmkp_fuzz::drive::{Family, decode_request};
+use llmkp_fuzz::drive::fuzz_one;
 
-fuzz_target!(|data: &[u8]| decode_request(Family::Chat, data));
+fuzz_target!(|data: &[u8]| fuzz_one("decode_chat", data));

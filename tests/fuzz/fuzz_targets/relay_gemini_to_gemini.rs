@@ -3,14 +3,6 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use llmkp_fuzz::drive::{Client, Upstream, relay_cut, relay_stream};
+use llmkp_fuzz::drive::fuzz_one;
 
-fuzz_target!(|data: &[u8]| {
-    if data.len() < 2 {
-        return;
-    }
-    let client = if data[0] % 2 == 0 { Client::GeminiSse } else { Client::GeminiJson };
-    let cuts = [usize::from(data[1]) * 13];
-    relay_stream(Upstream::Gemini, client, &data[2..], &cuts);
-    relay_cut(Upstream::Gemini, client, &data[2..], usize::from(data[1] % 8));
-});
+fuzz_target!(|data: &[u8]| fuzz_one("relay_gemini_to_gemini", data));

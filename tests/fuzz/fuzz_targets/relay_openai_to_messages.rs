@@ -3,14 +3,6 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use llmkp_fuzz::drive::{Client, Upstream, relay_cut, relay_stream};
+use llmkp_fuzz::drive::fuzz_one;
 
-fuzz_target!(|data: &[u8]| {
-    if data.len() < 2 {
-        return;
-    }
-    let client = Client::Messages;
-    let cuts = [usize::from(data[1]) * 13];
-    relay_stream(Upstream::OpenAi, client, &data[2..], &cuts);
-    relay_cut(Upstream::OpenAi, client, &data[2..], usize::from(data[1] % 8));
-});
+fuzz_target!(|data: &[u8]| fuzz_one("relay_openai_to_messages", data));

@@ -16,6 +16,7 @@ use llmkp::formats::openai::embeddings::EmbeddingsRequest;
 use llmkp::formats::openai::family::ChatFamily;
 use llmkp::formats::protocol::Protocol;
 use llmkp::formats::relay::{Relay, Translate};
+use llmkp::formats::responses::family::ResponsesFamily;
 use llmkp::formats::sse::{SseDecoder, SseEvent};
 use llmkp::providers::Provider;
 use llmkp::providers::protocol::EncodeTarget;
@@ -57,7 +58,12 @@ pub enum Family {
     Messages,
     Gemini,
     Embeddings,
+    Responses,
 }
+
+/// Every client family.
+pub const FAMILIES: [Family; 5] =
+    [Family::Chat, Family::Messages, Family::Gemini, Family::Embeddings, Family::Responses];
 
 /// Decodes `body` as a request of `family`; a request that decodes is then encoded for every
 /// upstream protocol, and passed through to its own.
@@ -81,6 +87,9 @@ pub fn decode_request(family: Family, body: &[u8]) {
             }
             None
         }
+        Family::Responses => ResponsesFamily::body_of(body)
+            .ok()
+            .and_then(|map| ResponsesFamily::parse(&map).ok().map(|(f, h)| ClientRequest::new(Box::new(f), h, map))),
     };
     let Some(request) = request else { return };
     let _ = request.opening();
@@ -138,10 +147,12 @@ pub enum Client {
     Messages,
     GeminiSse,
     GeminiJson,
+    Responses,
 }
 
 pub const UPSTREAMS: [Upstream; 4] = [Upstream::OpenAi, Upstream::Anthropic, Upstream::Gemini, Upstream::Responses];
-pub const CLIENTS: [Client; 4] = [Client::Chat, Client::Messages, Client::GeminiSse, Client::GeminiJson];
+pub const CLIENTS: [Client; 5] =
+    [Client::Chat, Client::Messages, Client::GeminiSse, Client::GeminiJson, Client::Responses];
 
 /// The relay the engine uses for this pair: passthrough when they speak the same protocol.
 pub fn relay(upstream: Upstream, client: Client) -> Box<dyn Relay> {
@@ -151,6 +162,7 @@ pub fn relay(upstream: Upstream, client: Client) -> Box<dyn Relay> {
         Client::Messages => Box::new(MessagesFamily),
         Client::GeminiSse => Box::new(gemini_family(GeminiFraming::Sse)),
         Client::GeminiJson => Box::new(gemini_family(GeminiFraming::JsonArray)),
+        Client::Responses => Box::new(ResponsesFamily::default()),
     };
     let protocol = match upstream {
         Upstream::OpenAi => Protocol::OpenAi,
@@ -219,4 +231,83 @@ pub fn relay_cut(upstream: Upstream, client: Client, bytes: &[u8], after: usize)
     let failure = UpstreamFailure::new(ErrorClass::Connection, "cut");
     let frames = relay.error(&failure, "cut");
     assert!(std::str::from_utf8(&frames).is_ok());
+}
+
+/// The fuzz targets in `tests/fuzz/fuzz_targets`, one per name (each file calls [`fuzz_one`]).
+pub const FUZZ_TARGETS: &[&str] = &[
+    "sse_split",
+    "decode_chat",
+    "decode_messages",
+    "decode_gemini",
+    "decode_embeddings",
+    "decode_responses",
+    "relay_openai_to_chat",
+    "relay_openai_to_messages",
+    "relay_openai_to_gemini",
+    "relay_openai_to_responses",
+    "relay_anthropic_to_chat",
+    "relay_anthropic_to_messages",
+    "relay_anthropic_to_gemini",
+    "relay_anthropic_to_responses",
+    "relay_gemini_to_chat",
+    "relay_gemini_to_messages",
+    "relay_gemini_to_gemini",
+    "relay_gemini_to_responses",
+    "relay_responses_to_chat",
+    "relay_responses_to_messages",
+    "relay_responses_to_gemini",
+    "relay_responses_to_responses",
+];
+
+/// What the fuzz target `name` does with one input, so a fuzz target and the seed replay in
+/// `cargo test` run the same code. Panics on an unknown name.
+///
+/// - `sse_split`: two bytes choose the event limit, four more the cut points, the rest is the body.
+/// - `decode_<family>`: the whole input is a request body of that family.
+/// - `relay_<upstream>_to_<client>`: the first byte picks the Gemini framing (even: SSE, odd: a
+///   JSON array), the second the cut point and how many events pass before the stream is cut;
+///   the rest is the upstream's SSE body.
+pub fn fuzz_one(name: &str, data: &[u8]) {
+    if name == "sse_split" {
+        if data.len() < 6 {
+            return;
+        }
+        let limit = 1 + usize::from(u16::from_le_bytes([data[0], data[1]]));
+        let cuts: Vec<usize> = data[2..6].iter().map(|b| usize::from(*b) * 7).collect();
+        sse_splits_agree(&data[6..], &cuts, limit);
+    } else if let Some(family) = name.strip_prefix("decode_") {
+        let family = match family {
+            "chat" => Family::Chat,
+            "messages" => Family::Messages,
+            "gemini" => Family::Gemini,
+            "embeddings" => Family::Embeddings,
+            "responses" => Family::Responses,
+            _ => panic!("no fuzz target {name}"),
+        };
+        decode_request(family, data);
+    } else if let Some((upstream, client)) = name.strip_prefix("relay_").and_then(|pair| pair.split_once("_to_")) {
+        if data.len() < 2 {
+            return;
+        }
+        let upstream = match upstream {
+            "openai" => Upstream::OpenAi,
+            "anthropic" => Upstream::Anthropic,
+            "gemini" => Upstream::Gemini,
+            "responses" => Upstream::Responses,
+            _ => panic!("no fuzz target {name}"),
+        };
+        let client = match client {
+            "chat" => Client::Chat,
+            "messages" => Client::Messages,
+            "gemini" if data[0].is_multiple_of(2) => Client::GeminiSse,
+            "gemini" => Client::GeminiJson,
+            "responses" => Client::Responses,
+            _ => panic!("no fuzz target {name}"),
+        };
+        let cuts = [usize::from(data[1]) * 13];
+        relay_stream(upstream, client, &data[2..], &cuts);
+        relay_cut(upstream, client, &data[2..], usize::from(data[1] % 8));
+    } else {
+        panic!("no fuzz target {name}");
+    }
 }

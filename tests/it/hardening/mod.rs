@@ -11,6 +11,7 @@ mod model_names;
 mod properties;
 mod request_bodies;
 mod secrets;
+mod seeds;
 mod shutdown;
 mod slowloris;
 mod soak;

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use serde_json::{Map, Value};
 
-use super::drive::{CLIENTS, Family, UPSTREAMS, decode_request, relay_cut, relay_stream, sse_splits_agree};
+use super::drive::{CLIENTS, FAMILIES, UPSTREAMS, decode_request, relay_cut, relay_stream, sse_splits_agree};
 
 /// `cases` unless `PROPTEST_CASES` says otherwise; failures are kept next to this file.
 fn config(cases: u32) -> ProptestConfig {
@@ -101,6 +101,16 @@ const KEYS: &[&str] = &[
     "output",
     "status",
     "response",
+    "instructions",
+    "previous_response_id",
+    "namespace",
+    "reasoning",
+    "include",
+    "store",
+    "format",
+    "effort",
+    "max_output_tokens",
+    "parallel_tool_calls",
 ];
 const WORDS: &[&str] = &[
     "user",
@@ -147,6 +157,17 @@ const WORDS: &[&str] = &[
     "custom_tool_call",
     "reasoning",
     "incomplete",
+    "message",
+    "input_text",
+    "output_text",
+    "input_image",
+    "function_call_output",
+    "custom_tool_call_output",
+    "namespace",
+    "web_search",
+    "custom",
+    "json_schema",
+    "reasoning.encrypted_content",
     "",
 ];
 
@@ -170,12 +191,14 @@ fn json() -> impl Strategy<Value = Value> {
 
 /// A request-shaped object: the fields every family requires, each arbitrary.
 fn request() -> impl Strategy<Value = Value> {
-    (json(), json(), json(), proptest::collection::vec((proptest::sample::select(KEYS), json()), 0..6)).prop_map(
-        |(model, messages, contents, extra)| {
+    let fields = (json(), json(), json(), json());
+    (fields, proptest::collection::vec((proptest::sample::select(KEYS), json()), 0..6)).prop_map(
+        |((model, messages, contents, input), extra)| {
             let mut body: Map<String, Value> = extra.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
             body.insert("model".into(), if model.is_string() { model } else { Value::from("provider/model") });
             body.insert("messages".into(), messages);
             body.insert("contents".into(), contents);
+            body.insert("input".into(), input);
             Value::Object(body)
         },
     )
@@ -213,7 +236,7 @@ proptest! {
 
     #[test]
     fn no_client_family_decoder_panics_on_arbitrary_json(body in request(), raw in json()) {
-        for family in [Family::Chat, Family::Messages, Family::Gemini, Family::Embeddings] {
+        for family in FAMILIES {
             decode_request(family, body.to_string().as_bytes());
             decode_request(family, raw.to_string().as_bytes());
         }
