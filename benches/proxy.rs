@@ -4,8 +4,11 @@
 //! of issue 15), then the detailed tables.
 //!
 //! Run with `cargo bench --bench proxy`; knobs are `BENCH_*` environment variables, see
-//! `benches/README.md`.
+//! `benches/README.md`. `BENCH_COMPARE` adds other builds of the binary (an earlier commit) to
+//! every section, for before/after comparisons on the same machine under the same load.
 
+#[path = "proxy/compare.rs"]
+mod compare;
 #[path = "proxy/load.rs"]
 mod load;
 #[path = "proxy/mock.rs"]
@@ -33,6 +36,7 @@ use llmkp::store::StateStore;
 use llmkp::store::redis::{RedisSettings, RedisStore};
 use llmkp::store::sqlite::SqliteStore;
 
+use compare::THIS_TRANSLATED;
 use load::{Family, Path, Run};
 use mock::{KEY_PREFIX, UPSTREAM_KEY};
 use serve::rss;
@@ -70,10 +74,14 @@ struct Config {
     slow_streams: usize,
     keys: usize,
     starts: usize,
+    /// Throughput runs are split into this many rounds, every path once per round.
+    rounds: usize,
     nginx_workers: String,
     serve_log_level: String,
     /// Only the paths whose name contains one of these (all when empty).
     paths: Vec<String>,
+    /// Other builds of the binary measured next to this one (`BENCH_COMPARE`).
+    compare: Vec<compare::Build>,
 }
 
 impl Config {
@@ -93,6 +101,7 @@ impl Config {
             slow_streams: env_usize("BENCH_SLOW_STREAMS", 1_000)?,
             keys: env_usize("BENCH_KEYS", 10_000)?,
             starts: env_usize("BENCH_STARTS", 5)?,
+            rounds: env_usize("BENCH_ROUNDS", 1)?,
             nginx_workers: std::env::var("BENCH_NGINX_WORKERS").unwrap_or_else(|_| "auto".into()),
             serve_log_level: std::env::var("BENCH_SERVE_LOG_LEVEL").unwrap_or_else(|_| "warn".into()),
             paths: std::env::var("BENCH_PATHS")
@@ -101,12 +110,14 @@ impl Config {
                 .map(|s| s.trim().to_lowercase())
                 .filter(|s| !s.is_empty())
                 .collect(),
+            compare: compare::from_env()?,
         };
         for (name, value) in [
             ("BENCH_CONCURRENCY", config.concurrency),
             ("BENCH_STREAM_CHUNKS", config.stream_chunks),
             ("BENCH_SERVER_THREADS", config.server_threads),
             ("BENCH_CLIENT_THREADS", config.client_threads),
+            ("BENCH_ROUNDS", config.rounds),
         ] {
             if value == 0 {
                 return Err(format!("{name} must be at least 1"));
@@ -235,15 +246,28 @@ async fn throughput(config: &Config, paths: &[Arc<Path>], stream: bool, found: &
         if stream { (config.stream_throughput_requests, "client streams") } else { (config.requests, "non-stream") };
     let c = config.concurrency;
     let max = config.max_duration();
-    let mut out = format!("### Throughput: {what}, concurrency {c}, {total} requests per path\n\n");
+    let rounds = config.rounds;
+    let in_rounds = if rounds > 1 { format!(" in {rounds} rounds") } else { String::new() };
+    let mut out = format!("### Throughput: {what}, concurrency {c}, {total} requests per path{in_rounds}\n\n");
     let mut table = Table::new(&["path", "ok", "errors", "wall s", "req/s", "vs direct", "p50 ms", "p99 ms"]);
     let mut direct_rps = None;
-    for path in paths {
-        eprintln!("throughput ({what}): {} ...", path.name);
-        if config.warmup > 0 {
-            load::load(path.clone(), config.warmup.max(c), c, max, stream).await;
+    // Each round runs every path once, the first path rotating, so drift in machine load is
+    // spread over all of them; a path's numbers are the sum of its rounds.
+    let mut runs: Vec<Run> = paths.iter().map(|_| Run::default()).collect();
+    for round in 0..rounds {
+        for offset in 0..paths.len() {
+            let k = (round + offset) % paths.len();
+            let path = &paths[k];
+            eprintln!("throughput ({what}), round {}/{rounds}: {} ...", round + 1, path.name);
+            if round == 0 && config.warmup > 0 {
+                load::load(path.clone(), config.warmup.max(c), c, max, stream).await;
+            }
+            let share = total / rounds + usize::from(round < total % rounds);
+            runs[k].add_round(load::load(path.clone(), share, c, max, stream).await);
         }
-        let run = load::load(path.clone(), total, c, max, stream).await.finish(&path.name);
+    }
+    for (path, run) in paths.iter().zip(runs) {
+        let run = run.finish(&path.name);
         let rps = run.rate();
         if path.name == DIRECT {
             direct_rps = Some(rps);
@@ -401,6 +425,8 @@ struct Startup {
     /// Median start-to-listening time of `BENCH_STARTS` starts.
     start: Option<Duration>,
     idle_rss: Option<u64>,
+    /// RSS 1 s after start of each other build's `llmkp serve`, by the name of its Chat path.
+    compare_idle_rss: HashMap<String, Option<u64>>,
     skipped: Vec<String>,
 }
 
@@ -486,6 +512,17 @@ fn summary(config: &Config, found: &Found, startup: &Startup) -> String {
     if !startup.skipped.is_empty() {
         out.push('\n');
     }
+    if !config.compare.is_empty() {
+        let mut idle_rss = startup.compare_idle_rss.clone();
+        idle_rss.insert(SERVE.to_string(), startup.idle_rss);
+        let measured = compare::Measured {
+            rate: &found.rate,
+            stream_rate: &found.stream_rate,
+            latency: &found.latency,
+            idle_rss: &idle_rss,
+        };
+        out.push_str(&compare::report(&config.compare, SERVE, &measured));
+    }
     out
 }
 
@@ -506,6 +543,29 @@ fn start_serve(config: &Config, mock: SocketAddr) -> Result<(serve::ServeProcess
     times.push(process.start_to_listening);
     times.sort_unstable();
     Ok((process, load::percentile(&times, 50.0)))
+}
+
+/// Starts one `llmkp serve` of each other build (`BENCH_COMPARE`), keyed by its Chat path's name,
+/// and waits 1 s for their idle RSS. A build that cannot start ends the run: the comparison was
+/// asked for.
+fn start_compared(config: &Config, mock: SocketAddr) -> Vec<(String, serve::ServeProcess)> {
+    let mut started = Vec::new();
+    for build in &config.compare {
+        match serve::ServeProcess::start(&build.binary, mock, PROXY_KEY, &config.serve_log_level) {
+            Ok(process) => {
+                eprintln!("llmkp serve ({}): pid {}", build.label, process.pid);
+                started.push((build.chat_path(), process));
+            }
+            Err(why) => {
+                eprintln!("proxy bench: BENCH_COMPARE {}: {why}", build.label);
+                std::process::exit(1);
+            }
+        }
+    }
+    if !started.is_empty() {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    started
 }
 
 fn main() {
@@ -573,18 +633,21 @@ fn main() {
         }
     };
     eprintln!("starting llmkp serve {} time(s) ...", config.starts.max(1));
-    let (mut serve, startup) = match start_serve(&config, mock) {
+    let (mut serve, start, idle_rss) = match start_serve(&config, mock) {
         Ok((process, start)) => {
             eprintln!("llmkp serve: pid {}", process.pid);
             std::thread::sleep(Duration::from_secs(1));
             let idle_rss = rss(process.pid);
-            (Some(process), Startup { start, idle_rss, skipped })
+            (Some(process), start, idle_rss)
         }
         Err(why) => {
             skipped.push(format!("`{SERVE}`: skipped ({why})."));
-            (None, Startup { start: None, idle_rss: None, skipped })
+            (None, None, None)
         }
     };
+    let compared = start_compared(&config, mock);
+    let compare_idle_rss = compared.iter().map(|(name, process)| (name.clone(), rss(process.pid))).collect();
+    let startup = Startup { start, idle_rss, compare_idle_rss, skipped };
 
     let client = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.client_threads)
@@ -606,17 +669,40 @@ fn main() {
         let translated =
             Arc::new(Path::new(TRANSLATED, llmkp, Family::Messages, PROXY_KEY, "openai/gpt-4o", expect.clone()));
         all.push(translated.clone());
+        if !config.compare.is_empty() {
+            all.extend(serve.as_ref().map(|s| {
+                Arc::new(Path::new(
+                    THIS_TRANSLATED,
+                    s.addr,
+                    Family::Messages,
+                    PROXY_KEY,
+                    "openai/gpt-4o",
+                    expect.clone(),
+                ))
+            }));
+        }
+        for (build, (_, process)) in config.compare.iter().zip(&compared) {
+            all.push(chat(&build.chat_path(), process.addr, PROXY_KEY, "openai/gpt-4o"));
+            let translated = build.translated_path();
+            all.push(Arc::new(Path::new(
+                &translated,
+                process.addr,
+                Family::Messages,
+                PROXY_KEY,
+                "openai/gpt-4o",
+                expect.clone(),
+            )));
+        }
         all.extend(many.map(|addr| chat(&config.keys_name(), addr, PROXY_KEY, "openai/gpt-4o")));
         all.push(chat(SQLITE, sqlite, PROXY_KEY, "openai/gpt-4o"));
         all.extend(shared.map(|addr| chat(REDIS, addr, PROXY_KEY, "openai/gpt-4o")));
         all.retain(|path| config.wants(&path.name));
         // Client streams go upstream as streams whatever UPSTREAM_STREAM_FOR_NON_STREAM says, so
         // the passthrough instance would measure the same as the default one.
-        let stream = all
-            .iter()
-            .filter(|p| [DIRECT, NGINX, DEFAULT, SERVE, TRANSLATED].contains(&p.name.as_str()))
-            .cloned()
-            .collect();
+        let mut streamed: Vec<String> =
+            [DIRECT, NGINX, DEFAULT, SERVE, TRANSLATED, THIS_TRANSLATED].iter().map(|s| s.to_string()).collect();
+        streamed.extend(config.compare.iter().flat_map(|b| [b.chat_path(), b.translated_path()]));
+        let stream = all.iter().filter(|p| streamed.contains(&p.name)).cloned().collect();
         let serve = serve.as_ref().filter(|_| config.wants(SERVE)).map(|s| ServeTarget {
             pid: s.pid,
             slow: Arc::new(
@@ -661,6 +747,7 @@ fn main() {
     if let Some(serve) = serve.as_mut() {
         serve.stop();
     }
+    drop(compared);
     drop(nginx);
     if let Some(redis) = redis.as_mut() {
         redis.stop();

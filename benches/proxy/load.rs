@@ -180,6 +180,12 @@ impl Run {
         self.cut |= other.cut;
     }
 
+    /// Adds another run of the same path (a later round): its requests, errors and wall time.
+    pub fn add_round(&mut self, other: Run) {
+        self.elapsed += other.elapsed;
+        self.merge(other);
+    }
+
     pub fn finish(mut self, name: &str) -> Self {
         self.samples.sort_unstable();
         self.totals.sort_unstable();
