@@ -5,6 +5,7 @@
 //! upstream reported or else an estimate of the output so far), as the upstream was paid.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -61,8 +62,9 @@ struct State {
     in_flight: Option<crate::telemetry::InFlight>,
     /// The output seen so far, for a stream that ends without the upstream's usage.
     meter: OutputMeter,
-    /// Turns true when the server stops waiting for streams (end of the shutdown grace time).
-    cut: Option<watch::Receiver<bool>>,
+    /// Ready when the server stops waiting for streams (end of the shutdown grace time); made
+    /// once per stream, not per event.
+    cut: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 impl PendingStream {
@@ -107,8 +109,13 @@ impl PendingStream {
     }
 
     /// The stream ends with the client's in-band error once `cut` turns true.
-    pub fn cut_by(mut self, cut: watch::Receiver<bool>) -> Self {
-        self.state.cut = Some(cut);
+    pub fn cut_by(mut self, mut cut: watch::Receiver<bool>) -> Self {
+        self.state.cut = Some(Box::pin(async move {
+            if cut.wait_for(|cut| *cut).await.is_err() {
+                // The server went away without a cut: never.
+                std::future::pending::<()>().await;
+            }
+        }));
         self
     }
 
@@ -142,7 +149,7 @@ impl State {
             let next = match &mut self.cut {
                 Some(cut) => tokio::select! {
                     next = self.events.next() => Some(next),
-                    Ok(_) = cut.wait_for(|cut| *cut) => None,
+                    () = cut.as_mut() => None,
                 },
                 None => Some(self.events.next().await),
             };

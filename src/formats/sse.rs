@@ -5,6 +5,13 @@
 //! buffers for one event can be bounded ([`SseDecoder::with_limit`]): a line or event over the
 //! limit stops the decoder instead of growing its memory.
 
+/// Appends `data: <value as one line of JSON>\n\n` to `out`, serialising straight into it.
+pub fn write_data_frame(out: &mut Vec<u8>, value: &impl serde::Serialize) {
+    out.extend_from_slice(b"data: ");
+    serde_json::to_writer(&mut *out, value).expect("a JSON value always serialises");
+    out.extend_from_slice(b"\n\n");
+}
+
 /// One dispatched event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SseEvent {

@@ -245,7 +245,7 @@ impl ChatStreamEncoder {
 
 /// `data: <json on one line>\n\n`.
 fn frame(out: &mut Vec<u8>, data: &Value) {
-    out.extend_from_slice(format!("data: {data}\n\n").as_bytes());
+    crate::formats::sse::write_data_frame(out, data);
 }
 
 /// The OpenAI Chat client stream.

@@ -10,7 +10,7 @@ use super::usage::decode_usage;
 use crate::formats::failure::{UpstreamFailure, classify_stream_error};
 use crate::formats::ir::Usage;
 use crate::formats::relay::{Relay, Step, parse_object, premature_end};
-use crate::formats::sse::SseEvent;
+use crate::formats::sse::{SseEvent, write_data_frame};
 
 const DONE: &[u8] = b"data: [DONE]\n\n";
 
@@ -44,12 +44,11 @@ impl ChatPassthrough {
     /// One upstream chunk as the client's frame (empty when held back), and whether what reaches
     /// the client carries content (the commit point counts only that).
     fn forward(&mut self, chunk: Map<String, Value>) -> (Vec<u8>, bool) {
-        let content = ChunkFacts::of(&chunk).has_content;
-        (self.frame_of(chunk), content)
+        let facts = ChunkFacts::of(&chunk);
+        (self.frame_of(chunk, facts), facts.has_content)
     }
 
-    fn frame_of(&mut self, mut chunk: Map<String, Value>) -> Vec<u8> {
-        let facts = ChunkFacts::of(&chunk);
+    fn frame_of(&mut self, mut chunk: Map<String, Value>, facts: ChunkFacts) -> Vec<u8> {
         self.saw_tool_calls |= facts.has_tool_calls;
         if facts.has_finish && !self.keep_after_removing_repeated_finish(&mut chunk) {
             return Vec::new();
@@ -148,10 +147,7 @@ impl Relay for ChatPassthrough {
 
 /// `data: <chunk>\n\n`.
 pub fn frame(chunk: &Map<String, Value>) -> Vec<u8> {
-    let json = serde_json::to_vec(chunk).expect("a JSON map always serialises");
-    let mut out = Vec::with_capacity(json.len() + 8);
-    out.extend_from_slice(b"data: ");
-    out.extend_from_slice(&json);
-    out.extend_from_slice(b"\n\n");
+    let mut out = Vec::with_capacity(256);
+    write_data_frame(&mut out, chunk);
     out
 }
