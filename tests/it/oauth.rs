@@ -18,7 +18,7 @@ use crate::support::gateway::{Gateway, PROXY_KEY, chat_body, chunks};
 use crate::support::oauth_mock::{DeviceStep, OAuthMock};
 
 /// The endpoint overrides pointing every login at the mocks.
-fn mock_vars(oauth: &OAuthMock, code_assist: &CodeAssistMock) -> Vec<(String, String)> {
+pub(crate) fn mock_vars(oauth: &OAuthMock, code_assist: &CodeAssistMock) -> Vec<(String, String)> {
     let mut vars = oauth.env_vars();
     vars.push(("GEMINI_CLI_API_BASE".into(), code_assist.base_url()));
     vars
@@ -188,7 +188,7 @@ async fn an_exported_login_is_the_only_environment_of_a_fresh_serve_and_streams_
 }
 
 /// A Google-family file exactly as the Python LLM-API-Key-Proxy writes it, expired.
-fn python_proxy_file(access: &str, refresh: &str) -> Value {
+pub(crate) fn python_proxy_file(access: &str, refresh: &str) -> Value {
     json!({
         "access_token": access,
         "refresh_token": refresh,
@@ -217,7 +217,7 @@ fn home_with_login(login: &Value) -> (tempfile::TempDir, std::path::PathBuf) {
 }
 
 /// `llmkp serve` on `home` with the mocks' endpoints, the test proxy key and `extra`.
-async fn serve_home(home: &Path, vars: Vec<(String, String)>, extra: &[(&str, &str)]) -> Server {
+pub(crate) async fn serve_home(home: &Path, vars: Vec<(String, String)>, extra: &[(&str, &str)]) -> Server {
     let mut cmd = llmkp(home);
     cmd.envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))).env("PROXY_API_KEY", PROXY_KEY);
     cmd.envs(extra.iter().copied());

@@ -22,7 +22,7 @@ fn log_dirs(home: &Path) -> Vec<PathBuf> {
 }
 
 /// Waits (hang guard 20 s) until `n` request folders have their `metadata.json`.
-async fn wait_for_logs(home: &Path, n: usize) -> Vec<PathBuf> {
+pub(super) async fn wait_for_logs(home: &Path, n: usize) -> Vec<PathBuf> {
     let until = Instant::now() + Duration::from_secs(20);
     loop {
         let done: Vec<PathBuf> = log_dirs(home).into_iter().filter(|d| d.join("metadata.json").exists()).collect();
@@ -34,7 +34,7 @@ async fn wait_for_logs(home: &Path, n: usize) -> Vec<PathBuf> {
     }
 }
 
-fn every_file(dir: &Path) -> Vec<PathBuf> {
+pub(super) fn every_file(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
         let path = entry.path();
