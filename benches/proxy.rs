@@ -545,16 +545,15 @@ fn start_serve(config: &Config, mock: SocketAddr) -> Result<(serve::ServeProcess
     Ok((process, load::percentile(&times, 50.0)))
 }
 
-/// Starts one `llmkp serve` of each other build (`BENCH_COMPARE`), keyed by its Chat path's name,
-/// and waits 1 s for their idle RSS. A build that cannot start ends the run: the comparison was
-/// asked for.
-fn start_compared(config: &Config, mock: SocketAddr) -> Vec<(String, serve::ServeProcess)> {
+/// Starts one `llmkp serve` of each other build (`BENCH_COMPARE`), in the order given, and waits
+/// 1 s for their idle RSS. A build that cannot start ends the run: the comparison was asked for.
+fn start_compared(config: &Config, mock: SocketAddr) -> Vec<serve::ServeProcess> {
     let mut started = Vec::new();
     for build in &config.compare {
         match serve::ServeProcess::start(&build.binary, mock, PROXY_KEY, &config.serve_log_level) {
             Ok(process) => {
                 eprintln!("llmkp serve ({}): pid {}", build.label, process.pid);
-                started.push((build.chat_path(), process));
+                started.push(process);
             }
             Err(why) => {
                 eprintln!("proxy bench: BENCH_COMPARE {}: {why}", build.label);
@@ -646,7 +645,8 @@ fn main() {
         }
     };
     let compared = start_compared(&config, mock);
-    let compare_idle_rss = compared.iter().map(|(name, process)| (name.clone(), rss(process.pid))).collect();
+    let compare_idle_rss =
+        config.compare.iter().zip(&compared).map(|(build, process)| (build.chat_path(), rss(process.pid))).collect();
     let startup = Startup { start, idle_rss, compare_idle_rss, skipped };
 
     let client = tokio::runtime::Builder::new_multi_thread()
@@ -661,37 +661,22 @@ fn main() {
         let chat = |name: &str, addr: SocketAddr, key: &str, model: &str| {
             Arc::new(Path::new(name, addr, Family::Chat, key, model, expect.clone()))
         };
+        // An Anthropic Messages client on an llmkp whose upstream is the OpenAI mock.
+        let messages = |name: &str, addr: SocketAddr| {
+            Arc::new(Path::new(name, addr, Family::Messages, PROXY_KEY, "openai/gpt-4o", expect.clone()))
+        };
         let mut all = vec![chat(DIRECT, mock, UPSTREAM_KEY, "gpt-4o")];
         all.extend(nginx.as_ref().map(|n| chat(NGINX, n.addr, UPSTREAM_KEY, "gpt-4o")));
         all.push(chat(DEFAULT, llmkp, PROXY_KEY, "openai/gpt-4o"));
         all.push(chat(PASSTHROUGH, passthrough, PROXY_KEY, "openai/gpt-4o"));
         all.extend(serve.as_ref().map(|s| chat(SERVE, s.addr, PROXY_KEY, "openai/gpt-4o")));
-        let translated =
-            Arc::new(Path::new(TRANSLATED, llmkp, Family::Messages, PROXY_KEY, "openai/gpt-4o", expect.clone()));
-        all.push(translated.clone());
+        all.push(messages(TRANSLATED, llmkp));
         if !config.compare.is_empty() {
-            all.extend(serve.as_ref().map(|s| {
-                Arc::new(Path::new(
-                    THIS_TRANSLATED,
-                    s.addr,
-                    Family::Messages,
-                    PROXY_KEY,
-                    "openai/gpt-4o",
-                    expect.clone(),
-                ))
-            }));
+            all.extend(serve.as_ref().map(|s| messages(THIS_TRANSLATED, s.addr)));
         }
-        for (build, (_, process)) in config.compare.iter().zip(&compared) {
+        for (build, process) in config.compare.iter().zip(&compared) {
             all.push(chat(&build.chat_path(), process.addr, PROXY_KEY, "openai/gpt-4o"));
-            let translated = build.translated_path();
-            all.push(Arc::new(Path::new(
-                &translated,
-                process.addr,
-                Family::Messages,
-                PROXY_KEY,
-                "openai/gpt-4o",
-                expect.clone(),
-            )));
+            all.push(messages(&build.translated_path(), process.addr));
         }
         all.extend(many.map(|addr| chat(&config.keys_name(), addr, PROXY_KEY, "openai/gpt-4o")));
         all.push(chat(SQLITE, sqlite, PROXY_KEY, "openai/gpt-4o"));

@@ -3,13 +3,33 @@
 //! Bytes arrive in arbitrary pieces: a line, a CRLF pair or a UTF-8 sequence may be split across
 //! reads, so the decoder buffers up to the next line end before decoding anything. What it
 //! buffers for one event can be bounded ([`SseDecoder::with_limit`]): a line or event over the
-//! limit stops the decoder instead of growing its memory.
+//! limit stops the decoder instead of growing its memory. The writers below frame what the
+//! proxy sends to OpenAI, Anthropic and Responses clients (Gemini clients get `\r\n` framing,
+//! `formats::gemini`).
 
-/// Appends `data: <value as one line of JSON>\n\n` to `out`, serialising straight into it.
-pub fn write_data_frame(out: &mut Vec<u8>, value: &impl serde::Serialize) {
-    out.extend_from_slice(b"data: ");
+/// Appends one event to `out`: `event: <name>\n` when named, then `data: <value as one line of
+/// JSON>\n\n`, serialising straight into `out`.
+pub fn write_event(out: &mut Vec<u8>, name: Option<&str>, value: &impl serde::Serialize) {
+    write_event_head(out, name);
     serde_json::to_writer(&mut *out, value).expect("a JSON value always serialises");
     out.extend_from_slice(b"\n\n");
+}
+
+/// [`write_event`] for data that already is one line of JSON (an upstream event passed on as it
+/// came).
+pub fn write_event_text(out: &mut Vec<u8>, name: Option<&str>, data: &str) {
+    write_event_head(out, name);
+    out.extend_from_slice(data.as_bytes());
+    out.extend_from_slice(b"\n\n");
+}
+
+fn write_event_head(out: &mut Vec<u8>, name: Option<&str>) {
+    if let Some(name) = name {
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"data: ");
 }
 
 /// One dispatched event.

@@ -8,7 +8,7 @@ use super::upstream::MessagesStreamDecoder;
 use crate::formats::failure::{UpstreamFailure, classify_anthropic_error};
 use crate::formats::ir::{StreamEvent, Usage};
 use crate::formats::relay::{Relay, Step, parse_object, premature_end};
-use crate::formats::sse::SseEvent;
+use crate::formats::sse::{SseEvent, write_event, write_event_text};
 
 pub struct MessagesPassthrough {
     requested: String,
@@ -36,15 +36,15 @@ impl Relay for MessagesPassthrough {
         }
         self.received = true;
         let content = self.tee.push(&kind, &data).iter().any(StreamEvent::is_output);
-        let payload = if kind == "message_start" {
+        let mut frames = Vec::with_capacity(event.data.len() + kind.len() + 16);
+        if kind == "message_start" {
             if let Some(message) = data.get_mut("message").and_then(Value::as_object_mut) {
                 message.insert("model".into(), Value::String(self.requested.clone()));
             }
-            Value::Object(data).to_string()
+            write_event(&mut frames, Some(&kind), &data);
         } else {
-            event.data.clone()
-        };
-        let frames = format!("event: {kind}\ndata: {payload}\n\n").into_bytes();
+            write_event_text(&mut frames, Some(&kind), &event.data);
+        }
         Ok(Step { frames, content, done: self.tee.completed() })
     }
 
@@ -56,7 +56,9 @@ impl Relay for MessagesPassthrough {
     fn error(&mut self, failure: &UpstreamFailure, message: &str) -> Vec<u8> {
         let kind = anthropic_error_type(failure);
         let data = json!({"type": "error", "error": {"type": kind, "message": message}});
-        format!("event: error\ndata: {data}\n\n").into_bytes()
+        let mut out = Vec::new();
+        write_event(&mut out, Some("error"), &data);
+        out
     }
 
     fn usage(&self) -> Option<Usage> {

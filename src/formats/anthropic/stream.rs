@@ -301,7 +301,7 @@ impl MessagesStreamEncoder {
 /// `event: <type>\ndata: <json on one line>\n\n`.
 fn emit(out: &mut Vec<u8>, data: Value) {
     let kind = data.get("type").and_then(Value::as_str).unwrap_or("message");
-    out.extend_from_slice(format!("event: {kind}\ndata: {data}\n\n").as_bytes());
+    crate::formats::sse::write_event(out, Some(kind), &data);
 }
 
 /// The Anthropic Messages client stream.

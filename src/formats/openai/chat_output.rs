@@ -245,7 +245,7 @@ impl ChatStreamEncoder {
 
 /// `data: <json on one line>\n\n`.
 fn frame(out: &mut Vec<u8>, data: &Value) {
-    crate::formats::sse::write_data_frame(out, data);
+    crate::formats::sse::write_event(out, None, data);
 }
 
 /// The OpenAI Chat client stream.

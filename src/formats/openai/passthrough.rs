@@ -10,7 +10,7 @@ use super::usage::decode_usage;
 use crate::formats::failure::{UpstreamFailure, classify_stream_error};
 use crate::formats::ir::Usage;
 use crate::formats::relay::{Relay, Step, parse_object, premature_end};
-use crate::formats::sse::{SseEvent, write_data_frame};
+use crate::formats::sse::{SseEvent, write_event};
 
 const DONE: &[u8] = b"data: [DONE]\n\n";
 
@@ -148,6 +148,6 @@ impl Relay for ChatPassthrough {
 /// `data: <chunk>\n\n`.
 pub fn frame(chunk: &Map<String, Value>) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
-    write_data_frame(&mut out, chunk);
+    write_event(&mut out, None, chunk);
     out
 }

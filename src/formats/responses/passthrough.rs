@@ -13,7 +13,7 @@ use super::upstream::decode_usage;
 use crate::formats::failure::{ErrorClass, UpstreamFailure, classify_responses_error};
 use crate::formats::ir::Usage;
 use crate::formats::relay::{PassthroughFold, Relay, Step, parse_object, premature_end};
-use crate::formats::sse::SseEvent;
+use crate::formats::sse::{SseEvent, write_event, write_event_text};
 
 /// The event's type (the `event:` line, else the `type` field).
 fn kind_of(event: &SseEvent, data: &Map<String, Value>) -> String {
@@ -86,7 +86,8 @@ impl Relay for ResponsesPassthrough {
         if let Some(sequence) = data.get("sequence_number").and_then(Value::as_u64) {
             self.last_sequence = Some(sequence);
         }
-        let payload = match data.get_mut("response").and_then(Value::as_object_mut) {
+        // Events that carry the response object show the served model; the others pass as sent.
+        let rewritten = match data.get_mut("response").and_then(Value::as_object_mut) {
             Some(response) => {
                 self.id = response.get("id").cloned().or(self.id.take());
                 self.created_at = response.get("created_at").cloned().or(self.created_at.take());
@@ -94,11 +95,16 @@ impl Relay for ResponsesPassthrough {
                     self.usage = Some(decode_usage(usage));
                 }
                 response.insert("model".into(), Value::String(self.served.clone()));
-                Value::Object(data.clone()).to_string()
+                true
             }
-            None => event.data.clone(),
+            None => false,
         };
-        let frames = format!("event: {kind}\ndata: {payload}\n\n").into_bytes();
+        let mut frames = Vec::with_capacity(event.data.len() + kind.len() + 16);
+        if rewritten {
+            write_event(&mut frames, Some(&kind), &data);
+        } else {
+            write_event_text(&mut frames, Some(&kind), &event.data);
+        }
         Ok(Step { frames, content: carries_output(&kind, &data), done: is_terminal(&kind) })
     }
 
@@ -119,7 +125,9 @@ impl Relay for ResponsesPassthrough {
         });
         let sequence = self.last_sequence.map_or(0, |n| n + 1);
         let data = json!({"type": "response.failed", "sequence_number": sequence, "response": response});
-        format!("event: response.failed\ndata: {data}\n\n").into_bytes()
+        let mut out = Vec::new();
+        write_event(&mut out, Some("response.failed"), &data);
+        out
     }
 
     fn usage(&self) -> Option<Usage> {

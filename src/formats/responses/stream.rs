@@ -71,8 +71,8 @@ impl ResponsesStreamEncoder {
     fn emit(&mut self, out: &mut Vec<u8>, mut event: Value) {
         event["sequence_number"] = json!(self.sequence);
         self.sequence += 1;
-        let kind = event["type"].as_str().unwrap_or_default().to_string();
-        out.extend_from_slice(format!("event: {kind}\ndata: {event}\n\n").as_bytes());
+        let kind = event["type"].as_str().unwrap_or_default();
+        crate::formats::sse::write_event(out, Some(kind), &event);
     }
 
     fn start(&mut self, out: &mut Vec<u8>) {
