@@ -7,6 +7,9 @@
 //! own APIs, checked as of [`LIMITS_AS_OF`]. Nothing here is updated automatically: each vendor
 //! block names the pages it was read from, so the next check starts there.
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 /// When the table's prices were taken from the vendors' published price pages. Rows added at the
 /// [`LIMITS_AS_OF`] check carry the prices published then (their vendor block says so).
 pub const PRICES_AS_OF: &str = "2025-11";
@@ -116,6 +119,8 @@ impl ModelInfo {
         }
     }
 
+    /// The scan [`lookup`]'s index stands for (its tests compare the two).
+    #[cfg(test)]
     fn answers_to(&self, name: &str) -> bool {
         self.model.eq_ignore_ascii_case(name) || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
     }
@@ -398,12 +403,35 @@ pub fn lookup(model: &str) -> Option<&'static ModelInfo> {
     let model = model.trim();
     if let Some((provider, rest)) = model.split_once('/') {
         let vendor = vendor_of(provider);
-        if let Some(info) = MODELS.iter().find(|m| m.vendor.eq_ignore_ascii_case(vendor) && m.answers_to(rest)) {
+        if let Some(info) = rows_answering_to(rest).find(|m| m.vendor.eq_ignore_ascii_case(vendor)) {
             return Some(info);
         }
     }
     let last = model.rsplit('/').next().unwrap_or(model);
-    MODELS.iter().find(|m| m.answers_to(last))
+    rows_answering_to(last).next()
+}
+
+/// The rows whose model name or an alias is `name` (case ignored), in table order. Every request
+/// looks a model up several times (cost, output limit, metrics labels): an index, not a scan.
+fn rows_answering_to(name: &str) -> impl Iterator<Item = &'static ModelInfo> {
+    static INDEX: LazyLock<HashMap<String, Vec<usize>>> = LazyLock::new(|| {
+        let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+        for (row, info) in MODELS.iter().enumerate() {
+            for name in std::iter::once(&info.model).chain(info.aliases) {
+                let rows = index.entry(name.to_ascii_lowercase()).or_default();
+                if rows.last() != Some(&row) {
+                    rows.push(row);
+                }
+            }
+        }
+        index
+    });
+    let rows = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        INDEX.get(&name.to_ascii_lowercase())
+    } else {
+        INDEX.get(name)
+    };
+    rows.into_iter().flatten().map(|&row| &MODELS[row])
 }
 
 /// The most output tokens a request for `model` (`provider/model` or a bare id, as [`lookup`]
@@ -452,6 +480,51 @@ mod tests {
         assert_eq!(id("mycorp/llama-3-70b"), None);
         assert_eq!(id("gpt-4o-2024-05-13"), None, "an older snapshot at a different price");
         assert_eq!(id(""), None);
+    }
+
+    /// The lookup by a table scan, as the index must answer it.
+    fn scanned(model: &str) -> Option<&'static ModelInfo> {
+        let model = model.trim();
+        if let Some((provider, rest)) = model.split_once('/') {
+            let vendor = vendor_of(provider);
+            if let Some(info) = MODELS.iter().find(|m| m.vendor.eq_ignore_ascii_case(vendor) && m.answers_to(rest)) {
+                return Some(info);
+            }
+        }
+        let last = model.rsplit('/').next().unwrap_or(model);
+        MODELS.iter().find(|m| m.answers_to(last))
+    }
+
+    #[test]
+    fn the_index_answers_every_name_as_the_table_scan_does() {
+        let providers = [
+            "",
+            "openai/",
+            "anthropic/",
+            "google/",
+            "gemini/",
+            "gemini_cli/",
+            "antigravity/",
+            "openrouter/",
+            "openrouter/anthropic/",
+            "nvidia_nim/",
+            "deepseek/",
+            "mycorp/",
+            "OpenAI/",
+        ];
+        let names = MODELS.iter().flat_map(|m| std::iter::once(m.model).chain(m.aliases.iter().copied()));
+        let mut checked = 0;
+        for name in names.chain(["no-such-model", "GPT-4O", "Claude-Haiku-4-5", " gpt-4o "]) {
+            for provider in providers {
+                for spelled in [name.to_string(), name.to_ascii_uppercase()] {
+                    let model = format!("{provider}{spelled}");
+                    let (indexed, scanned) = (lookup(&model).map(ModelInfo::id), scanned(&model).map(ModelInfo::id));
+                    assert_eq!(indexed, scanned, "{model}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > MODELS.len() * providers.len());
     }
 
     #[test]

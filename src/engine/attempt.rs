@@ -14,7 +14,6 @@ use super::Engine;
 use super::client_stream::{ClientStream, PendingStream};
 use super::error::{AttemptRecord, EngineError, FailureContext};
 use super::exchange::{Completed, Exchange, Outbound};
-use super::output_meter::OutputMeter;
 use super::resolve::{Target, resolve_targets};
 use super::transport::classify_transport;
 use super::upstream_events::{ReadLimits, UpstreamEvents, read_body};
@@ -508,7 +507,6 @@ impl Engine {
         let commit_by = Instant::now() + self.settings.stream_commit_timeout;
         let mut relay = inbound.relay(target);
         let mut held = Vec::new();
-        let mut meter = OutputMeter::default();
         let mut received = false;
         let mut finished = false;
         loop {
@@ -519,7 +517,6 @@ impl Engine {
                 Ok(Some(Ok(event))) => event,
             };
             received = true;
-            meter.push(&event);
             let step = relay.event(&event)?;
             held.extend(step.frames);
             if step.done && !step.content {
@@ -531,7 +528,6 @@ impl Engine {
             }
         }
         let stream = PendingStream::new(held, finished, events, relay, target.served_id.clone(), self.redactor.clone())
-            .counted(meter)
             .cut_by(self.streams_cut.subscribe());
         Ok(PendingReply::Stream(Box::new(stream)))
     }

@@ -14,7 +14,6 @@ use bytes::Bytes;
 use futures::Stream;
 use tokio::sync::watch;
 
-use super::output_meter::OutputMeter;
 use super::redact::Redactor;
 use super::upstream_events::UpstreamEvents;
 use crate::formats::failure::{ErrorClass, UpstreamFailure};
@@ -60,8 +59,6 @@ struct State {
     lease: Option<CredentialLease>,
     /// Counts the stream in `llmkp_in_flight_streams` while it is relayed.
     in_flight: Option<crate::telemetry::InFlight>,
-    /// The output seen so far, for a stream that ends without the upstream's usage.
-    meter: OutputMeter,
     /// Ready when the server stops waiting for streams (end of the shutdown grace time); made
     /// once per stream, not per event.
     cut: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
@@ -79,7 +76,6 @@ impl PendingStream {
         redactor: Arc<Redactor>,
     ) -> Self {
         let held = if held.is_empty() { VecDeque::new() } else { VecDeque::from([Bytes::from(held)]) };
-        let meter = OutputMeter::default();
         let state = State {
             held,
             events,
@@ -90,7 +86,6 @@ impl PendingStream {
             redactor,
             lease: None,
             in_flight: None,
-            meter,
             cut: None,
         };
         Self { state }
@@ -100,12 +95,6 @@ impl PendingStream {
     pub fn replayed(frames: Vec<u8>, usage: Option<Usage>, served_id: String, redactor: Arc<Redactor>) -> Self {
         let events = UpstreamEvents::from_events(Vec::new());
         Self::new(frames, true, events, Box::new(Replayed { usage }), served_id, redactor)
-    }
-
-    /// What the upstream sent before the commit point (the meter that read those events).
-    pub fn counted(mut self, meter: OutputMeter) -> Self {
-        self.state.meter = meter;
-        self
     }
 
     /// The stream ends with the client's in-band error once `cut` turns true.
@@ -167,16 +156,13 @@ impl State {
                     Err(failure) => self.fail(&failure),
                 },
                 Some(Err(err)) => self.fail(&err.failure()),
-                Some(Ok(event)) => {
-                    self.meter.push(&event);
-                    match self.relay.event(&event) {
-                        Ok(step) => {
-                            self.finished = step.done;
-                            step.frames
-                        }
-                        Err(failure) => self.fail(&failure),
+                Some(Ok(event)) => match self.relay.event(&event) {
+                    Ok(step) => {
+                        self.finished = step.done;
+                        step.frames
                     }
-                }
+                    Err(failure) => self.fail(&failure),
+                },
             };
             if !frames.is_empty() {
                 self.held.push_back(Bytes::from(frames));
@@ -219,10 +205,18 @@ impl Drop for State {
     /// request counts, with the usage reported so far or the estimate of the output seen.
     fn drop(&mut self) {
         let Some(lease) = self.lease.take() else { return };
-        let usage = usage_so_far(self.relay.usage(), self.meter.tokens());
+        let usage = usage_so_far(self.relay.usage(), estimated_tokens(self.relay.output_chars()));
         tracing::debug!(model = %self.served_id, ?usage, "stream abandoned before its end");
         lease.record_cancelled(usage);
     }
+}
+
+/// About four characters per token in the tokenizers of the common models.
+const CHARS_PER_TOKEN: u64 = 4;
+
+/// The tokens of `chars` characters of output (rounded up; 0 only for none).
+fn estimated_tokens(chars: u64) -> u64 {
+    chars.div_ceil(CHARS_PER_TOKEN)
 }
 
 /// The usage to charge for a stream cut short: what the upstream reported, with the output
@@ -244,5 +238,6 @@ mod tests {
         let raised = usage_so_far(Some(reported), 9);
         assert_eq!((raised.input_total, raised.output_total, raised.reasoning), (10, 9, 1));
         assert_eq!(usage_so_far(None, 5).output_total, 5);
+        assert_eq!([estimated_tokens(0), estimated_tokens(1), estimated_tokens(8), estimated_tokens(9)], [0, 1, 2, 3]);
     }
 }

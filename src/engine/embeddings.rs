@@ -134,6 +134,10 @@ impl Relay for NotAStream {
     fn usage(&self) -> Option<ir::Usage> {
         None
     }
+
+    fn output_chars(&self) -> u64 {
+        0
+    }
 }
 
 impl UpstreamDecoder for NotAStream {

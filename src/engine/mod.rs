@@ -10,7 +10,6 @@ pub mod error;
 pub mod exchange;
 pub mod logins;
 pub mod models;
-pub mod output_meter;
 pub mod probe;
 pub mod redact;
 pub mod request;

@@ -300,4 +300,20 @@ impl StreamEvent {
             }
         }
     }
+
+    /// The characters of generated output the event carries (text, reasoning, tool-call
+    /// arguments), for the estimate of a stream that ends without the upstream's usage.
+    pub fn output_chars(&self) -> u64 {
+        match self {
+            Self::ReasoningDelta(text) | Self::TextDelta(text) | Self::ToolCallDelta { json_fragment: text, .. } => {
+                text.chars().count() as u64
+            }
+            _ => 0,
+        }
+    }
+}
+
+/// The output characters of a run of events.
+pub fn output_chars(events: &[StreamEvent]) -> u64 {
+    events.iter().map(StreamEvent::output_chars).sum()
 }

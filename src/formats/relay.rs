@@ -39,6 +39,11 @@ pub trait Relay: Send {
 
     /// The latest token usage the upstream reported (canonical counts), for accounting.
     fn usage(&self) -> Option<Usage>;
+
+    /// The characters of generated output (text, reasoning, tool-call arguments) the upstream's
+    /// events carried so far: what a stream that ends without the upstream's usage is charged
+    /// by estimate. Each relay counts what it reads anyway; nothing is parsed for it.
+    fn output_chars(&self) -> u64;
 }
 
 /// A stream whose every frame is already known (made from one complete upstream answer): it
@@ -62,6 +67,10 @@ impl Relay for Replayed {
 
     fn usage(&self) -> Option<Usage> {
         self.usage
+    }
+
+    fn output_chars(&self) -> u64 {
+        0
     }
 }
 
@@ -111,14 +120,16 @@ pub trait ClientEncoder: Send {
 pub struct Translate {
     decoder: Box<dyn UpstreamDecoder>,
     encoder: Box<dyn ClientEncoder>,
+    output_chars: u64,
 }
 
 impl Translate {
     pub fn new(decoder: Box<dyn UpstreamDecoder>, encoder: Box<dyn ClientEncoder>) -> Self {
-        Self { decoder, encoder }
+        Self { decoder, encoder, output_chars: 0 }
     }
 
     fn encode(&mut self, events: &[StreamEvent], frames: &mut Vec<u8>) {
+        self.output_chars += crate::formats::ir::output_chars(events);
         for event in events {
             frames.extend(self.encoder.push(event));
         }
@@ -152,6 +163,10 @@ impl Relay for Translate {
 
     fn usage(&self) -> Option<Usage> {
         self.decoder.usage()
+    }
+
+    fn output_chars(&self) -> u64 {
+        self.output_chars
     }
 }
 

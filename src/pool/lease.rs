@@ -84,18 +84,16 @@ impl CredentialLease {
             let output = tokens.completion + tokens.reasoning;
             pricing::cost(info, tokens.prompt, output, tokens.cache_read, tokens.cache_write)
         });
-        let served = self.priced_as.clone().unwrap_or_else(|| format!("{}/", self.pool.provider));
-        crate::telemetry::usage(
-            &served,
-            &[
-                ("prompt", tokens.prompt),
-                ("completion", tokens.completion),
-                ("reasoning", tokens.reasoning),
-                ("cache_read", tokens.cache_read),
-                ("cache_write", tokens.cache_write),
-            ],
-            cost_usd,
-        );
+        let unpriced;
+        let served = match &self.priced_as {
+            Some(model) => model.as_str(),
+            None => {
+                unpriced = format!("{}/", self.pool.provider);
+                &unpriced
+            }
+        };
+        let counts = [tokens.prompt, tokens.completion, tokens.reasoning, tokens.cache_read, tokens.cache_write];
+        crate::telemetry::usage(served, counts, cost_usd);
         UsageCounters {
             requests: 1,
             prompt_tokens: tokens.prompt,

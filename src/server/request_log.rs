@@ -97,12 +97,22 @@ fn is_safe_id(id: &str) -> bool {
     (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// `req_` + 26 random base32 characters.
+/// `req_` + 26 random base32 characters (five random bits each).
 fn new_request_id() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let mut rng = rand::rng();
-    let tail: String = (0..26).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
-    format!("req_{tail}")
+    let mut bits: u128 = rng.random();
+    let mut id = String::with_capacity(30);
+    id.push_str("req_");
+    for i in 0..26 {
+        if i == 25 {
+            // 25 characters took 125 of the 128 bits.
+            bits = u128::from(rng.random::<u8>());
+        }
+        id.push(char::from(ALPHABET[(bits & 31) as usize]));
+        bits >>= 5;
+    }
+    id
 }
 
 #[cfg(test)]
@@ -118,5 +128,10 @@ mod tests {
         let id = new_request_id();
         assert_eq!(id.len(), 30);
         assert!(id.starts_with("req_") && is_safe_id(&id));
+        assert!(id[4..].bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)), "{id}");
+        let ids: std::collections::HashSet<String> = (0..1000).map(|_| new_request_id()).collect();
+        assert_eq!(ids.len(), 1000, "ids do not repeat");
+        let last: std::collections::HashSet<u8> = (0..1000).map(|_| new_request_id().as_bytes()[29]).collect();
+        assert!(last.len() > 16, "the last character is random too");
     }
 }

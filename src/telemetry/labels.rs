@@ -20,6 +20,7 @@ static MODELS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 pub fn set_providers<'a>(names: impl IntoIterator<Item = &'a str>) {
     let mut known = PROVIDERS.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     known.extend(names.into_iter().map(str::to_string));
+    super::series::invalidate();
 }
 
 /// `name` when it is a configured provider, else `other`.

@@ -6,14 +6,29 @@ pub mod detailed;
 pub mod detailed_writer;
 pub mod labels;
 pub mod request_scope;
+mod series;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics::{
+    Counter, Gauge, Histogram, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use series::Series;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// A recorder is installed: the hot paths below record only then (and only then cache handles,
+/// which would otherwise be the no-op recorder's).
+fn on() -> bool {
+    HANDLE.get().is_some()
+}
+
+/// The handle of an unlabelled series, registered once.
+fn single<H: Clone>(cell: &'static OnceLock<H>, make: impl FnOnce() -> H) -> H {
+    cell.get_or_init(make).clone()
+}
 
 /// Latency buckets (seconds): from a sub-millisecond proxy overhead to a long upstream answer.
 const SECONDS_BUCKETS: &[f64] =
@@ -106,52 +121,100 @@ pub fn request_done(
     took: Duration,
     upstream: Duration,
 ) {
-    let (provider, model) = match (served, requested) {
-        (Some(served), _) => (labels::provider_of(served), labels::model(served)),
-        (None, Some(requested)) => (labels::provider_of(requested), labels::model(requested)),
-        (None, None) => (labels::NONE.to_string(), labels::NONE.to_string()),
-    };
-    let status = status.to_string();
-    counter!(REQUESTS, "route" => route.to_string(), "provider" => provider, "model" => model, "status" => status)
-        .increment(1);
-    histogram!(REQUEST_SECONDS, "route" => route.to_string()).record(took.as_secs_f64());
-    histogram!(OVERHEAD_SECONDS).record(took.saturating_sub(upstream).as_secs_f64());
+    #[derive(Clone)]
+    struct RequestSeries {
+        requests: Counter,
+        seconds: Histogram,
+    }
+    static SERIES: Series<RequestSeries> = Series::new();
+    static OVERHEAD: OnceLock<Histogram> = OnceLock::new();
+    if !on() {
+        return;
+    }
+    let model_id = served.or(requested);
+    let code = http::StatusCode::from_u16(status).ok();
+    let status_text = code.as_ref().map_or("other", http::StatusCode::as_str);
+    let model_key = [model_id.map_or("none", |_| "model"), model_id.unwrap_or_default()];
+    let series = SERIES.get(&[route, status_text, model_key[0], model_key[1]], || {
+        let (provider, model) = match model_id {
+            Some(id) => (labels::provider_of(id), labels::model(id)),
+            None => (labels::NONE.to_string(), labels::NONE.to_string()),
+        };
+        let requests = counter!(REQUESTS, "route" => route.to_string(), "provider" => provider, "model" => model,
+            "status" => status_text.to_string());
+        RequestSeries { requests, seconds: histogram!(REQUEST_SECONDS, "route" => route.to_string()) }
+    });
+    series.requests.increment(1);
+    series.seconds.record(took.as_secs_f64());
+    single(&OVERHEAD, || histogram!(OVERHEAD_SECONDS)).record(took.saturating_sub(upstream).as_secs_f64());
 }
 
 /// Counts a request in flight until the returned guard drops.
 pub fn request_in_flight() -> InFlight {
-    gauge!(IN_FLIGHT_REQUESTS).increment(1.0);
-    InFlight(IN_FLIGHT_REQUESTS)
+    static REQUESTS_IN_FLIGHT: OnceLock<Gauge> = OnceLock::new();
+    InFlight::new(&REQUESTS_IN_FLIGHT, IN_FLIGHT_REQUESTS)
 }
 
 /// Counts a committed stream until the returned guard drops.
 pub fn stream_in_flight() -> InFlight {
-    gauge!(IN_FLIGHT_STREAMS).increment(1.0);
-    InFlight(IN_FLIGHT_STREAMS)
+    static STREAMS_IN_FLIGHT: OnceLock<Gauge> = OnceLock::new();
+    InFlight::new(&STREAMS_IN_FLIGHT, IN_FLIGHT_STREAMS)
 }
 
 /// Decrements its gauge when dropped.
 #[derive(Debug)]
-pub struct InFlight(&'static str);
+pub struct InFlight(Option<Gauge>);
+
+impl InFlight {
+    fn new(cell: &'static OnceLock<Gauge>, name: &'static str) -> Self {
+        let gauge = on().then(|| single(cell, || gauge!(name)));
+        if let Some(gauge) = &gauge {
+            gauge.increment(1.0);
+        }
+        Self(gauge)
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        gauge!(self.0).decrement(1.0);
+        if let Some(gauge) = &self.0 {
+            gauge.decrement(1.0);
+        }
     }
 }
 
 /// One upstream attempt ended after `took`: `result` is `success` or an error class name (a
 /// fixed set).
 pub fn attempt(provider: &str, result: &'static str, took: Duration) {
-    let provider = labels::provider(provider);
-    counter!(UPSTREAM_ATTEMPTS, "provider" => provider.clone(), "result" => result).increment(1);
-    histogram!(UPSTREAM_SECONDS, "provider" => provider).record(took.as_secs_f64());
+    #[derive(Clone)]
+    struct AttemptSeries {
+        attempts: Counter,
+        seconds: Histogram,
+    }
+    static SERIES: Series<AttemptSeries> = Series::new();
     request_scope::add_upstream_wait(took);
+    if !on() {
+        return;
+    }
+    let series = SERIES.get(&[provider, result], || {
+        let provider = labels::provider(provider);
+        AttemptSeries {
+            attempts: counter!(UPSTREAM_ATTEMPTS, "provider" => provider.clone(), "result" => result),
+            seconds: histogram!(UPSTREAM_SECONDS, "provider" => provider),
+        }
+    });
+    series.attempts.increment(1);
+    series.seconds.record(took.as_secs_f64());
 }
 
 /// An upstream's response head arrived `took` after the attempt began.
 pub fn upstream_head(provider: &str, took: Duration) {
-    histogram!(UPSTREAM_TTFB_SECONDS, "provider" => labels::provider(provider)).record(took.as_secs_f64());
+    static SERIES: Series<Histogram> = Series::new();
+    if on() {
+        let ttfb =
+            SERIES.get(&[provider], || histogram!(UPSTREAM_TTFB_SECONDS, "provider" => labels::provider(provider)));
+        ttfb.record(took.as_secs_f64());
+    }
 }
 
 pub fn retry(provider: &str) {
@@ -180,15 +243,45 @@ pub fn credential_states(provider: &str, counts: &[(&'static str, usize)]) {
     }
 }
 
-/// Tokens and list-price cost of one request served by `served` (`provider/model`).
-pub fn usage(served: &str, tokens: &[(&'static str, u64)], cost_usd: f64) {
-    let (provider, model) = (labels::provider_of(served), labels::model(served));
-    for (kind, n) in tokens.iter().filter(|(_, n)| *n > 0) {
-        counter!(TOKENS, "provider" => provider.clone(), "model" => model.clone(), "kind" => *kind).increment(*n);
+/// The kinds of token [`usage`] counts, in the order of its `tokens`.
+pub const TOKEN_KINDS: [&str; 5] = ["prompt", "completion", "reasoning", "cache_read", "cache_write"];
+
+/// Tokens (by [`TOKEN_KINDS`]) and list-price cost of one request served by `served`
+/// (`provider/model`).
+pub fn usage(served: &str, tokens: [u64; 5], cost_usd: f64) {
+    /// A series appears once it has something to say: each is registered on first use.
+    struct UsageSeries {
+        provider: String,
+        model: String,
+        tokens: [OnceLock<Counter>; 5],
+        cost: OnceLock<Gauge>,
+    }
+    static SERIES: Series<Arc<UsageSeries>> = Series::new();
+    if !on() {
+        return;
+    }
+    let series = SERIES.get(&[served], || {
+        Arc::new(UsageSeries {
+            provider: labels::provider_of(served),
+            model: labels::model(served),
+            tokens: Default::default(),
+            cost: OnceLock::new(),
+        })
+    });
+    let (provider, model) = (&series.provider, &series.model);
+    for ((kind, counter), n) in TOKEN_KINDS.into_iter().zip(&series.tokens).zip(tokens) {
+        if n > 0 {
+            let counter = counter.get_or_init(
+                || counter!(TOKENS, "provider" => provider.clone(), "model" => model.clone(), "kind" => kind),
+            );
+            counter.increment(n);
+        }
     }
     if cost_usd > 0.0 {
         // The facade's counters are integers: the running USD total is a gauge that only grows.
-        gauge!(COST_USD, "provider" => provider, "model" => model).increment(cost_usd);
+        let cost =
+            series.cost.get_or_init(|| gauge!(COST_USD, "provider" => provider.clone(), "model" => model.clone()));
+        cost.increment(cost_usd);
     }
 }
 

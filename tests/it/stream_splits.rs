@@ -171,3 +171,51 @@ fn a_responses_passthrough_forwards_every_event_unchanged_at_every_split() {
         "{text}"
     );
 }
+
+/// What a stream the client abandons is charged by estimate: every relay counts the output its
+/// upstream's events carried (reasoning, text, tool-call arguments; never ids, names, or the
+/// signature), whichever way the events are relayed.
+#[test]
+fn every_relay_counts_the_output_characters_of_its_stream() {
+    use llmkp::formats::gemini::relay::GeminiPassthrough;
+    use llmkp::formats::openai::passthrough::ChatPassthrough;
+    // "Denke nach… " (12), "Grüße 👋 " (8), {"city":"Zürich"} (17); the Messages and Responses
+    // streams carry the reasoning and text without the trailing spaces.
+    let (chat, others) = (12 + 8 + 17, 11 + 7 + 17);
+    let messages_encoder = || Box::new(MessagesEncoder(MessagesStreamEncoder::new("msg_fixed", "openai/gpt-4o", 12)));
+    let relays: Vec<(&str, &str, u64, Box<dyn Relay>)> = vec![
+        ("chat passthrough", CHAT_UPSTREAM, chat, Box::new(ChatPassthrough::new("openai/gpt-4o".into(), true))),
+        (
+            "chat → messages",
+            CHAT_UPSTREAM,
+            chat,
+            Box::new(Translate::new(Box::new(ChatDecoder::default()), messages_encoder())),
+        ),
+        ("messages passthrough", MESSAGES_UPSTREAM, others, Box::new(MessagesPassthrough::new("claude-alias".into()))),
+        (
+            "messages → responses",
+            MESSAGES_UPSTREAM,
+            others,
+            Box::new(Translate::new(Box::new(AnthropicDecoder::default()), responses_encoder("anthropic/claude-x"))),
+        ),
+        (
+            "responses passthrough",
+            RESPONSES_UPSTREAM,
+            others,
+            Box::new(ResponsesPassthrough::new("resp/gpt-5.5".into())),
+        ),
+    ];
+    for (name, upstream, expected, mut relay) in relays {
+        relay_all(relay.as_mut(), &[upstream.as_bytes()]);
+        assert_eq!(relay.output_chars(), expected, "{name}");
+    }
+    let gemini = concat!(
+        "data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"Denke nach…\",\"thought\":true}]}}]}\r\n\r\n",
+        "data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"Grüße 👋\"}]}}]}\r\n\r\n",
+        "data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"functionCall\":{\"name\":\"get_weather\",\"args\":{\"city\":\"Zürich\"}}}]},\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":5,\"candidatesTokenCount\":9}}\r\n\r\n",
+    );
+    let framing = llmkp::formats::gemini::relay::GeminiFraming::Sse;
+    let mut relay = GeminiPassthrough::new(framing, "gemini/gemini-2.5-pro".into());
+    relay_all(&mut relay, &[gemini.as_bytes()]);
+    assert_eq!(relay.output_chars(), others);
+}

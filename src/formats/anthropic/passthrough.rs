@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::upstream::MessagesStreamDecoder;
 use crate::formats::failure::{UpstreamFailure, classify_anthropic_error};
-use crate::formats::ir::{StreamEvent, Usage};
+use crate::formats::ir::{StreamEvent, Usage, output_chars};
 use crate::formats::relay::{Relay, Step, parse_object, premature_end};
 use crate::formats::sse::{SseEvent, write_event, write_event_text};
 
@@ -14,12 +14,13 @@ pub struct MessagesPassthrough {
     requested: String,
     tee: MessagesStreamDecoder,
     received: bool,
+    output_chars: u64,
 }
 
 impl MessagesPassthrough {
     /// `requested` is the `provider/model` that serves, shown to the client.
     pub fn new(requested: String) -> Self {
-        Self { requested, tee: MessagesStreamDecoder::new(), received: false }
+        Self { requested, tee: MessagesStreamDecoder::new(), received: false, output_chars: 0 }
     }
 }
 
@@ -35,7 +36,9 @@ impl Relay for MessagesPassthrough {
             return Err(classify_anthropic_error(data.get("error").unwrap_or(&Value::Null)));
         }
         self.received = true;
-        let content = self.tee.push(&kind, &data).iter().any(StreamEvent::is_output);
+        let decoded = self.tee.push(&kind, &data);
+        self.output_chars += output_chars(&decoded);
+        let content = decoded.iter().any(StreamEvent::is_output);
         let mut frames = Vec::with_capacity(event.data.len() + kind.len() + 16);
         if kind == "message_start" {
             if let Some(message) = data.get_mut("message").and_then(Value::as_object_mut) {
@@ -63,6 +66,10 @@ impl Relay for MessagesPassthrough {
 
     fn usage(&self) -> Option<Usage> {
         Some(self.tee.usage())
+    }
+
+    fn output_chars(&self) -> u64 {
+        self.output_chars
     }
 }
 

@@ -171,6 +171,7 @@ pub struct GeminiPassthrough {
     served_id: String,
     tee: GeminiStreamDecoder,
     received: bool,
+    output_chars: u64,
 }
 
 impl GeminiPassthrough {
@@ -180,6 +181,7 @@ impl GeminiPassthrough {
             served_id,
             tee: GeminiStreamDecoder::new(crate::formats::gemini::ORIGIN),
             received: false,
+            output_chars: 0,
         }
     }
 }
@@ -188,7 +190,9 @@ impl Relay for GeminiPassthrough {
     fn event(&mut self, event: &SseEvent) -> Result<Step, UpstreamFailure> {
         let mut chunk = gemini_chunk(event)?;
         self.received = true;
-        let content = self.tee.push(&chunk).iter().any(StreamEvent::is_output);
+        let decoded = self.tee.push(&chunk);
+        self.output_chars += crate::formats::ir::output_chars(&decoded);
+        let content = decoded.iter().any(StreamEvent::is_output);
         let mut frames = Vec::new();
         // Re-serialised with only `modelVersion` changed (key order and unknown fields kept).
         if chunk.contains_key("modelVersion") {
@@ -213,5 +217,9 @@ impl Relay for GeminiPassthrough {
 
     fn usage(&self) -> Option<Usage> {
         self.tee.usage()
+    }
+
+    fn output_chars(&self) -> u64 {
+        self.output_chars
     }
 }

@@ -14,6 +14,9 @@ pub struct ChunkFacts {
     pub has_tool_calls: bool,
     /// `"choices": []` with a `usage` object: the usage-only chunk.
     pub usage_only: bool,
+    /// Characters of generated output in the deltas: text, reasoning, refusal, tool-call
+    /// arguments.
+    pub output_chars: u64,
 }
 
 impl ChunkFacts {
@@ -34,10 +37,25 @@ impl ChunkFacts {
             if let Some(delta) = choice.get("delta").and_then(Value::as_object) {
                 facts.has_content |= delta_has_content(delta);
                 facts.has_tool_calls |= delta.get("tool_calls").is_some_and(is_content);
+                facts.output_chars += delta_output_chars(delta);
             }
         }
         facts
     }
+}
+
+fn delta_output_chars(delta: &Map<String, Value>) -> u64 {
+    let chars = |value: Option<&Value>| value.and_then(Value::as_str).map_or(0, |text| text.chars().count() as u64);
+    let text: u64 =
+        ["content", "reasoning_content", "reasoning", "refusal"].iter().map(|key| chars(delta.get(*key))).sum();
+    let arguments: u64 = delta
+        .get("tool_calls")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|call| chars(call.get("function").and_then(|f| f.get("arguments"))))
+        .sum();
+    text + arguments
 }
 
 fn delta_has_content(delta: &Map<String, Value>) -> bool {
@@ -67,6 +85,19 @@ mod tests {
 
     fn facts(v: Value) -> ChunkFacts {
         ChunkFacts::of(v.as_object().unwrap())
+    }
+
+    #[test]
+    fn output_characters_are_counted_in_every_delta() {
+        let f = facts(json!({"choices": [
+            {"index": 0, "delta": {"role": "assistant", "content": "héllo", "reasoning_content": "ab"}},
+            {"index": 1, "delta": {"refusal": "no", "tool_calls": [
+                {"index": 0, "function": {"name": "lookup", "arguments": "{\"q\""}},
+                {"index": 1, "function": {"arguments": ":1}"}}
+            ]}}
+        ]}));
+        assert_eq!(f.output_chars, 5 + 2 + 2 + 4 + 3);
+        assert_eq!(facts(json!({"choices": [], "usage": {"completion_tokens": 9}})).output_chars, 0);
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub struct ChatPassthrough {
     last_id: Value,
     last_created: Value,
     usage: Option<Value>,
+    output_chars: u64,
 }
 
 impl ChatPassthrough {
@@ -38,6 +39,7 @@ impl ChatPassthrough {
             last_id: Value::Null,
             last_created: Value::Null,
             usage: None,
+            output_chars: 0,
         }
     }
 
@@ -45,6 +47,7 @@ impl ChatPassthrough {
     /// the client carries content (the commit point counts only that).
     fn forward(&mut self, chunk: Map<String, Value>) -> (Vec<u8>, bool) {
         let facts = ChunkFacts::of(&chunk);
+        self.output_chars += facts.output_chars;
         (self.frame_of(chunk, facts), facts.has_content)
     }
 
@@ -142,6 +145,10 @@ impl Relay for ChatPassthrough {
 
     fn usage(&self) -> Option<Usage> {
         self.usage.as_ref().map(decode_usage)
+    }
+
+    fn output_chars(&self) -> u64 {
+        self.output_chars
     }
 }
 

@@ -36,6 +36,22 @@ fn failure_of(kind: &str, data: &Map<String, Value>) -> Option<UpstreamFailure> 
     }
 }
 
+/// The characters of generated output a delta event carries (text, refusal, reasoning, tool
+/// input); other events carry none of their own (their items repeat what the deltas said).
+fn output_chars(kind: &str, data: &Map<String, Value>) -> u64 {
+    match kind {
+        "response.output_text.delta"
+        | "response.refusal.delta"
+        | "response.function_call_arguments.delta"
+        | "response.custom_tool_call_input.delta"
+        | "response.reasoning_summary_text.delta"
+        | "response.reasoning_text.delta" => {
+            data.get("delta").and_then(Value::as_str).map_or(0, |delta| delta.chars().count() as u64)
+        }
+        _ => 0,
+    }
+}
+
 /// Events that carry output (or a stop that explains its absence): they commit the stream.
 fn carries_output(kind: &str, data: &Map<String, Value>) -> bool {
     match kind {
@@ -66,12 +82,13 @@ pub struct ResponsesPassthrough {
     created_at: Option<Value>,
     last_sequence: Option<u64>,
     usage: Option<Usage>,
+    output_chars: u64,
 }
 
 impl ResponsesPassthrough {
     /// `served` is the `provider/model` that serves, shown to the client.
     pub fn new(served: String) -> Self {
-        Self { served, received: false, id: None, created_at: None, last_sequence: None, usage: None }
+        Self { served, received: false, id: None, created_at: None, last_sequence: None, usage: None, output_chars: 0 }
     }
 }
 
@@ -83,6 +100,7 @@ impl Relay for ResponsesPassthrough {
             return Err(failure);
         }
         self.received = true;
+        self.output_chars += output_chars(&kind, &data);
         if let Some(sequence) = data.get("sequence_number").and_then(Value::as_u64) {
             self.last_sequence = Some(sequence);
         }
@@ -132,6 +150,10 @@ impl Relay for ResponsesPassthrough {
 
     fn usage(&self) -> Option<Usage> {
         self.usage
+    }
+
+    fn output_chars(&self) -> u64 {
+        self.output_chars
     }
 }
 
