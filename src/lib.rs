@@ -66,7 +66,8 @@
 //!    [`formats::relay::ClientEncoder`] for streams), and a type implementing
 //!    [`formats::family::ClientFamily`] with a `parse` that returns the family value and its
 //!    [`formats::family::Head`]. If an upstream protocol speaks the family natively, return it
-//!    from `protocol()` and add a passthrough [`formats::relay::Relay`].
+//!    from `protocol()` and add a passthrough [`formats::relay::Relay`] (it also reports the
+//!    usage and the output characters it read, which charge a stream its client abandons).
 //! 2. One route in `server/routes/` that parses the body with the family and calls
 //!    `serve_turn`, and its line in [`server::app`].
 //!

@@ -36,32 +36,32 @@ fn failure_of(kind: &str, data: &Map<String, Value>) -> Option<UpstreamFailure> 
     }
 }
 
-/// The characters of generated output a delta event carries (text, refusal, reasoning, tool
-/// input); other events carry none of their own (their items repeat what the deltas said).
+/// The events whose `delta` is generated output: text, refusal, tool input, reasoning.
+const OUTPUT_DELTAS: [&str; 6] = [
+    "response.output_text.delta",
+    "response.refusal.delta",
+    "response.function_call_arguments.delta",
+    "response.custom_tool_call_input.delta",
+    "response.reasoning_summary_text.delta",
+    "response.reasoning_text.delta",
+];
+
+/// The characters of generated output an event carries (other events carry none of their own:
+/// their items repeat what the deltas said).
 fn output_chars(kind: &str, data: &Map<String, Value>) -> u64 {
-    match kind {
-        "response.output_text.delta"
-        | "response.refusal.delta"
-        | "response.function_call_arguments.delta"
-        | "response.custom_tool_call_input.delta"
-        | "response.reasoning_summary_text.delta"
-        | "response.reasoning_text.delta" => {
-            data.get("delta").and_then(Value::as_str).map_or(0, |delta| delta.chars().count() as u64)
-        }
-        _ => 0,
+    if !OUTPUT_DELTAS.contains(&kind) {
+        return 0;
     }
+    data.get("delta").and_then(Value::as_str).map_or(0, |delta| delta.chars().count() as u64)
 }
 
 /// Events that carry output (or a stop that explains its absence): they commit the stream.
 fn carries_output(kind: &str, data: &Map<String, Value>) -> bool {
+    if OUTPUT_DELTAS.contains(&kind) {
+        return true;
+    }
     match kind {
-        "response.output_text.delta"
-        | "response.refusal.delta"
-        | "response.function_call_arguments.delta"
-        | "response.custom_tool_call_input.delta"
-        | "response.reasoning_summary_text.delta"
-        | "response.reasoning_text.delta"
-        | "response.incomplete" => true,
+        "response.incomplete" => true,
         "response.output_item.added" | "response.output_item.done" => {
             let kind = data.get("item").and_then(|i| i.get("type")).and_then(Value::as_str).unwrap_or_default();
             kind != "message" && kind != "reasoning"
