@@ -134,8 +134,12 @@ pub fn request_done(
     let model_id = served.or(requested);
     let code = http::StatusCode::from_u16(status).ok();
     let status_text = code.as_ref().map_or("other", http::StatusCode::as_str);
-    let model_key = [model_id.map_or("none", |_| "model"), model_id.unwrap_or_default()];
-    let series = SERIES.get(&[route, status_text, model_key[0], model_key[1]], || {
+    // "none" and "model" keep a request without a model apart from one naming the empty string.
+    let (kind, id) = match model_id {
+        Some(id) => ("model", id),
+        None => ("none", ""),
+    };
+    let series = SERIES.get(&[route, status_text, kind, id], || {
         let (provider, model) = match model_id {
             Some(id) => (labels::provider_of(id), labels::model(id)),
             None => (labels::NONE.to_string(), labels::NONE.to_string()),

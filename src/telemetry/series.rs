@@ -43,7 +43,8 @@ impl<H: Clone> Series<H> {
         Self { cache: OnceLock::new() }
     }
 
-    /// The handles for `parts` (joined as one key), registered by `make` the first time.
+    /// The handles for `parts` (joined as one key), registered by `make` the first time. `make`
+    /// registers with the recorder only; it must not record through a `Series` itself.
     pub fn get(&self, parts: &[&str], make: impl FnOnce() -> H) -> H {
         KEY.with_borrow_mut(|key| {
             key.clear();

@@ -154,3 +154,43 @@ async fn metrics_need_the_proxy_key_unless_public() {
     let m = parse(&response.text().await.unwrap());
     assert_eq!(sum(&m, "llmkp_state_store_up", &[]), 1.0);
 }
+
+/// Labels resolved once are kept with their series; a reload that configures a new provider
+/// makes the same request count under that provider, not under the `other` it got before.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_provider_added_by_a_reload_gets_its_own_label() {
+    let openai = OpenAiMock::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let before = [format!("PROXY_API_KEY={PROXY_KEY}"), format!("OPENAI_API_BASE={}", openai.base_url())];
+    write_env(home.path(), &before);
+    let server = Server::start(llmkp(home.path()));
+    let client = reqwest::Client::new();
+    // Unknown provider: refused with 404 by the gateway.
+    let refused = chat(&client, &server, "later/gpt-4o", false).await;
+    assert_eq!(refused.status(), 404);
+    assert!(refused.text().await.unwrap().contains("unknown provider"));
+
+    let mut after = before.to_vec();
+    // A base without the route: the upstream answers 404 itself, the same status as before.
+    after.extend([
+        format!("LATER_API_BASE={}/nowhere", openai.base_url()),
+        "LATER_API_KEY_1=sk-later-0000000001".into(),
+    ]);
+    write_env(home.path(), &after);
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let response = chat(&client, &server, "later/gpt-4o", false).await;
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        if !text.contains("unknown provider") {
+            assert_eq!(status, 404, "{text}");
+            break;
+        }
+        assert!(Instant::now() < until, "the reload never configured `later`");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let m = scrape(&client, &server).await;
+    let route = ("route", "/v1/chat/completions");
+    assert_eq!(sum(&m, "llmkp_requests_total", &[route, ("provider", "later"), ("status", "404")]), 1.0);
+    assert!(sum(&m, "llmkp_requests_total", &[route, ("provider", "other"), ("status", "404")]) >= 1.0);
+}
