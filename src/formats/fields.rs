@@ -83,6 +83,40 @@ pub fn as_count(value: &Value, path: &str) -> Result<u64, InvalidRequest> {
 
 // Fields of an object under `prefix`, looked up exactly.
 
+/// The request's `model`: a non-empty string, trimmed (every family names its target this way).
+pub fn req_model(body: &Map<String, Value>) -> Result<String, InvalidRequest> {
+    match get(body, "model") {
+        Some(Value::String(m)) if !m.trim().is_empty() => Ok(m.trim().to_string()),
+        Some(Value::String(_)) | None => {
+            Err(InvalidRequest::at("missing required field 'model' (expected \"provider/model\")", "model"))
+        }
+        Some(_) => Err(InvalidRequest::wrong_type("model".into(), "a string")),
+    }
+}
+
+/// The request's `messages`: a non-empty array (Chat and Messages).
+pub fn req_messages(body: &Map<String, Value>) -> Result<&Vec<Value>, InvalidRequest> {
+    match get(body, "messages") {
+        Some(Value::Array(items)) if items.is_empty() => {
+            Err(InvalidRequest::at("'messages' must not be empty", "messages"))
+        }
+        Some(Value::Array(items)) => Ok(items),
+        None => Err(InvalidRequest::missing("messages".into())),
+        Some(_) => Err(InvalidRequest::wrong_type("messages".into(), "an array")),
+    }
+}
+
+/// An array of strings; `path` names the array (an item is `path[i]` in errors).
+pub fn strings(items: &[Value], path: &str) -> Result<Vec<String>, InvalidRequest> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            s.as_str().map(str::to_string).ok_or_else(|| InvalidRequest::wrong_type(format!("{path}[{i}]"), "a string"))
+        })
+        .collect()
+}
+
 /// `obj[key]` as an object; `path` names that object itself.
 pub fn req_object<'a>(
     obj: &'a Map<String, Value>,

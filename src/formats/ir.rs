@@ -313,6 +313,17 @@ impl StreamEvent {
     }
 }
 
+/// `latest` as a usage event, unless it is what `emitted` says the stream already reported:
+/// decoders whose upstream repeats its usage report each change once.
+pub fn push_usage_change(latest: Option<Usage>, emitted: &mut Option<Usage>, events: &mut Vec<StreamEvent>) {
+    if let Some(usage) = latest
+        && *emitted != Some(usage)
+    {
+        *emitted = Some(usage);
+        events.push(StreamEvent::Usage(usage));
+    }
+}
+
 /// The output characters of a run of events.
 pub fn output_chars(events: &[StreamEvent]) -> u64 {
     events.iter().map(StreamEvent::output_chars).sum()

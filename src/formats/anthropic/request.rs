@@ -5,7 +5,9 @@
 use serde_json::{Map, Value, json};
 
 use super::blocks::{decode_block, text_part};
-use crate::formats::fields::{as_object, get, opt_bool, opt_f64, opt_str, opt_u64, req_str};
+use crate::formats::fields::{
+    as_object, get, opt_bool, opt_f64, opt_str, opt_u64, req_messages, req_model, req_str, strings,
+};
 use crate::formats::ir::{Message, Part, Reasoning, Request, ResponseFormat, Role, Tool, ToolChoice};
 
 pub use crate::formats::InvalidRequest;
@@ -42,21 +44,8 @@ const EFFORTS: [&str; 7] = ["none", "minimal", "low", "medium", "high", "xhigh",
 
 /// A client's Messages body (already parsed as JSON) in canonical form.
 pub fn decode_body(body: &Map<String, Value>) -> Result<Request, InvalidRequest> {
-    let model = match get(body, "model") {
-        Some(Value::String(m)) if !m.trim().is_empty() => m.trim().to_string(),
-        Some(Value::String(_)) | None => {
-            return Err(InvalidRequest::at("missing required field 'model' (expected \"provider/model\")", "model"));
-        }
-        Some(_) => return Err(InvalidRequest::wrong_type("model".into(), "a string")),
-    };
-    let messages = match get(body, "messages") {
-        Some(Value::Array(items)) if items.is_empty() => {
-            return Err(InvalidRequest::at("'messages' must not be empty", "messages"));
-        }
-        Some(Value::Array(items)) => decode_messages(items)?,
-        None => return Err(InvalidRequest::missing("messages".into())),
-        Some(_) => return Err(InvalidRequest::wrong_type("messages".into(), "an array")),
-    };
+    let model = req_model(body)?;
+    let messages = decode_messages(req_messages(body)?)?;
     let system = get(body, "system").map(decode_system).transpose()?.unwrap_or_default();
     let tools = match get(body, "tools") {
         None => Vec::new(),
@@ -68,15 +57,7 @@ pub fn decode_body(body: &Map<String, Value>) -> Result<Request, InvalidRequest>
     let (tool_choice, parallel_tool_calls) = get(body, "tool_choice").map(decode_tool_choice).transpose()?.unzip();
     let stop = match get(body, "stop_sequences") {
         None => Vec::new(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                s.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| InvalidRequest::wrong_type(format!("stop_sequences[{i}]"), "a string"))
-            })
-            .collect::<Result<_, _>>()?,
+        Some(Value::Array(items)) => strings(items, "stop_sequences")?,
         Some(_) => return Err(InvalidRequest::wrong_type("stop_sequences".into(), "an array of strings")),
     };
     let user = match get(body, "metadata") {

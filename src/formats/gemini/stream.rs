@@ -17,7 +17,7 @@ use super::response::{
     part_signature, stop_reason, text_part, unwrap_envelope, usage_metadata,
 };
 use super::signature_to_client;
-use crate::formats::ir::{StopReason, StreamEvent, Usage};
+use crate::formats::ir::{StopReason, StreamEvent, Usage, push_usage_change};
 use crate::formats::openai::translate::synthetic_call_id;
 
 /// Chunks of an upstream Gemini stream into canonical stream events (§9.5). Text and thought
@@ -136,12 +136,7 @@ impl GeminiStreamDecoder {
     }
 
     fn emit_usage(&mut self, events: &mut Vec<StreamEvent>) {
-        if let Some(usage) = self.usage
-            && self.emitted_usage != Some(usage)
-        {
-            self.emitted_usage = Some(usage);
-            events.push(StreamEvent::Usage(usage));
-        }
+        push_usage_change(self.usage, &mut self.emitted_usage, events);
     }
 }
 

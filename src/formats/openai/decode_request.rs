@@ -9,7 +9,9 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::formats::fields::{as_object, get, join, opt_bool, opt_f64, opt_str, opt_u64, req_object, req_str};
+use crate::formats::fields::{
+    as_object, get, join, opt_bool, opt_f64, opt_str, opt_u64, req_messages, req_model, req_object, req_str, strings,
+};
 
 use super::translate::synthetic_call_id;
 use crate::formats::InvalidRequest;
@@ -53,21 +55,8 @@ pub fn opening(body: &Map<String, Value>) -> Request {
 
 pub fn decode_request(body: &Map<String, Value>) -> Result<Request, InvalidRequest> {
     refuse_untranslatable(body)?;
-    let model = match get(body, "model") {
-        Some(Value::String(m)) if !m.trim().is_empty() => m.trim().to_string(),
-        Some(Value::String(_)) | None => {
-            return Err(InvalidRequest::at("missing required field 'model' (expected \"provider/model\")", "model"));
-        }
-        Some(_) => return Err(InvalidRequest::wrong_type("model".into(), "a string")),
-    };
-    let items = match get(body, "messages") {
-        Some(Value::Array(items)) if items.is_empty() => {
-            return Err(InvalidRequest::at("'messages' must not be empty", "messages"));
-        }
-        Some(Value::Array(items)) => items,
-        None => return Err(InvalidRequest::missing("messages".into())),
-        Some(_) => return Err(InvalidRequest::wrong_type("messages".into(), "an array")),
-    };
+    let model = req_model(body)?;
+    let items = req_messages(body)?;
     let mut history = History::default();
     for (i, item) in items.iter().enumerate() {
         history.decode(item, i)?;
@@ -551,15 +540,7 @@ fn decode_stop(body: &Map<String, Value>) -> Result<Vec<String>, InvalidRequest>
     match get(body, "stop") {
         None => Ok(Vec::new()),
         Some(Value::String(stop)) => Ok(vec![stop.clone()]),
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                s.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| InvalidRequest::wrong_type(format!("stop[{i}]"), "a string"))
-            })
-            .collect(),
+        Some(Value::Array(items)) => strings(items, "stop"),
         Some(_) => Err(InvalidRequest::wrong_type("stop".into(), "a string or an array of strings")),
     }
 }

@@ -44,16 +44,7 @@ impl EmbeddingsRequest {
         let value: Value = serde_json::from_slice(bytes)
             .map_err(|err| InvalidRequest::body(format!("request body is not valid JSON: {err}")))?;
         let Value::Object(body) = value else { return Err(InvalidRequest::body("request body must be a JSON object")) };
-        let model = match body.get("model") {
-            Some(Value::String(m)) if !m.trim().is_empty() => m.trim().to_string(),
-            Some(Value::String(_)) | None | Some(Value::Null) => {
-                return Err(InvalidRequest::at(
-                    "missing required field 'model' (expected \"provider/model\")",
-                    "model",
-                ));
-            }
-            Some(_) => return Err(InvalidRequest::wrong_type("model".into(), "a string")),
-        };
+        let model = crate::formats::fields::req_model(&body)?;
         let input = decode_input(body.get("input"))?;
         let dimensions = match body.get("dimensions") {
             None | Some(Value::Null) => None,

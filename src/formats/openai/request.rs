@@ -4,6 +4,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::formats::fields::{req_messages, req_model};
+
 pub use crate::formats::InvalidRequest;
 
 #[derive(Debug, Clone)]
@@ -29,30 +31,13 @@ impl ChatRequest {
     /// A request already decoded into a JSON object (built by a translator or the CLI), checked
     /// like a client's.
     pub fn check(body: &Map<String, Value>) -> Result<Self, InvalidRequest> {
-        let model = match body.get("model") {
-            Some(Value::String(m)) if !m.trim().is_empty() => m.trim().to_string(),
-            Some(Value::String(_)) | None | Some(Value::Null) => {
-                return Err(InvalidRequest::at(
-                    "missing required field 'model' (expected \"provider/model\")",
-                    "model",
-                ));
-            }
-            Some(_) => return Err(InvalidRequest::at("'model' must be a string", "model")),
-        };
-        match body.get("messages") {
-            Some(Value::Array(messages)) if !messages.is_empty() => {
-                if let Some(i) = messages.iter().position(|m| !m.get("role").is_some_and(Value::is_string)) {
-                    return Err(InvalidRequest::at(
-                        format!("messages[{i}] must be an object with a string 'role'"),
-                        format!("messages[{i}]"),
-                    ));
-                }
-            }
-            Some(Value::Array(_)) => return Err(InvalidRequest::at("'messages' must not be empty", "messages")),
-            None | Some(Value::Null) => {
-                return Err(InvalidRequest::at("missing required field 'messages'", "messages"));
-            }
-            Some(_) => return Err(InvalidRequest::at("'messages' must be an array", "messages")),
+        let model = req_model(body)?;
+        let messages = req_messages(body)?;
+        if let Some(i) = messages.iter().position(|m| !m.get("role").is_some_and(Value::is_string)) {
+            return Err(InvalidRequest::at(
+                format!("messages[{i}] must be an object with a string 'role'"),
+                format!("messages[{i}]"),
+            ));
         }
         let stream = match body.get("stream") {
             None | Some(Value::Null) => false,

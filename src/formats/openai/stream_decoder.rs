@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use super::chunk::is_content;
 use super::translate::{arguments_text, decode_usage, reasoning_text, stop_reason, synthetic_call_id};
-use crate::formats::ir::{StreamEvent, Usage};
+use crate::formats::ir::{StreamEvent, Usage, push_usage_change};
 
 #[derive(Debug, Default)]
 pub struct ChatStreamDecoder {
@@ -205,12 +205,7 @@ impl ChatStreamDecoder {
     }
 
     fn emit_usage(&mut self, events: &mut Vec<StreamEvent>) {
-        if let Some(usage) = self.usage
-            && self.emitted_usage != Some(usage)
-        {
-            self.emitted_usage = Some(usage);
-            events.push(StreamEvent::Usage(usage));
-        }
+        push_usage_change(self.usage, &mut self.emitted_usage, events);
     }
 }
 

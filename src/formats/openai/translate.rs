@@ -44,13 +44,7 @@ pub fn encode_request(
     // `tool_choice` and `parallel_tool_calls` without tools are refused by OpenAI and mean nothing.
     if !req.tools.is_empty() {
         let tools = req.tools.iter().enumerate().map(|(i, tool)| encode_tool(tool, i)).collect::<Result<_, _>>()?;
-        body.insert("tools".into(), Value::Array(tools));
-        if let Some(choice) = &req.tool_choice {
-            body.insert("tool_choice".into(), encode_tool_choice(choice));
-        }
-        if let Some(parallel) = req.parallel_tool_calls {
-            body.insert("parallel_tool_calls".into(), json!(parallel));
-        }
+        insert_tools(&mut body, tools, req, encode_tool_choice);
     }
     if let Some(max) = req.max_output_tokens {
         // OpenAI's reasoning models refuse the deprecated `max_tokens`; other Chat servers know
@@ -291,6 +285,23 @@ fn encode_tool(tool: &Tool, index: usize) -> Result<Value, InvalidRequest> {
             format!("{kind} can only run on Anthropic upstreams"),
             Some(format!("tools[{index}]")),
         )),
+    }
+}
+
+/// `tools` with the request's `tool_choice` and `parallel_tool_calls` (in the OpenAI wire
+/// families, Chat and Responses, these mean nothing without tools and are refused there).
+pub(crate) fn insert_tools(
+    body: &mut Map<String, Value>,
+    tools: Vec<Value>,
+    req: &Request,
+    encode_tool_choice: fn(&ToolChoice) -> Value,
+) {
+    body.insert("tools".into(), Value::Array(tools));
+    if let Some(choice) = &req.tool_choice {
+        body.insert("tool_choice".into(), encode_tool_choice(choice));
+    }
+    if let Some(parallel) = req.parallel_tool_calls {
+        body.insert("parallel_tool_calls".into(), json!(parallel));
     }
 }
 

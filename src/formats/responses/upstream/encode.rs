@@ -48,13 +48,7 @@ pub fn encode_upstream(
         dropped_params.push("tools");
     }
     if !tools.is_empty() {
-        body.insert("tools".into(), Value::Array(tools));
-        if let Some(choice) = &req.tool_choice {
-            body.insert("tool_choice".into(), encode_tool_choice(choice));
-        }
-        if let Some(parallel) = req.parallel_tool_calls {
-            body.insert("parallel_tool_calls".into(), json!(parallel));
-        }
+        crate::formats::openai::translate::insert_tools(&mut body, tools, req, encode_tool_choice);
     }
     if let Some(max) = req.max_output_tokens {
         if max < MIN_OUTPUT_TOKENS {
