@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use super::output::{count, duration, print, print_json, table};
 use super::{CliError, Context, ListArgs};
 use crate::pool::report::{CredentialReport, QuotaReport};
+use crate::store::GLOBAL_SCOPE;
 
 pub fn list(context: &Context, args: &ListArgs) -> Result<(), CliError> {
     let report = super::quota::local_report(context, args.provider.as_deref())?;
@@ -54,7 +55,8 @@ fn status(provider: &str, c: &CredentialReport) -> String {
     }
     let mut by_kind: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (scope, cooldown) in &c.cooldowns {
-        let label = if scope == "_global_" { cooldown.reason.clone() } else { format!("{}: {scope}", cooldown.reason) };
+        let label =
+            if scope == GLOBAL_SCOPE { cooldown.reason.clone() } else { format!("{}: {scope}", cooldown.reason) };
         by_kind.entry(cooldown.kind).or_default().push(format!("{} ({label})", duration(cooldown.remaining_seconds)));
     }
     let mut parts = Vec::new();

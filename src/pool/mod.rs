@@ -82,8 +82,8 @@ struct ProviderPool {
     settings: Arc<PoolSettings>,
     /// Where cooldowns, ladders and usage are persisted (none in some tests).
     store: Option<Arc<dyn StateStore>>,
-    /// Leases and sticky sessions decided with other instances; `None` when the provider has
-    /// neither a concurrency limit nor stickiness to share, or no shared store is configured.
+    /// Leases, sticky sessions and the final word on cooldowns, decided with other instances;
+    /// `None` without a shared store.
     shared: Option<Arc<dyn Coordinator>>,
     provider: String,
     credentials: Vec<Arc<Credential>>,
@@ -229,6 +229,10 @@ impl CredentialPool {
     /// cooldowns and lockouts, ladder positions, usage windows).
     pub fn new(settings: PoolSettings, registry: &Registry, store: Option<Arc<dyn StateStore>>) -> Self {
         let settings = Arc::new(settings);
+        let coordinator = store.as_ref().and_then(|s| s.coordinator());
+        // Listening starts before the snapshot is read: a change another instance makes in
+        // between is in the snapshot, or among the events, or both (merging is idempotent).
+        let events = coordinator.as_ref().map(|c| c.subscribe());
         let clock = WallClock::now();
         let snapshot = match store.as_ref().map(|s| s.load(clock.ms)) {
             Some(Ok(snapshot)) => snapshot,
@@ -238,7 +242,6 @@ impl CredentialPool {
             }
             None => StateSnapshot::default(),
         };
-        let coordinator = store.as_ref().and_then(|s| s.coordinator());
         if let Some(logins) = store.as_ref().and_then(|s| s.logins()) {
             for c in registry.providers().flat_map(|p| p.credentials.iter()) {
                 if let Some(handle) = &c.oauth {
@@ -250,9 +253,6 @@ impl CredentialPool {
             .providers()
             .map(|p| {
                 let provider_settings = settings.provider(&p.name);
-                let shares = provider_settings.max_concurrent > 0
-                    || provider_settings.mode == RotationMode::Sequential
-                    || provider_settings.session_affinity;
                 let credentials = p
                     .credentials
                     .iter()
@@ -265,7 +265,7 @@ impl CredentialPool {
                 let pool = ProviderPool {
                     settings: settings.clone(),
                     store: store.clone(),
-                    shared: coordinator.clone().filter(|_| shares),
+                    shared: coordinator.clone(),
                     provider: p.name.clone(),
                     credentials: p.credentials.clone(),
                     state: Mutex::new(ProviderState {
@@ -278,7 +278,7 @@ impl CredentialPool {
                 (p.name.clone(), Arc::new(pool))
             })
             .collect();
-        let listener = coordinator.as_ref().and_then(|c| shared::spawn_listener(&providers, c));
+        let listener = events.and_then(|events| shared::spawn_listener(&providers, events));
         Self { settings, providers, listener }
     }
 

@@ -1,20 +1,21 @@
-//! The pool with a shared store: the ranked lease request (one round trip per acquire), what the
-//! store's answer teaches the local state, and the listener that merges other instances' events
+//! The pool with a shared store: the ranked lease request (one round trip per acquire, in which
+//! the store also keeps out candidates it knows to be cooling), what the store's answer teaches
+//! the local state, and the listener that merges other instances' events
 //! (cooldowns, ladders, fair-cycle marks, usage windows, released slots) into it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::Instant;
 
 use super::persist::{WallClock, cooldown_of, merge};
 use super::select::Selection;
 use super::{CredentialLease, ProviderPool, ProviderState, RotationMode, decide, lease};
 use crate::auth::CredentialId;
-use crate::store::shared::{Coordinator, LeaseAnswer, LeaseAsk, LeaseCandidate, SharedEvent, StickyAsk};
-use crate::store::{LadderRecordKind, StateChange, StateSnapshot};
+use crate::store::shared::{LeaseAnswer, LeaseAsk, LeaseCandidate, SharedEvent, StickyAsk};
+use crate::store::{self, CooldownRecord, LadderRecordKind, StateChange, StateSnapshot};
 
 /// Candidates sent with one lease request at most (the store tries them in order).
 const MAX_RANKED: usize = 16;
@@ -69,29 +70,30 @@ pub(super) async fn acquire(
         let state = pool.lock();
         ranked
             .iter()
-            .map(|&(i, _)| LeaseCandidate {
+            .map(|&(i, last_resort)| LeaseCandidate {
                 credential: pool.credentials[i].id.as_str(),
                 max: settings.effective_max(state.credentials[i].priority),
+                last_resort,
             })
             .collect()
     };
     let sticky = (settings.mode == RotationMode::Sequential || settings.session_affinity).then(|| StickyAsk {
-        scope,
         session,
         ttl: pool.settings.session_ttl,
         wait: !sticky_wait_over,
     });
-    let answer = coordinator.acquire(LeaseAsk { provider: &pool.provider, candidates, sticky }).await;
+    let ask = LeaseAsk { provider: &pool.provider, scope, now_ms: store::now_ms(), candidates, sticky };
+    let answer = coordinator.acquire(ask).await;
     let now = Instant::now();
     let mut state = pool.lock();
     match answer {
-        Ok(LeaseAnswer::Leased { index, lease: id, in_flight }) => {
+        Ok(LeaseAnswer::Leased { index, lease: id, in_flight, cooldowns }) => {
             let (chosen, last_resort) = ranked[index];
-            learn(&mut state, ranked, &in_flight, Some(chosen));
+            learn(pool, &mut state, ranked, &in_flight, &cooldowns, Some(chosen));
             Ok(lease(pool, &mut state, chosen, scope, session, last_resort, id, now))
         }
-        Ok(LeaseAnswer::Full { sticky, in_flight }) => {
-            learn(&mut state, ranked, &in_flight, None);
+        Ok(LeaseAnswer::Full { sticky, in_flight, cooldowns }) => {
+            learn(pool, &mut state, ranked, &in_flight, &cooldowns, None);
             // The session is bound to that credential on another instance: wait for it here too.
             if let Some(s) = sticky {
                 state.sticky.insert((scope.to_string(), session.to_string()), (ranked[s].0, now));
@@ -106,14 +108,35 @@ pub(super) async fn acquire(
     }
 }
 
-/// Records how many requests other instances have in flight per candidate. `leased` is about to
-/// count one more locally, which the store's count already includes.
-fn learn(state: &mut ProviderState, ranked: &Ranked, in_flight: &[Option<u32>], leased: Option<usize>) {
+/// Records how many requests other instances have in flight per candidate, and the cooldowns
+/// the store holds for them (another instance's, perhaps not announced here yet). `leased` is
+/// about to count one more locally, which the store's count already includes.
+fn learn(
+    pool: &ProviderPool,
+    state: &mut ProviderState,
+    ranked: &Ranked,
+    in_flight: &[Option<u32>],
+    cooldowns: &[CooldownRecord],
+    leased: Option<usize>,
+) {
     for (&(index, _), count) in ranked.iter().zip(in_flight) {
         let Some(count) = count else { continue };
         let credential = &mut state.credentials[index];
         let local = credential.active + u32::from(leased == Some(index));
         credential.remote_active = count.saturating_sub(local);
+    }
+    if !cooldowns.is_empty() {
+        let clock = WallClock::now();
+        for record in cooldowns.iter().filter(|c| c.key.provider == pool.provider) {
+            merge_cooldown(pool, state, record, &clock);
+        }
+    }
+}
+
+/// Another instance's cooldown, into the credential's state.
+fn merge_cooldown(pool: &ProviderPool, state: &mut ProviderState, record: &CooldownRecord, clock: &WallClock) {
+    if let Some(i) = pool.index_of(&record.key.credential) {
+        state.credentials[i].merge_cooldown(cooldown_of(record, clock));
     }
 }
 
@@ -124,14 +147,14 @@ pub(super) fn forget_remote_counts(pool: &ProviderPool) {
     }
 }
 
-/// Starts applying the coordinator's events to the pools (needs a Tokio runtime; none in some
-/// synchronous callers, which then keep the state they loaded).
+/// Starts applying the coordinator's `events` (a receiver taken before the pools read their
+/// snapshot) to the pools. Needs a Tokio runtime; some synchronous callers have none and keep
+/// the state they loaded.
 pub(super) fn spawn_listener(
     providers: &HashMap<String, Arc<ProviderPool>>,
-    coordinator: &Arc<dyn Coordinator>,
+    mut events: broadcast::Receiver<SharedEvent>,
 ) -> Option<tokio::task::JoinHandle<()>> {
     let runtime = tokio::runtime::Handle::try_current().ok()?;
-    let mut events = coordinator.subscribe();
     let pools: HashMap<String, Weak<ProviderPool>> =
         providers.iter().map(|(name, pool)| (name.clone(), Arc::downgrade(pool))).collect();
     Some(runtime.spawn(async move {
@@ -211,11 +234,7 @@ fn apply_change(pool: &ProviderPool, change: StateChange) {
     let clock = WallClock::now();
     let mut state = pool.lock();
     match change {
-        StateChange::Cooldown(record) => {
-            if let Some(i) = pool.index_of(&record.key.credential) {
-                state.credentials[i].merge_cooldown(cooldown_of(&record, &clock));
-            }
-        }
+        StateChange::Cooldown(record) => merge_cooldown(pool, &mut state, &record, &clock),
         StateChange::ClearCooldown { key, scope } => {
             if let Some(i) = pool.index_of(&key.credential) {
                 state.credentials[i].clear_cooldown(&scope);

@@ -10,8 +10,7 @@ use tokio::time::Instant;
 use super::settings::PoolSettings;
 use crate::formats::failure::ErrorClass;
 
-/// Scope of credential-wide effects (lockouts).
-pub const GLOBAL_SCOPE: &str = "_global_";
+pub use crate::store::GLOBAL_SCOPE;
 
 /// An hour without failures in a scope resets its ladder.
 const LADDER_RESET_AFTER: Duration = Duration::from_secs(3600);

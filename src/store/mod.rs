@@ -54,7 +54,10 @@ impl CooldownKindRecord {
     }
 }
 
-/// An active cooldown of a credential for a scope (`_global_` = credential-wide).
+/// The scope of what holds for a credential whatever the model (cooldowns, ladders).
+pub const GLOBAL_SCOPE: &str = "_global_";
+
+/// An active cooldown of a credential for a scope ([`GLOBAL_SCOPE`] = credential-wide).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CooldownRecord {
     pub key: CredentialKey,

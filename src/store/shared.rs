@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{StateChange, StateSnapshot, StoreError, UsageRecord};
+use super::{CooldownRecord, StateChange, StateSnapshot, StoreError, UsageRecord};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -41,12 +41,14 @@ pub struct LeaseCandidate<'a> {
     pub credential: &'a str,
     /// Hard limit of requests in flight across every instance; `None` = unlimited.
     pub max: Option<u32>,
+    /// The pool takes it as a last resort: a transient rest does not keep the store from
+    /// leasing it (a quota cooldown or a lockout still does).
+    pub last_resort: bool,
 }
 
 /// The session binding of a sticky provider (sequential mode, or balanced with affinity).
 #[derive(Debug, Clone)]
 pub struct StickyAsk<'a> {
-    pub scope: &'a str,
     /// The session key; the store keeps only a hash of it.
     pub session: &'a str,
     /// Idle lifetime of the binding (`SESSION_TTL`).
@@ -55,11 +57,17 @@ pub struct StickyAsk<'a> {
     pub wait: bool,
 }
 
-/// One lease request: take the first candidate with a free slot (the session's bound credential
-/// first), in one round trip.
+/// One lease request: take the first candidate that no cooldown in the store keeps out and that
+/// has a free slot (the session's bound credential first), in one round trip. The store is the
+/// authority on cooldowns: one another instance set is honoured even before its announcement
+/// reaches this instance's cache.
 #[derive(Debug, Clone)]
 pub struct LeaseAsk<'a> {
     pub provider: &'a str,
+    /// The model (or other scope) the lease is for; cooldowns of it and credential-wide ones count.
+    pub scope: &'a str,
+    /// Now, in unix milliseconds on this instance's clock (the clock its cooldowns are read by).
+    pub now_ms: i64,
     pub candidates: Vec<LeaseCandidate<'a>>,
     pub sticky: Option<StickyAsk<'a>>,
 }
@@ -70,19 +78,22 @@ pub struct SharedLeaseId(pub u64);
 
 /// The answer to a [`LeaseAsk`]. `in_flight[i]` is the number of requests in flight on candidate
 /// `i` across every instance as the store saw it (this lease included), `None` when the candidate
-/// was not looked at or is unlimited.
+/// was not looked at or is unlimited. `cooldowns` are the active ones the store holds for the
+/// candidates it looked at, for the pool's cache (it may not have heard of them yet).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LeaseAnswer {
     Leased {
         index: usize,
         lease: Option<SharedLeaseId>,
         in_flight: Vec<Option<u32>>,
+        cooldowns: Vec<CooldownRecord>,
     },
-    /// No slot: every candidate is full, or the session's bound credential (`sticky`) is full and
-    /// must be waited for.
+    /// No candidate: every one is cooling or full, or the session's bound credential (`sticky`)
+    /// is full and must be waited for.
     Full {
         sticky: Option<usize>,
         in_flight: Vec<Option<u32>>,
+        cooldowns: Vec<CooldownRecord>,
     },
 }
 

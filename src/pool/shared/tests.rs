@@ -29,6 +29,8 @@ struct FakeShared {
     up: AtomicBool,
     calls: AtomicUsize,
     events: broadcast::Sender<SharedEvent>,
+    /// Cooldowns in the store that no event announced (yet).
+    cooldowns: Mutex<Vec<CooldownRecord>>,
 }
 
 impl FakeShared {
@@ -41,6 +43,7 @@ impl FakeShared {
             up: AtomicBool::new(true),
             calls: AtomicUsize::new(0),
             events: broadcast::channel(64).0,
+            cooldowns: Mutex::new(Vec::new()),
         })
     }
 
@@ -93,18 +96,38 @@ impl Coordinator for FakeShared {
             }
             let mut in_flight = self.in_flight.lock().unwrap();
             let mut counts = vec![None; ask.candidates.len()];
+            let mut cooldowns = Vec::new();
             for (i, c) in ask.candidates.iter().enumerate() {
+                let active: Vec<CooldownRecord> = self
+                    .cooldowns
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|r| r.key.credential == c.credential && r.until_ms > ask.now_ms)
+                    .filter(|r| r.scope == ask.scope || r.scope == crate::store::GLOBAL_SCOPE)
+                    .cloned()
+                    .collect();
+                let out = active.iter().any(|r| r.kind != CooldownKindRecord::TransientRest || !c.last_resort);
+                cooldowns.extend(active);
+                if out {
+                    continue;
+                }
+                if c.max.is_none() {
+                    // Like Redis: an unlimited key is leased without a slot.
+                    return Ok(LeaseAnswer::Leased { index: i, lease: None, in_flight: counts, cooldowns });
+                }
                 let count = in_flight.entry(c.credential.to_string()).or_default();
                 if c.max.is_none_or(|max| *count < max) {
                     *count += 1;
                     counts[i] = Some(*count);
                     let id = self.next.fetch_add(1, Ordering::Relaxed) as u64;
                     self.leases.lock().unwrap().insert(id, c.credential.to_string());
-                    return Ok(LeaseAnswer::Leased { index: i, lease: Some(SharedLeaseId(id)), in_flight: counts });
+                    let lease = Some(SharedLeaseId(id));
+                    return Ok(LeaseAnswer::Leased { index: i, lease, in_flight: counts, cooldowns });
                 }
                 counts[i] = Some(*count);
             }
-            Ok(LeaseAnswer::Full { sticky: None, in_flight: counts })
+            Ok(LeaseAnswer::Full { sticky: None, in_flight: counts, cooldowns })
         })
     }
 
@@ -194,13 +217,58 @@ async fn leases_are_taken_and_freed_in_the_store_and_an_unreachable_store_leases
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_provider_without_limit_or_stickiness_never_asks_the_store() {
+async fn a_provider_without_limit_or_stickiness_asks_the_store_once_per_lease_and_holds_no_slot() {
     let shared = FakeShared::new();
     let pool = pool(&shared, &[("OPENAI_API_KEY_1", "key-one"), ("ROTATION_MODE_OPENAI", "balanced")]);
+    let key = id_of(&pool, 0);
     for _ in 0..3 {
-        drop(pool.acquire("openai", "m", None, &[], Instant::now() + Duration::from_secs(5)).await.unwrap());
+        let lease = pool.acquire("openai", "m", None, &[], Instant::now() + Duration::from_secs(5)).await.unwrap();
+        assert!(shared.leases.lock().unwrap().is_empty(), "an unlimited key takes no slot");
+        drop(lease);
     }
-    assert_eq!(shared.calls.load(Ordering::Relaxed), 0);
+    assert_eq!(shared.calls.load(Ordering::Relaxed), 3, "the store has the final word on cooldowns");
+    assert_eq!(shared.in_flight.lock().unwrap().get(&key).copied().unwrap_or(0), 0);
+}
+
+fn quota_cooldown(credential: &str, scope: &str, for_ms: i64) -> CooldownRecord {
+    CooldownRecord {
+        key: CredentialKey { provider: "openai".into(), credential: credential.to_string() },
+        scope: scope.into(),
+        kind: CooldownKindRecord::Quota,
+        reason: ErrorClass::RateLimit.as_str().into(),
+        set_at_ms: now_ms(),
+        until_ms: now_ms() + for_ms,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cooldown_in_the_store_that_no_event_announced_keeps_the_key_out_and_is_learnt() {
+    let shared = FakeShared::new();
+    let two_keys = &[("OPENAI_API_KEY_1", "key-one"), ("OPENAI_API_KEY_2", "key-two"), ONE_KEY[1]];
+    let pool = pool(&shared, two_keys);
+    let (first, second) = (id_of(&pool, 0), id_of(&pool, 1));
+    shared.cooldowns.lock().unwrap().push(quota_cooldown(&first, "m", 60_000));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let lease = pool.acquire("openai", "m", None, &[], deadline).await.unwrap();
+    assert_eq!(lease.credential.id.as_str(), second, "the store keeps the cooling key out");
+    drop(lease);
+    // The answer taught the pool the cooldown: with the other key excluded it now knows there is
+    // nothing to take, and when the cooldown ends.
+    let excluded = [pool.providers["openai"].credentials[1].id.clone()];
+    let refused = pool.acquire("openai", "m", None, &excluded, Instant::now() + Duration::from_millis(10)).await;
+    assert!(
+        matches!(refused, Err(crate::pool::NoCredential::Unavailable { quota_until: Some(_), .. })),
+        "{:?}",
+        refused.err()
+    );
+    // A credential-wide cooldown counts for every model; another model's does not.
+    shared.cooldowns.lock().unwrap().push(quota_cooldown(&second, "other-model", 60_000));
+    let lease = pool.acquire("openai", "m", None, &[], deadline).await.unwrap();
+    assert_eq!(lease.credential.id.as_str(), second);
+    drop(lease);
+    shared.cooldowns.lock().unwrap().push(quota_cooldown(&second, crate::store::GLOBAL_SCOPE, 60_000));
+    let refused = pool.acquire("openai", "m", None, &[], Instant::now() + Duration::from_millis(10)).await;
+    assert!(matches!(refused, Err(crate::pool::NoCredential::Unavailable { .. })), "{:?}", refused.err());
 }
 
 #[tokio::test(start_paused = true)]
@@ -208,14 +276,7 @@ async fn a_cooldown_set_by_another_instance_keeps_the_key_out_here() {
     let shared = FakeShared::new();
     let pool = pool(&shared, &[("OPENAI_API_KEY_1", "key-one"), ("OPENAI_API_KEY_2", "key-two")]);
     let first = id_of(&pool, 0);
-    let record = CooldownRecord {
-        key: CredentialKey { provider: "openai".into(), credential: first.clone() },
-        scope: "m".into(),
-        kind: CooldownKindRecord::Quota,
-        reason: ErrorClass::RateLimit.as_str().into(),
-        set_at_ms: now_ms(),
-        until_ms: now_ms() + 60_000,
-    };
+    let record = quota_cooldown(&first, "m", 60_000);
     let _ = shared.events.send(SharedEvent::Change(StateChange::Cooldown(record)));
     tokio::time::sleep(Duration::from_millis(1)).await;
     let lease = pool.acquire("openai", "m", None, &[], Instant::now() + Duration::from_secs(5)).await.unwrap();

@@ -16,16 +16,18 @@ use crate::store::{StateChange, UsageRecord};
 const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Runs until the store is dropped (the task is aborted).
-pub async fn subscriber(inner: Arc<Inner>) {
-    let mut first = true;
+/// Runs until the store is dropped (the task is aborted), starting from `first`: the
+/// subscription [`RedisStore::open`](super::RedisStore::open) made before returning, so every
+/// change published after the store opened reaches this instance. Without one (Redis was down),
+/// the first subscription is followed by a resynchronisation like every later one.
+pub async fn subscriber(inner: Arc<Inner>, mut first: Option<redis::aio::PubSub>) {
     loop {
-        match subscribe(&inner).await {
+        let subscribed = match first.take() {
+            Some(pubsub) => Ok(pubsub),
+            None => subscribe(&inner).await.inspect(|_| inner.resync.notify_one()),
+        };
+        match subscribed {
             Ok(pubsub) => {
-                if !first {
-                    inner.resync.notify_one();
-                }
-                first = false;
                 let mut messages = pubsub.into_on_message();
                 while let Some(message) = messages.next().await {
                     dispatch(&inner, message.get_payload_bytes());
@@ -37,7 +39,7 @@ pub async fn subscriber(inner: Arc<Inner>) {
     }
 }
 
-async fn subscribe(inner: &Inner) -> redis::RedisResult<redis::aio::PubSub> {
+pub async fn subscribe(inner: &Inner) -> redis::RedisResult<redis::aio::PubSub> {
     let connect = async {
         let mut pubsub = inner.client.get_async_pubsub().await?;
         pubsub.subscribe(inner.keys.events()).await?;

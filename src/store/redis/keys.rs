@@ -109,6 +109,17 @@ pub fn scoped(key: &CredentialKey, scope: &str) -> String {
     id(&[&key.provider, &key.credential, scope])
 }
 
+/// The pieces a script joins into the [`scoped`] id of any credential of `provider` in `scope`:
+/// `head + encoded(credential) + tail`.
+pub fn scoped_pieces(provider: &str, scope: &str) -> (String, String) {
+    (format!("[{},", encoded(provider)), format!(",{}]", encoded(scope)))
+}
+
+/// One part as it appears inside an id.
+pub fn encoded(part: &str) -> String {
+    serde_json::to_string(part).unwrap_or_default()
+}
+
 /// The parts of an id written by [`id`].
 pub fn parts(id: &str) -> Option<Vec<String>> {
     serde_json::from_str(id).ok()
@@ -122,6 +133,13 @@ mod tests {
     fn ids_round_trip_whatever_the_scope_holds() {
         let id = id(&["openai", "abc", "we:ird\"|model\n"]);
         assert_eq!(parts(&id).unwrap(), ["openai", "abc", "we:ird\"|model\n"]);
+    }
+
+    #[test]
+    fn scoped_pieces_join_into_the_scoped_id() {
+        let key = CredentialKey { provider: "open\"router".into(), credential: "c/1".into() };
+        let (head, tail) = scoped_pieces(&key.provider, "meta-llama/llama-3:free");
+        assert_eq!(head + &encoded(&key.credential) + &tail, scoped(&key, "meta-llama/llama-3:free"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Concurrency leases and sticky sessions across instances: one script call takes a slot (and
-//! reads and renews the session's binding), one frees it. Leases carry a TTL that this instance
+//! reads the cooldowns the store holds for the candidates, and reads and renews the session's
+//! binding), one frees it. Leases carry a TTL that this instance
 //! extends while they run, so the slots of an instance that dies free themselves.
 
 use std::sync::Arc;
@@ -8,11 +9,12 @@ use std::sync::atomic::Ordering;
 use redis::AsyncCommands as _;
 
 use super::connection::HOT_PATH_TIMEOUT;
+use super::keys;
 use super::scripts::{ACQUIRE, HEARTBEAT, RELEASE};
 use super::worker::WriterCommand;
 use super::{Inner, LiveLease};
-use crate::store::StoreError;
 use crate::store::shared::{BoxFuture, Coordinator, LeaseAnswer, LeaseAsk, SharedEvent, SharedLeaseId};
+use crate::store::{CooldownRecord, GLOBAL_SCOPE, StoreError};
 
 impl Coordinator for Inner {
     fn available(&self) -> bool {
@@ -21,6 +23,7 @@ impl Coordinator for Inner {
 
     fn acquire<'a>(&'a self, ask: LeaseAsk<'a>) -> BoxFuture<'a, Result<LeaseAnswer, StoreError>> {
         Box::pin(async move {
+            self.changes_applied().await;
             let id = self.next_lease.fetch_add(1, Ordering::Relaxed);
             let member = format!("{}:{id}", self.instance);
             let ttl_ms = millis(self.settings.lease_ttl);
@@ -29,34 +32,45 @@ impl Coordinator for Inner {
             for c in &ask.candidates {
                 invocation.key(self.keys.lease(ask.provider, c.credential));
             }
+            invocation.key(self.keys.cooldowns());
             if let Some(sticky) = &ask.sticky {
-                invocation.key(self.keys.sticky(ask.provider, sticky.scope, sticky.session));
+                invocation.key(self.keys.sticky(ask.provider, ask.scope, sticky.session));
             }
+            let (head, scoped_tail) = keys::scoped_pieces(ask.provider, ask.scope);
+            let (_, global_tail) = keys::scoped_pieces(ask.provider, GLOBAL_SCOPE);
             invocation
                 .arg(&member)
                 .arg(ttl_ms)
                 .arg(n)
                 .arg(u8::from(ask.sticky.is_some()))
                 .arg(u8::from(ask.sticky.as_ref().is_some_and(|s| s.wait)))
-                .arg(ask.sticky.as_ref().map_or(1, |s| millis(s.ttl)));
+                .arg(ask.sticky.as_ref().map_or(1, |s| millis(s.ttl)))
+                .arg(ask.now_ms)
+                .arg(head)
+                .arg(scoped_tail)
+                .arg(global_tail);
             for c in &ask.candidates {
-                invocation.arg(c.credential).arg(c.max.map_or(0, i64::from));
+                invocation
+                    .arg(c.credential)
+                    .arg(c.max.map_or(0, i64::from))
+                    .arg(keys::encoded(c.credential))
+                    .arg(u8::from(c.last_resort));
             }
             let mut conn = self.conn.clone();
-            let answer: Vec<i64> =
+            let (chosen, bound, counts, cooldowns): (i64, i64, Vec<i64>, Vec<String>) =
                 match tokio::time::timeout(HOT_PATH_TIMEOUT, invocation.invoke_async(&mut conn)).await {
                     Ok(Ok(answer)) => answer,
                     Ok(Err(e)) => return Err(self.failed(&e)),
                     Err(_) => return Err(self.failed(&"no answer in time")),
                 };
-            let chosen = answer.first().copied().unwrap_or(0);
-            let bound = answer.get(1).copied().unwrap_or(0);
             let in_flight: Vec<Option<u32>> = (0..n)
                 .map(|i| {
-                    let count = answer.get(i + 2).copied().unwrap_or(-1);
+                    let count = counts.get(i).copied().unwrap_or(-1);
                     (count >= 0 && ask.candidates[i].max.is_some()).then(|| u32::try_from(count).unwrap_or(u32::MAX))
                 })
                 .collect();
+            let cooldowns: Vec<CooldownRecord> =
+                cooldowns.iter().filter_map(|raw| serde_json::from_str(raw).ok()).collect();
             let index_of = |one_based: i64| usize::try_from(one_based - 1).ok().filter(|&i| i < n);
             Ok(match index_of(chosen) {
                 Some(index) => {
@@ -72,9 +86,9 @@ impl Coordinator for Inner {
                         self.leases.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id, live);
                         SharedLeaseId(id)
                     });
-                    LeaseAnswer::Leased { index, lease, in_flight }
+                    LeaseAnswer::Leased { index, lease, in_flight, cooldowns }
                 }
-                None => LeaseAnswer::Full { sticky: index_of(bound), in_flight },
+                None => LeaseAnswer::Full { sticky: index_of(bound), in_flight, cooldowns },
             })
         })
     }

@@ -10,16 +10,21 @@
 //!   instance's slots free themselves;
 //! - **cooldowns, lockouts, ladder steps, fair-cycle marks** (`changes`): written at once by one
 //!   script that keeps the later cooldown and the higher step, and published on `P:events`; the
-//!   other instances merge them into their pools (`events`), which is how a cooldown read stays a
-//!   local read;
+//!   other instances merge them into their pools (`events`), so ranking the candidates stays a
+//!   local read. The lease script has the final word: it passes over a candidate Redis knows to
+//!   be cooling and returns that cooldown, so an announcement still on its way (or lost) never
+//!   lets a cooling key be called; and a lease waits until this instance's own changes are in
+//!   Redis, so a failure seen here counts everywhere before the retry it causes;
 //! - **usage windows and totals**: summed per row and sent every `STATE_FLUSH_INTERVAL_MS` off
 //!   the request path; the resulting windows are published so caps and balancing see every
 //!   instance's requests (up to one interval late);
 //! - **OAuth refresh single-flight** (`logins`): a lock per login and a sealed chain of published
 //!   token sets.
 //!
-//! The request path costs at most one round trip to acquire and one (in the background) to
-//! release, and none at all for a provider with neither a concurrency limit nor stickiness.
+//! The request path costs one round trip to acquire (plus one after a failure, to write it
+//! first) and one, in the background, to release. The store subscribes to `P:events` before
+//! [`RedisStore::open`] returns and each pool listens before it reads its snapshot, so no change
+//! falls between the two.
 //!
 //! Redis down: the first failure is logged once and [`StateStore::health`] reports degraded;
 //! requests are decided on local state alone (limits then hold per instance), changes and usage
@@ -46,7 +51,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::Rng as _;
-use tokio::sync::{Notify, broadcast, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc, watch};
 
 pub use connection::RedisSettings;
 use connection::{Health, blocking, manager};
@@ -83,10 +88,27 @@ struct Inner {
     events: broadcast::Sender<SharedEvent>,
     logins_published: broadcast::Sender<String>,
     writer: mpsc::UnboundedSender<WriterCommand>,
+    /// The number of the last batch of cooldown, ladder or fair-cycle changes handed to the
+    /// writer (numbered under this lock, so the writer receives them in order)…
+    recorded: Mutex<u64>,
+    /// …and of the last one Redis has.
+    applied: watch::Sender<u64>,
     resync: Notify,
 }
 
 impl Inner {
+    /// Waits (about one round trip, never past the hot-path timeout, not at all while Redis is
+    /// down) until Redis has every cooldown, ladder and fair-cycle change recorded here: a lease
+    /// taken after a failure seen here then happens after every instance can see it.
+    async fn changes_applied(&self) {
+        let target = *self.recorded.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *self.applied.borrow() >= target || !self.health.is_up() {
+            return;
+        }
+        let mut applied = self.applied.subscribe();
+        let _ = tokio::time::timeout(connection::HOT_PATH_TIMEOUT, applied.wait_for(|&a| a >= target)).await;
+    }
+
     /// Marks the store down (logged once) and turns `error` into the store's error.
     fn failed(&self, error: &dyn std::fmt::Display) -> StoreError {
         self.health.fail(error);
@@ -131,19 +153,35 @@ impl RedisStore {
             events: broadcast::channel(4096).0,
             logins_published: broadcast::channel(256).0,
             writer,
+            recorded: Mutex::new(0),
+            applied: watch::channel(0).0,
             resync: Notify::new(),
         });
         let mut conn = inner.conn.clone();
         let ping = redis::cmd("PING").to_owned();
-        match tokio::time::timeout(connection::HOT_PATH_TIMEOUT * 2, ping.query_async::<String>(&mut conn)).await {
-            Ok(Ok(_)) => tracing::info!("shared state store {}", inner.shown_url),
-            Ok(Err(e)) => inner.health.fail(&e),
-            Err(_) => inner.health.fail(&"no answer in time"),
+        let answered =
+            match tokio::time::timeout(connection::HOT_PATH_TIMEOUT * 2, ping.query_async::<String>(&mut conn)).await {
+                Ok(Ok(_)) => true,
+                Ok(Err(e)) => {
+                    inner.health.fail(&e);
+                    false
+                }
+                Err(_) => {
+                    inner.health.fail(&"no answer in time");
+                    false
+                }
+            };
+        // Subscribed before the pools read their snapshot, so no other instance's change can
+        // fall between the two.
+        let first =
+            if answered { events::subscribe(&inner).await.inspect_err(|e| inner.health.fail(e)).ok() } else { None };
+        if first.is_some() {
+            tracing::info!("shared state store {}", inner.shown_url);
         }
         let tasks = vec![
             tokio::spawn(worker::writer(inner.clone(), commands)),
             tokio::spawn(worker::keeper(inner.clone())),
-            tokio::spawn(events::subscriber(inner.clone())),
+            tokio::spawn(events::subscriber(inner.clone(), first)),
         ];
         Ok(Self { inner, tasks })
     }
@@ -163,9 +201,16 @@ impl StateStore for RedisStore {
     }
 
     fn record(&self, changes: Vec<StateChange>) {
-        if !changes.is_empty() {
-            let _ = self.inner.writer.send(WriterCommand::Record(changes));
+        if changes.is_empty() {
+            return;
         }
+        if changes.iter().all(|c| matches!(c, StateChange::Usage { .. })) {
+            let _ = self.inner.writer.send(WriterCommand::Record(changes, None));
+            return;
+        }
+        let mut recorded = self.inner.recorded.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *recorded += 1;
+        let _ = self.inner.writer.send(WriterCommand::Record(changes, Some(*recorded)));
     }
 
     fn flush(&self) -> Result<(), StoreError> {

@@ -7,13 +7,20 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-/// Takes the first candidate with a free slot, the session's bound credential first.
+/// Takes the first candidate that no active cooldown keeps out and that has a free slot, the
+/// session's bound credential first. A quota cooldown or a lockout keeps a candidate out; a
+/// transient rest only when the pool did not ask for it as a last resort. Cooldown ends are
+/// compared with the caller's clock, the one its own cache reads them by.
 ///
-/// KEYS: one lease set per candidate, then the sticky key (when ARGV[4] is `1`).
+/// KEYS: one lease set per candidate, the cooldowns hash, then the sticky key (when ARGV[4] is
+/// `1`).
 /// ARGV: lease id, lease TTL (ms), n, sticky (`0`/`1`), wait for the bound credential (`0`/`1`),
-/// session TTL (ms), then per candidate its credential id and limit (≤ 0 = unlimited).
-/// Returns `{chosen (1-based, 0 = none), bound (1-based, 0 = none), count per candidate (-1 = not
-/// looked at)}`.
+/// session TTL (ms), now (ms, caller's clock), then the pieces of a cooldown field — its head
+/// (`["provider",`), the scope's tail (`,"scope"]`) and the credential-wide tail — then per
+/// candidate its credential id, limit (≤ 0 = unlimited), JSON-encoded id and last resort
+/// (`0`/`1`).
+/// Returns `{chosen (1-based, 0 = none), bound (1-based, 0 = none), {count per candidate (-1 =
+/// not looked at)}, {the active cooldown records of the candidates looked at}}`.
 pub static ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -22,12 +29,31 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[2])
 local n = tonumber(ARGV[3])
 local sticky = ARGV[4] == '1'
+local at = tonumber(ARGV[7])
+local head, tails = ARGV[8], {ARGV[9]}
+if ARGV[10] ~= ARGV[9] then table.insert(tails, ARGV[10]) end
+local function arg(i, j) return ARGV[10 + 4 * (i - 1) + j] end
+local cooldowns = {}
+local function cooling(i)
+  local out = false
+  for _, tail in ipairs(tails) do
+    local raw = redis.call('HGET', KEYS[n + 1], head .. arg(i, 3) .. tail)
+    if raw then
+      local c = cjson.decode(raw)
+      if tonumber(c.until_ms) > at then
+        table.insert(cooldowns, raw)
+        if c.kind ~= 'transient_rest' or arg(i, 4) ~= '1' then out = true end
+      end
+    end
+  end
+  return out
+end
 local bound = 0
 if sticky then
-  local s = redis.call('GET', KEYS[n + 1])
+  local s = redis.call('GET', KEYS[n + 2])
   if s then
     for i = 1, n do
-      if ARGV[5 + 2 * i] == s then bound = i end
+      if arg(i, 1) == s then bound = i end
     end
   end
 end
@@ -39,27 +65,29 @@ end
 local counts = {}
 for i = 1, n do counts[i] = -1 end
 for _, i in ipairs(order) do
-  local limit = tonumber(ARGV[6 + 2 * i])
-  local key = KEYS[i]
-  local c = 0
-  if limit > 0 then
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-    c = redis.call('ZCARD', key)
-  end
-  if limit <= 0 or c < limit then
+  if not cooling(i) then
+    local limit = tonumber(arg(i, 2))
+    local key = KEYS[i]
+    local c = 0
     if limit > 0 then
-      redis.call('ZADD', key, now + ttl, ARGV[1])
-      redis.call('PEXPIRE', key, ttl * 2)
-      c = c + 1
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+      c = redis.call('ZCARD', key)
+    end
+    if limit <= 0 or c < limit then
+      if limit > 0 then
+        redis.call('ZADD', key, now + ttl, ARGV[1])
+        redis.call('PEXPIRE', key, ttl * 2)
+        c = c + 1
+      end
+      counts[i] = c
+      if sticky then redis.call('SET', KEYS[n + 2], arg(i, 1), 'PX', ARGV[6]) end
+      return {i, bound, counts, cooldowns}
     end
     counts[i] = c
-    if sticky then redis.call('SET', KEYS[n + 1], ARGV[5 + 2 * i], 'PX', ARGV[6]) end
-    return {i, bound, unpack(counts)}
+    if i == bound and ARGV[5] == '1' then return {0, bound, counts, cooldowns} end
   end
-  counts[i] = c
-  if i == bound and ARGV[5] == '1' then return {0, bound, unpack(counts)} end
 end
-return {0, bound, unpack(counts)}
+return {0, bound, counts, cooldowns}
 ",
     )
 });

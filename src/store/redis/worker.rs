@@ -27,7 +27,8 @@ const RESYNC_EVERY: Duration = Duration::from_secs(30);
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub enum WriterCommand {
-    Record(Vec<StateChange>),
+    /// Changes, numbered when they include others than usage.
+    Record(Vec<StateChange>, Option<u64>),
     /// Free a lease slot now.
     Release(LiveLease),
     /// Send everything queued, then answer.
@@ -37,7 +38,7 @@ pub enum WriterCommand {
 }
 
 pub async fn writer(inner: Arc<Inner>, mut commands: UnboundedReceiver<WriterCommand>) {
-    let mut changes: VecDeque<StateChange> = VecDeque::new();
+    let mut changes = Changes { queue: VecDeque::new(), numbered: 0 };
     let mut usage = Usage { queue: UsageQueue::new(), batches: VecDeque::new() };
     let mut tick = tokio::time::interval(inner.settings.flush_interval);
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -55,13 +56,14 @@ pub async fn writer(inner: Arc<Inner>, mut commands: UnboundedReceiver<WriterCom
                 let mut flushes = Vec::new();
                 for command in batch.drain(..) {
                     match command {
-                        WriterCommand::Record(recorded) => {
+                        WriterCommand::Record(recorded, number) => {
+                            changes.numbered = changes.numbered.max(number.unwrap_or(0));
                             for change in recorded {
                                 match change {
                                     StateChange::Usage { key, scope, at_ms, window_ms, delta } => {
                                         queue_usage(&mut usage.queue, key, scope, at_ms, window_ms, &delta);
                                     }
-                                    other => changes.push_back(other),
+                                    other => changes.queue.push_back(other),
                                 }
                             }
                         }
@@ -70,9 +72,9 @@ pub async fn writer(inner: Arc<Inner>, mut commands: UnboundedReceiver<WriterCom
                         WriterCommand::Sync(reply) => flushes.push(Reply::Async(reply)),
                     }
                 }
-                if changes.len() > MAX_PENDING_CHANGES {
-                    let excess = changes.len() - MAX_PENDING_CHANGES;
-                    changes.drain(..excess);
+                if changes.queue.len() > MAX_PENDING_CHANGES {
+                    let excess = changes.queue.len() - MAX_PENDING_CHANGES;
+                    changes.queue.drain(..excess);
                 }
                 for chunk in releases.chunks(500) {
                     if let Err(e) = release(&inner, chunk).await {
@@ -80,7 +82,7 @@ pub async fn writer(inner: Arc<Inner>, mut commands: UnboundedReceiver<WriterCom
                     }
                 }
                 // Cooldowns and lockouts reach the other instances now, not at the next tick.
-                if !changes.is_empty() && inner.health.is_up() {
+                if !changes.queue.is_empty() && inner.health.is_up() {
                     send_pending_changes(&inner, &mut changes).await;
                 }
                 if !flushes.is_empty() {
@@ -99,10 +101,19 @@ pub async fn writer(inner: Arc<Inner>, mut commands: UnboundedReceiver<WriterCom
     }
 }
 
-async fn send_pending_changes(inner: &Inner, changes: &mut VecDeque<StateChange>) {
-    let batch: Vec<StateChange> = changes.iter().cloned().collect();
+/// Changes not yet in Redis, and the number of the last batch received.
+struct Changes {
+    queue: VecDeque<StateChange>,
+    numbered: u64,
+}
+
+async fn send_pending_changes(inner: &Inner, changes: &mut Changes) {
+    let batch: Vec<StateChange> = changes.queue.iter().cloned().collect();
     match send_changes(inner, &batch).await {
-        Ok(()) => changes.clear(),
+        Ok(()) => {
+            changes.queue.clear();
+            inner.applied.send_replace(changes.numbered);
+        }
         Err(e) => {
             inner.failed(&e);
         }
@@ -115,11 +126,11 @@ struct Usage {
     batches: VecDeque<UsageBatch>,
 }
 
-async fn send_everything(inner: &Inner, changes: &mut VecDeque<StateChange>, usage: &mut Usage) {
-    if !changes.is_empty() {
+async fn send_everything(inner: &Inner, changes: &mut Changes, usage: &mut Usage) {
+    if !changes.queue.is_empty() {
         send_pending_changes(inner, changes).await;
     }
-    if !changes.is_empty() {
+    if !changes.queue.is_empty() {
         return;
     }
     freeze_usage(inner, &mut usage.queue, &mut usage.batches);

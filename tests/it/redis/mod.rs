@@ -12,6 +12,7 @@ mod crash;
 mod oauth;
 mod outage;
 mod responses;
+mod store;
 mod usage;
 
 use std::path::Path;
