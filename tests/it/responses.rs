@@ -3,6 +3,12 @@
 //! OpenAI's shape before the first byte and as `response.failed` after it, and stored responses
 //! belong to the proxy key that created them.
 
+use std::sync::Arc;
+
+use futures::StreamExt as _;
+use llmkp::store::memory::MemoryStore;
+use llmkp::store::responses::StoredResponse;
+use llmkp::store::{StateChange, StateSnapshot, StateStore, StoreError};
 use serde_json::{Value, json};
 
 use crate::support::anthropic_mock::{AnthropicMock, THINKING_SIGNATURE};
@@ -170,23 +176,65 @@ async fn stored_responses_belong_to_the_key_that_created_them() {
     assert_eq!(gw.get(&format!("/v1/responses/{id}")).await.status(), 404);
 }
 
+/// A store whose writes of responses take a while (a busy disk, a distant Redis).
+struct SlowStore(MemoryStore);
+
+impl StateStore for SlowStore {
+    fn load(&self, now_ms: i64) -> Result<StateSnapshot, StoreError> {
+        self.0.load(now_ms)
+    }
+    fn record(&self, changes: Vec<StateChange>) {
+        self.0.record(changes);
+    }
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn put_response(&self, response: StoredResponse, max: usize) -> Result<(), StoreError> {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        self.0.put_response(response, max)
+    }
+    fn get_response(&self, id: &str, now_ms: i64) -> Result<Option<StoredResponse>, StoreError> {
+        self.0.get_response(id, now_ms)
+    }
+    fn delete_response(&self, id: &str) -> Result<bool, StoreError> {
+        self.0.delete_response(id)
+    }
+}
+
+async fn slow_store_gateway(mock: &OpenAiMock) -> Gateway {
+    let base = mock.base_url();
+    let vars = [("OPENAI_API_BASE", base.as_str()), ("OPENAI_API_KEY_1", "sk-a"), ("PROXY_API_KEY", PROXY_KEY)];
+    Gateway::start_with_store(&vars, Some(Arc::new(SlowStore(MemoryStore::new())))).await
+}
+
 #[tokio::test]
-async fn a_stream_is_stored_when_it_completes() {
+async fn a_response_can_be_read_back_the_moment_its_answer_arrives() {
     let mock = OpenAiMock::start().await;
-    let gw = Gateway::openai(&mock.base_url(), &["sk-a"], &[]).await;
+    let gw = slow_store_gateway(&mock).await;
+    let created: Value =
+        gw.post("/v1/responses", &json!({"model": "openai/gpt-4o", "input": "keep me"})).await.json().await.unwrap();
+    let id = created["id"].as_str().unwrap();
+    let read = gw.get(&format!("/v1/responses/{id}")).await;
+    assert_eq!(read.status(), 200, "stored before the answer was written");
+    let follow_up = json!({"model": "openai/gpt-4o", "input": "and now?", "previous_response_id": id});
+    assert_eq!(gw.post("/v1/responses", &follow_up).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_stream_is_stored_before_its_completed_event_reaches_the_client() {
+    let mock = OpenAiMock::start().await;
+    let gw = slow_store_gateway(&mock).await;
     let response =
         gw.post("/v1/responses", &json!({"model": "openai/gpt-4o", "input": "streamed", "stream": true})).await;
-    let events = events(&response.text().await.unwrap());
-    let id = events.last().unwrap()["response"]["id"].as_str().unwrap().to_string();
-    let mut status = 0;
-    for _ in 0..50 {
-        status = gw.get(&format!("/v1/responses/{id}")).await.status().as_u16();
-        if status == 200 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // Read only up to `response.completed`, then ask for it at once.
+    let mut body = response.bytes_stream();
+    let mut text = String::new();
+    while !text.contains("event: response.completed") || !text.ends_with("\n\n") {
+        let chunk = body.next().await.expect("the stream reaches response.completed").unwrap();
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
     }
-    assert_eq!(status, 200);
+    let id = events(&text).last().unwrap()["response"]["id"].as_str().unwrap().to_string();
+    assert_eq!(gw.get(&format!("/v1/responses/{id}")).await.status(), 200);
     let items: Value = gw.get(&format!("/v1/responses/{id}/input_items")).await.json().await.unwrap();
     assert_eq!(items["data"][0]["content"][0]["text"], "streamed");
 }

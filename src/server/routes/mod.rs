@@ -96,8 +96,8 @@ pub(crate) fn body_or_error(
 }
 
 /// What a route does with an answer before it is written (the Responses route keeps a copy of the
-/// finished response); a stream stays a stream.
-pub(crate) type ReplyTap = Box<dyn FnOnce(Reply) -> Reply + Send>;
+/// finished response before the client can ask for it); a stream stays a stream.
+pub(crate) type ReplyTap = Box<dyn FnOnce(Reply) -> futures::future::BoxFuture<'static, Reply> + Send>;
 
 /// Serves a decoded chat turn of any family: the session key from its opening, the engine's
 /// answer written as the family writes it (a complete body or its stream, with the routing
@@ -121,7 +121,7 @@ pub(crate) async fn serve_turn(
     let (mut response, log) = match state.engine.respond(request, context).await {
         Ok(answer) => {
             let reply = match tap {
-                Some(tap) => tap(answer.reply),
+                Some(tap) => tap(answer.reply).await,
                 None => answer.reply,
             };
             let mut response = match reply {

@@ -112,40 +112,50 @@ pub async fn create(
     super::serve_turn(&state, &headers, request, RequestContext::new(arrival, None), None, tap).await
 }
 
-/// Keeps the finished response: from a complete body at once, from a stream when its terminal
-/// event (`response.completed` / `response.incomplete`) has gone by.
+/// Keeps the finished response before the client can read it, so a `GET` or a
+/// `previous_response_id` sent the moment it arrives finds it: a complete body is stored before
+/// it is written, a stream's terminal event (`response.completed` / `response.incomplete`) before
+/// it is passed on.
 fn keeper(state: AppState, owner: String, input: Vec<Value>) -> ReplyTap {
-    Box::new(move |reply| match reply {
-        Reply::Complete(body) => {
-            if let Ok(response) = serde_json::from_slice::<Value>(&body) {
-                tokio::spawn(async move { state.engine.keep_response(&owner, input, response).await });
-            }
-            Reply::Complete(body)
-        }
-        Reply::Stream(frames) => {
-            let mut decoder = SseDecoder::new();
-            let mut pending = Some((state, owner, input));
-            let tee = frames.inspect(move |frame| {
-                let Ok(frame) = frame else { return };
-                let mut events = Vec::new();
-                decoder.push(frame, &mut events);
-                // Only the terminal event is read: the family's encoder and a Responses upstream
-                // name every event, so the others pass without being parsed.
-                for event in events {
-                    let terminal = matches!(event.event.as_deref(), Some("response.completed" | "response.incomplete"));
-                    if !terminal {
-                        continue;
+    Box::new(move |reply| {
+        Box::pin(async move {
+            match reply {
+                Reply::Complete(body) => {
+                    if let Ok(response) = serde_json::from_slice::<Value>(&body) {
+                        state.engine.keep_response(&owner, input, response).await;
                     }
-                    let Ok(mut data) = serde_json::from_str::<Value>(&event.data) else { continue };
-                    if let Some((state, owner, input)) = pending.take() {
-                        let response = data["response"].take();
-                        tokio::spawn(async move { state.engine.keep_response(&owner, input, response).await });
-                    }
+                    Reply::Complete(body)
                 }
-            });
-            Reply::Stream(ClientStream::from_stream(tee))
-        }
+                Reply::Stream(frames) => {
+                    let mut decoder = SseDecoder::new();
+                    let mut pending = Some((state, owner, input));
+                    let tee = frames.then(move |frame| {
+                        let finished = frame.as_ref().ok().and_then(|frame| terminal_response(&mut decoder, frame));
+                        let keep = finished.and_then(|response| pending.take().map(|p| (p, response)));
+                        async move {
+                            if let Some(((state, owner, input), response)) = keep {
+                                state.engine.keep_response(&owner, input, response).await;
+                            }
+                            frame
+                        }
+                    });
+                    Reply::Stream(ClientStream::from_stream(tee))
+                }
+            }
+        })
     })
+}
+
+/// The `response` of the terminal event `frame` completes, if it does. Only that event is read:
+/// the family's encoder and a Responses upstream name every event, so the others pass unparsed.
+fn terminal_response(decoder: &mut SseDecoder, frame: &Bytes) -> Option<Value> {
+    let mut events = Vec::new();
+    decoder.push(frame, &mut events);
+    events
+        .into_iter()
+        .filter(|event| matches!(event.event.as_deref(), Some("response.completed" | "response.incomplete")))
+        .find_map(|event| serde_json::from_str::<Value>(&event.data).ok())
+        .map(|mut data| data["response"].take())
 }
 
 fn not_found(id: &str) -> Response {
