@@ -150,10 +150,21 @@ async fn keys_list_and_quota_show_read_the_state_a_live_server_writes_and_it_sur
     assert_eq!(credentials[0]["status"], "locked");
     assert_eq!(credentials[0]["cooldowns"]["_global_"]["reason"], "auth");
     assert_eq!(credentials[1]["status"], "active");
-    tokio::time::sleep(Duration::from_millis(700)).await; // one flush interval for the usage rows
-    let live = llmkp(home.path()).args(["quota", "show", "--json"]).output().unwrap();
-    let live: Value = serde_json::from_slice(&live.stdout).unwrap();
-    assert_eq!(live["providers"]["openai"]["credentials"][1]["scopes"]["gpt-4o"]["window"]["requests"], 50);
+    // Usage rows reach the file every flush interval (500 ms): read until they are there.
+    let live_requests = || {
+        let live = llmkp(home.path()).args(["quota", "show", "--json"]).output().unwrap();
+        let live: Value = serde_json::from_slice(&live.stdout).unwrap();
+        live["providers"]["openai"]["credentials"][1]["scopes"]["gpt-4o"]["window"]["requests"].clone()
+    };
+    let mut requests = live_requests();
+    for _ in 0..50 {
+        if requests == 50 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        requests = live_requests();
+    }
+    assert_eq!(requests, 50);
     let second = llmkp(home.path()).args(["serve", "--port", "0"]).output().unwrap();
     assert_eq!(second.status.code(), Some(2), "one serve per home");
     assert!(String::from_utf8_lossy(&second.stderr).contains("already"));
