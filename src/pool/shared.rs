@@ -127,7 +127,7 @@ fn learn(
     }
     if !cooldowns.is_empty() {
         let clock = WallClock::now();
-        for record in cooldowns.iter().filter(|c| c.key.provider == pool.provider) {
+        for record in cooldowns {
             merge_cooldown(pool, state, record, &clock);
         }
     }

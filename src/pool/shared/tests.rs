@@ -112,12 +112,12 @@ impl Coordinator for FakeShared {
                 if out {
                     continue;
                 }
-                if c.max.is_none() {
+                let Some(max) = c.max else {
                     // Like Redis: an unlimited key is leased without a slot.
                     return Ok(LeaseAnswer::Leased { index: i, lease: None, in_flight: counts, cooldowns });
-                }
+                };
                 let count = in_flight.entry(c.credential.to_string()).or_default();
-                if c.max.is_none_or(|max| *count < max) {
+                if *count < max {
                     *count += 1;
                     counts[i] = Some(*count);
                     let id = self.next.fetch_add(1, Ordering::Relaxed) as u64;

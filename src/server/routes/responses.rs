@@ -117,33 +117,33 @@ pub async fn create(
 /// it is written, a stream's terminal event (`response.completed` / `response.incomplete`) before
 /// it is passed on.
 fn keeper(state: AppState, owner: String, input: Vec<Value>) -> ReplyTap {
-    Box::new(move |reply| {
-        Box::pin(async move {
-            match reply {
-                Reply::Complete(body) => {
-                    if let Ok(response) = serde_json::from_slice::<Value>(&body) {
+    Box::new(move |reply| Box::pin(kept(state, owner, input, reply)))
+}
+
+async fn kept(state: AppState, owner: String, input: Vec<Value>, reply: Reply) -> Reply {
+    match reply {
+        Reply::Complete(body) => {
+            if let Ok(response) = serde_json::from_slice::<Value>(&body) {
+                state.engine.keep_response(&owner, input, response).await;
+            }
+            Reply::Complete(body)
+        }
+        Reply::Stream(frames) => {
+            let mut decoder = SseDecoder::new();
+            let mut pending = Some((state, owner, input));
+            let tee = frames.then(move |frame| {
+                let finished = frame.as_ref().ok().and_then(|frame| terminal_response(&mut decoder, frame));
+                let keep = finished.and_then(|response| pending.take().map(|p| (p, response)));
+                async move {
+                    if let Some(((state, owner, input), response)) = keep {
                         state.engine.keep_response(&owner, input, response).await;
                     }
-                    Reply::Complete(body)
+                    frame
                 }
-                Reply::Stream(frames) => {
-                    let mut decoder = SseDecoder::new();
-                    let mut pending = Some((state, owner, input));
-                    let tee = frames.then(move |frame| {
-                        let finished = frame.as_ref().ok().and_then(|frame| terminal_response(&mut decoder, frame));
-                        let keep = finished.and_then(|response| pending.take().map(|p| (p, response)));
-                        async move {
-                            if let Some(((state, owner, input), response)) = keep {
-                                state.engine.keep_response(&owner, input, response).await;
-                            }
-                            frame
-                        }
-                    });
-                    Reply::Stream(ClientStream::from_stream(tee))
-                }
-            }
-        })
-    })
+            });
+            Reply::Stream(ClientStream::from_stream(tee))
+        }
+    }
 }
 
 /// The `response` of the terminal event `frame` completes, if it does. Only that event is read:

@@ -109,10 +109,15 @@ pub fn scoped(key: &CredentialKey, scope: &str) -> String {
     id(&[&key.provider, &key.credential, scope])
 }
 
-/// The pieces a script joins into the [`scoped`] id of any credential of `provider` in `scope`:
-/// `head + encoded(credential) + tail`.
-pub fn scoped_pieces(provider: &str, scope: &str) -> (String, String) {
-    (format!("[{},", encoded(provider)), format!(",{}]", encoded(scope)))
+/// A script joins `scoped_head(provider) + encoded(credential) + scoped_tail(scope)` into the
+/// [`scoped`] id of any credential of `provider` in `scope`.
+pub fn scoped_head(provider: &str) -> String {
+    format!("[{},", encoded(provider))
+}
+
+/// See [`scoped_head`].
+pub fn scoped_tail(scope: &str) -> String {
+    format!(",{}]", encoded(scope))
 }
 
 /// One part as it appears inside an id.
@@ -136,10 +141,10 @@ mod tests {
     }
 
     #[test]
-    fn scoped_pieces_join_into_the_scoped_id() {
+    fn the_scripts_pieces_join_into_the_scoped_id() {
         let key = CredentialKey { provider: "open\"router".into(), credential: "c/1".into() };
-        let (head, tail) = scoped_pieces(&key.provider, "meta-llama/llama-3:free");
-        assert_eq!(head + &encoded(&key.credential) + &tail, scoped(&key, "meta-llama/llama-3:free"));
+        let joined = scoped_head(&key.provider) + &encoded(&key.credential) + &scoped_tail("meta-llama/llama-3:free");
+        assert_eq!(joined, scoped(&key, "meta-llama/llama-3:free"));
     }
 
     #[test]

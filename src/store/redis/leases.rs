@@ -36,8 +36,6 @@ impl Coordinator for Inner {
             if let Some(sticky) = &ask.sticky {
                 invocation.key(self.keys.sticky(ask.provider, ask.scope, sticky.session));
             }
-            let (head, scoped_tail) = keys::scoped_pieces(ask.provider, ask.scope);
-            let (_, global_tail) = keys::scoped_pieces(ask.provider, GLOBAL_SCOPE);
             invocation
                 .arg(&member)
                 .arg(ttl_ms)
@@ -46,9 +44,9 @@ impl Coordinator for Inner {
                 .arg(u8::from(ask.sticky.as_ref().is_some_and(|s| s.wait)))
                 .arg(ask.sticky.as_ref().map_or(1, |s| millis(s.ttl)))
                 .arg(ask.now_ms)
-                .arg(head)
-                .arg(scoped_tail)
-                .arg(global_tail);
+                .arg(keys::scoped_head(ask.provider))
+                .arg(keys::scoped_tail(ask.scope))
+                .arg(keys::scoped_tail(GLOBAL_SCOPE));
             for c in &ask.candidates {
                 invocation
                     .arg(c.credential)

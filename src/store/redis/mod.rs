@@ -46,12 +46,12 @@ mod snapshot;
 mod worker;
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::Rng as _;
-use tokio::sync::{Notify, broadcast, mpsc, watch};
+use tokio::sync::{Notify, broadcast, mpsc};
 
 pub use connection::RedisSettings;
 use connection::{Health, blocking, manager};
@@ -88,25 +88,35 @@ struct Inner {
     events: broadcast::Sender<SharedEvent>,
     logins_published: broadcast::Sender<String>,
     writer: mpsc::UnboundedSender<WriterCommand>,
-    /// The number of the last batch of cooldown, ladder or fair-cycle changes handed to the
-    /// writer (numbered under this lock, so the writer receives them in order)…
-    recorded: Mutex<u64>,
-    /// …and of the last one Redis has.
-    applied: watch::Sender<u64>,
+    /// Batches of cooldown, ladder or fair-cycle changes handed to the writer and not yet in
+    /// Redis…
+    unapplied: AtomicU64,
+    /// …and the writer's word that it has sent what it held.
+    applied: Notify,
     resync: Notify,
 }
 
 impl Inner {
     /// Waits (about one round trip, never past the hot-path timeout, not at all while Redis is
     /// down) until Redis has every cooldown, ladder and fair-cycle change recorded here: a lease
-    /// taken after a failure seen here then happens after every instance can see it.
+    /// taken after a failure seen here then happens after every instance can see it. Without
+    /// such changes pending (the common case) this is one atomic load.
     async fn changes_applied(&self) {
-        let target = *self.recorded.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if *self.applied.borrow() >= target || !self.health.is_up() {
+        if self.unapplied.load(Ordering::Acquire) == 0 || !self.health.is_up() {
             return;
         }
-        let mut applied = self.applied.subscribe();
-        let _ = tokio::time::timeout(connection::HOT_PATH_TIMEOUT, applied.wait_for(|&a| a >= target)).await;
+        let all_sent = async {
+            loop {
+                let applied = self.applied.notified();
+                tokio::pin!(applied);
+                applied.as_mut().enable();
+                if self.unapplied.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                applied.await;
+            }
+        };
+        let _ = tokio::time::timeout(connection::HOT_PATH_TIMEOUT, all_sent).await;
     }
 
     /// Marks the store down (logged once) and turns `error` into the store's error.
@@ -153,8 +163,8 @@ impl RedisStore {
             events: broadcast::channel(4096).0,
             logins_published: broadcast::channel(256).0,
             writer,
-            recorded: Mutex::new(0),
-            applied: watch::channel(0).0,
+            unapplied: AtomicU64::new(0),
+            applied: Notify::new(),
             resync: Notify::new(),
         });
         let mut conn = inner.conn.clone();
@@ -204,13 +214,13 @@ impl StateStore for RedisStore {
         if changes.is_empty() {
             return;
         }
-        if changes.iter().all(|c| matches!(c, StateChange::Usage { .. })) {
-            let _ = self.inner.writer.send(WriterCommand::Record(changes, None));
-            return;
+        let awaited = !changes.iter().all(|c| matches!(c, StateChange::Usage { .. }));
+        if awaited {
+            self.inner.unapplied.fetch_add(1, Ordering::AcqRel);
         }
-        let mut recorded = self.inner.recorded.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *recorded += 1;
-        let _ = self.inner.writer.send(WriterCommand::Record(changes, Some(*recorded)));
+        if self.inner.writer.send(WriterCommand::Record(changes, awaited)).is_err() && awaited {
+            self.inner.unapplied.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 
     fn flush(&self) -> Result<(), StoreError> {

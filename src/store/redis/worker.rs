@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -27,8 +28,8 @@ const RESYNC_EVERY: Duration = Duration::from_secs(30);
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub enum WriterCommand {
-    /// Changes, numbered when they include others than usage.
-    Record(Vec<StateChange>, Option<u64>),
+    /// Changes; `true` when they include others than usage (a lease waits for those).
+    Record(Vec<StateChange>, bool),
     /// Free a lease slot now.
     Release(LiveLease),
     /// Send everything queued, then answer.
@@ -38,7 +39,7 @@ pub enum WriterCommand {
 }
 
 pub async fn writer(inner: Arc<Inner>, mut commands: UnboundedReceiver<WriterCommand>) {
-    let mut changes = Changes { queue: VecDeque::new(), numbered: 0 };
+    let mut changes = Changes { queue: VecDeque::new(), awaited: 0 };
     let mut usage = Usage { queue: UsageQueue::new(), batches: VecDeque::new() };
     let mut tick = tokio::time::interval(inner.settings.flush_interval);
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -56,8 +57,8 @@ pub async fn writer(inner: Arc<Inner>, mut commands: UnboundedReceiver<WriterCom
                 let mut flushes = Vec::new();
                 for command in batch.drain(..) {
                     match command {
-                        WriterCommand::Record(recorded, number) => {
-                            changes.numbered = changes.numbered.max(number.unwrap_or(0));
+                        WriterCommand::Record(recorded, awaited) => {
+                            changes.awaited += u64::from(awaited);
                             for change in recorded {
                                 match change {
                                     StateChange::Usage { key, scope, at_ms, window_ms, delta } => {
@@ -101,10 +102,10 @@ pub async fn writer(inner: Arc<Inner>, mut commands: UnboundedReceiver<WriterCom
     }
 }
 
-/// Changes not yet in Redis, and the number of the last batch received.
+/// Changes not yet in Redis, and how many batches a lease may be waiting for among them.
 struct Changes {
     queue: VecDeque<StateChange>,
-    numbered: u64,
+    awaited: u64,
 }
 
 async fn send_pending_changes(inner: &Inner, changes: &mut Changes) {
@@ -112,7 +113,8 @@ async fn send_pending_changes(inner: &Inner, changes: &mut Changes) {
     match send_changes(inner, &batch).await {
         Ok(()) => {
             changes.queue.clear();
-            inner.applied.send_replace(changes.numbered);
+            inner.unapplied.fetch_sub(std::mem::take(&mut changes.awaited), Ordering::AcqRel);
+            inner.applied.notify_waiters();
         }
         Err(e) => {
             inner.failed(&e);
